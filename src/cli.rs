@@ -1,0 +1,203 @@
+//! The `tandem` command line: serve (the default), check, ask, import, eval.
+//!
+//! This is an edge of the program: commands return `anyhow` errors, printed once as one
+//! `error:` line (with its causes) before exiting non-zero. Command output goes to stdout,
+//! logs to stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::bot::Bot;
+use crate::config::{self, Settings};
+use crate::knowledge::{self, KnowledgeError};
+use crate::startup::Application;
+
+/// tandem: self-service support chat. A local AI answers customers from your FAQ and hands them
+/// to a human agent when it should.
+///
+/// Every setting below can also be given in a TOML config file (keys as the long option without
+/// dashes, underscores for dashes: `max_body_bytes = 65536`) or as the environment variable shown.
+/// Precedence: flag > environment > config file > default.
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, max_term_width = 100)]
+pub struct Cli {
+    /// TOML config file [default: tandem.toml, when it exists].
+    #[arg(long, global = true, env = "TANDEM_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Server and knowledge settings.
+    #[command(flatten)]
+    pub settings: Settings,
+
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the chat and its API (the default).
+    Serve,
+    /// Validate a knowledge folder and print every problem with file:line.
+    Check {
+        /// Knowledge folder [default: the `knowledge_dir` setting].
+        dir: Option<PathBuf>,
+    },
+    /// Ask the knowledge base a question and print the top matches with their scores.
+    Ask {
+        /// The question, as a customer would type it.
+        text: String,
+        /// How many matches to print.
+        #[arg(long, short = 'n', default_value_t = 3)]
+        limit: usize,
+    },
+    /// Turn a spreadsheet-style FAQ export (.csv or .jsonl) into FAQ files.
+    Import {
+        /// The export: columns `question`, `answer`, and optionally `alternatives` (separated by
+        /// `|`), `tags` (separated by `,`), `id`, `intent`, `lang`.
+        file: PathBuf,
+        /// Folder for the new files [default: <knowledge_dir>/faq/imported].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Measure the bot on benchmark data and print the figures.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+/// The evaluations.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// FAQ retrieval on a folder with faq.jsonl and queries.tsv (StackFAQ layout): top-1,
+    /// recall@3, MRR, latency.
+    Faq {
+        /// The benchmark folder.
+        dir: PathBuf,
+    },
+}
+
+/// Parses the command line, resolves settings and runs the command.
+pub fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let settings = match config::resolve(cli.settings, &matches, cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(settings.log_format);
+    match run(cli.command.unwrap_or(Command::Serve), settings) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Serve => {
+            drop(out);
+            serve(settings)?;
+        }
+        Command::Check { dir } => return check(&mut out, dir.as_deref().unwrap_or(&settings.knowledge_dir)),
+        Command::Ask { text, limit } => ask(&mut out, &settings.knowledge_dir, &text, limit)?,
+        Command::Import { file, out: dir, force } => {
+            let dir = dir.unwrap_or_else(|| settings.knowledge_dir.join("faq").join("imported"));
+            import(&mut out, &file, &dir, force)?;
+        }
+        Command::Eval(EvalCommand::Faq { dir }) => {
+            let report = crate::eval::faq::run(&dir)
+                .with_context(|| format!("evaluating {}", dir.display()))?;
+            writeln!(out, "FAQ retrieval on {}", dir.display())?;
+            writeln!(out, "{report}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+fn check(out: &mut impl Write, dir: &Path) -> anyhow::Result<ExitCode> {
+    match knowledge::load(dir) {
+        Ok(k) => {
+            let zh = k.faqs.iter().filter(|f| f.lang == "zh").count();
+            writeln!(
+                out,
+                "ok: {} FAQ entries ({} in Chinese), {} intents, {} queues in {}",
+                k.faqs.len(),
+                zh,
+                k.intents.len(),
+                k.queues.len(),
+                dir.display()
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(KnowledgeError::Invalid(problems)) => {
+            for problem in &problems {
+                writeln!(out, "{problem}")?;
+            }
+            writeln!(out, "{} problem(s) in {}", problems.len(), dir.display())?;
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn ask(out: &mut impl Write, dir: &Path, text: &str, limit: usize) -> anyhow::Result<()> {
+    let knowledge =
+        knowledge::load(dir).with_context(|| format!("knowledge base {}", dir.display()))?;
+    let bot = Bot::new(knowledge)?;
+    let candidates = bot.retrieve(text, limit)?;
+    if candidates.is_empty() {
+        writeln!(out, "no match in the knowledge base")?;
+    }
+    for (rank, c) in candidates.iter().enumerate() {
+        let first_line = c.entry.answer_markdown.lines().next().unwrap_or_default();
+        let preview: String = first_line.chars().take(100).collect();
+        writeln!(out, "{}. {}  (score {:.2})", rank + 1, c.entry.id, c.score)?;
+        writeln!(out, "   Q: {}", c.entry.question)?;
+        writeln!(out, "   A: {preview}")?;
+    }
+    Ok(())
+}
+
+fn import(out: &mut impl Write, file: &Path, dir: &Path, force: bool) -> anyhow::Result<()> {
+    let report = knowledge::import_file(file, dir, force)?;
+    writeln!(out, "wrote {} file(s) to {}", report.written.len(), dir.display())?;
+    for path in &report.skipped {
+        writeln!(out, "skipped {} (exists; --force overwrites)", path.display())?;
+    }
+    if !report.without_alternatives.is_empty() {
+        writeln!(
+            out,
+            "{} entr(ies) have no alternatives yet; add other ways customers ask them: {}",
+            report.without_alternatives.len(),
+            report.without_alternatives.join(", ")
+        )?;
+    }
+    writeln!(out, "next: tandem check")?;
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! Typed settings: built-in defaults < config file < `TANDEM_*` environment < command line.
+//!
+//! One struct serves clap and serde (the meilisearch pattern): its doc comments are the
+//! `tandem --help` text, its field names are the config file keys and, upper-cased behind
+//! `TANDEM_`, the environment variables. clap resolves flags, environment and defaults; the config
+//! file then fills in every setting that clap took from its default, so anything set explicitly
+//! wins over the file.
+
+use std::path::{Path, PathBuf};
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory};
+use serde::{Deserialize, Serialize};
+
+/// Config file read when `--config` is not given and the file exists.
+pub const DEFAULT_CONFIG_FILE: &str = "tandem.toml";
+
+/// Errors while assembling the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where and why.
+        source: toml::de::Error,
+    },
+    /// The config file names a setting that does not exist.
+    #[error("config file {path}: unknown setting `{key}` (see `tandem --help` for the list)")]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The offending key.
+        key: String,
+    },
+    /// A value in the config file has the wrong type or range.
+    #[error("config file {path}: {source}")]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: toml::de::Error,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Every setting of a tandem server.
+///
+/// Defaults are chosen for a single small deployment on one machine; each field says why.
+#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+pub struct Settings {
+    /// Address to listen on. The default only accepts local connections; use 0.0.0.0 behind a
+    /// reverse proxy or in a container.
+    #[arg(long, global = true, env = "TANDEM_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// TCP port to listen on; 0 picks a free port (tests do this).
+    #[arg(long, global = true, env = "TANDEM_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Folder of the knowledge base: `faq/**/*.md` and `intents.yaml` (see knowledge/README.md).
+    #[arg(long, global = true, env = "TANDEM_KNOWLEDGE_DIR", default_value = "knowledge")]
+    pub knowledge_dir: PathBuf,
+
+    /// Folder for state the server writes: search index, caches, database.
+    #[arg(long, global = true, env = "TANDEM_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Largest HTTP request body accepted, in bytes. Chat messages are small; a low limit keeps
+    /// a flood of large bodies from costing memory.
+    #[arg(long, global = true, env = "TANDEM_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Longest customer question accepted, in characters. Real questions are a few sentences;
+    /// longer text is rarely a question and slows retrieval.
+    #[arg(long, global = true, env = "TANDEM_MAX_MESSAGE_CHARS", default_value_t = 2000)]
+    pub max_message_chars: usize,
+
+    /// Log format: pretty for terminals, json for log shippers. Levels come from `TANDEM_LOG`
+    /// (or `RUST_LOG`), e.g. `info,tandem=debug`.
+    #[arg(long, global = true, env = "TANDEM_LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Fills in, from the config file at `path`, every setting whose value in `matches` came
+    /// from its built-in default.
+    pub fn merge_file(self, matches: &ArgMatches, path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.merge_toml(matches, path, &text)
+    }
+
+    fn merge_toml(self, matches: &ArgMatches, path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let file: toml::Table = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        let known: Vec<String> = DefaultsOnly::command()
+            .get_arguments()
+            .map(|a| a.get_id().to_string())
+            .collect();
+        let mut merged = toml::Table::try_from(&self).map_err(|e| ConfigError::Value {
+            path: path.to_owned(),
+            source: serde::de::Error::custom(e),
+        })?;
+        for (key, value) in file {
+            if !known.contains(&key) {
+                return Err(ConfigError::UnknownKey { path: path.to_owned(), key });
+            }
+            let explicit = matches!(
+                matches.value_source(&key),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            );
+            if !explicit {
+                merged.insert(key, value);
+            }
+        }
+        merged.try_into().map_err(|source| ConfigError::Value {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// `host:port`, for binding.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// A command that holds only the settings, to read their defaults and names.
+#[derive(clap::Parser)]
+struct DefaultsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+/// Resolves the settings for a parsed command line: its values, then the config file at
+/// `config` (or `tandem.toml` in the working directory when it exists).
+pub fn resolve(
+    settings: Settings,
+    matches: &ArgMatches,
+    config: Option<&Path>,
+) -> Result<Settings, ConfigError> {
+    match config {
+        Some(path) => settings.merge_file(matches, path),
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+            settings.merge_file(matches, Path::new(DEFAULT_CONFIG_FILE))
+        }
+        None => Ok(settings),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{FromArgMatches, Parser};
+
+    fn parse(args: &[&str]) -> (Settings, ArgMatches) {
+        let matches = DefaultsOnly::command().get_matches_from(args);
+        let parsed = DefaultsOnly::from_arg_matches(&matches).expect("valid arguments");
+        (parsed.settings, matches)
+    }
+
+    #[test]
+    fn config_file_overrides_defaults_but_not_flags() {
+        let (settings, matches) = parse(&["tandem", "--port", "9000"]);
+        let merged = settings
+            .merge_toml(&matches, Path::new("t.toml"), "port = 1\nhost = \"0.0.0.0\"\n")
+            .expect("valid file");
+        assert_eq!(merged.port, 9000, "a flag beats the file");
+        assert_eq!(merged.host, "0.0.0.0", "the file beats the default");
+    }
+
+    #[test]
+    fn unknown_config_keys_are_rejected_by_name() {
+        let (settings, matches) = parse(&["tandem"]);
+        let err = settings
+            .merge_toml(&matches, Path::new("t.toml"), "prot = 1\n")
+            .expect_err("typo must be caught");
+        assert!(err.to_string().contains("unknown setting `prot`"), "{err}");
+    }
+
+    #[test]
+    fn wrongly_typed_config_values_are_rejected() {
+        let (settings, matches) = parse(&["tandem"]);
+        let err = settings
+            .merge_toml(&matches, Path::new("t.toml"), "port = \"eighty\"\n")
+            .expect_err("a string is no port");
+        assert!(err.to_string().contains("t.toml"), "{err}");
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let (defaults, _) = parse(&["tandem"]);
+        assert_eq!(defaults.port, 8080);
+        assert_eq!(defaults.knowledge_dir, PathBuf::from("knowledge"));
+        assert!(DefaultsOnly::try_parse_from(["tandem", "--port", "x"]).is_err());
+    }
+}

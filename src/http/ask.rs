@@ -1,0 +1,119 @@
+//! `POST /api/ask`: the FAQ entries that best answer a question.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, AppState};
+
+/// Most results a client may ask for.
+const MAX_LIMIT: usize = 10;
+
+/// Request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AskRequest {
+    /// The customer's question.
+    pub text: String,
+    /// How many matches to return (1–10, default 3).
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    3
+}
+
+/// One FAQ entry that may answer the question.
+#[derive(Debug, Serialize)]
+pub struct Match {
+    /// Entry id.
+    pub id: String,
+    /// Its canonical question.
+    pub question: String,
+    /// Retrieval score, higher is better (comparable within one response only).
+    pub score: f32,
+    /// Language of the entry.
+    pub lang: String,
+    /// The answer as Markdown.
+    pub answer_markdown: String,
+    /// The answer as HTML that is safe to insert into a page.
+    pub answer_html: String,
+    /// Follow-up suggestions.
+    pub related: Vec<Related>,
+}
+
+/// A follow-up suggestion.
+#[derive(Debug, Serialize)]
+pub struct Related {
+    /// Entry id.
+    pub id: String,
+    /// Its question, to show as a quick reply.
+    pub question: String,
+}
+
+/// Response body.
+#[derive(Debug, Serialize)]
+pub struct AskResponse {
+    /// The question as received.
+    pub query: String,
+    /// Best matches first; empty when nothing in the knowledge base matches.
+    pub matches: Vec<Match>,
+}
+
+/// Answers a question from the FAQ.
+pub async fn ask(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<AskRequest>,
+) -> Result<Json<AskResponse>, ApiError> {
+    let text = request.text.trim();
+    if text.is_empty() {
+        return Err(ApiError::Invalid {
+            code: "empty_text",
+            message: "`text` is empty: send the customer's question".into(),
+        });
+    }
+    let max_chars = state.settings.max_message_chars;
+    if text.chars().count() > max_chars {
+        return Err(ApiError::Invalid {
+            code: "text_too_long",
+            message: format!("`text` is longer than {max_chars} characters"),
+        });
+    }
+    if !(1..=MAX_LIMIT).contains(&request.limit) {
+        return Err(ApiError::Invalid {
+            code: "bad_limit",
+            message: format!("`limit` must be between 1 and {MAX_LIMIT}"),
+        });
+    }
+    let bot = state.bot.clone();
+    let candidates = bot
+        .retrieve(text, request.limit)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let knowledge = bot.knowledge();
+    let matches = candidates
+        .into_iter()
+        .map(|c| Match {
+            id: c.entry.id.clone(),
+            question: c.entry.question.clone(),
+            score: c.score,
+            lang: c.entry.lang.clone(),
+            answer_markdown: c.entry.answer_markdown.clone(),
+            answer_html: c.entry.answer_html.clone(),
+            related: c
+                .entry
+                .related
+                .iter()
+                .filter_map(|id| knowledge.faq(id))
+                .map(|r| Related {
+                    id: r.id.clone(),
+                    question: r.question.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(AskResponse {
+        query: text.to_owned(),
+        matches,
+    }))
+}

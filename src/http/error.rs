@@ -1,0 +1,97 @@
+//! HTTP errors: one enum, rendered as `{"code": "...", "message": "..."}` with a fitting status.
+//!
+//! Client mistakes say exactly what was wrong; server faults show a generic message and log the
+//! full error chain once, so internals never leak to customers.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not the JSON this endpoint expects.
+    #[error("{0}")]
+    BadJson(String),
+    /// The request needs `Content-Type: application/json`.
+    #[error("expected a JSON body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// The body is larger than `max_body_bytes`.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The JSON is well-formed but a value is not acceptable.
+    #[error("{message}")]
+    Invalid {
+        /// Machine-readable code, e.g. `empty_text`.
+        code: &'static str,
+        /// What to change.
+        message: String,
+    },
+    /// No such route.
+    #[error("no such endpoint")]
+    NotFound,
+    /// The route exists but not for this method.
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    /// Something failed on our side.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    /// The HTTP status for this error.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadJson(_) => "bad_json",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Invalid { code, .. } => code,
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// Maps axum's JSON rejection, keeping the size limit visible to the client.
+    pub fn from_json_rejection(rejection: JsonRejection, limit: usize) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(limit),
+            r => ApiError::BadJson(r.body_text()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(err) = &self {
+            tracing::error!(error = ?err, "request failed");
+        }
+        let body = Body {
+            code: self.code(),
+            message: self.to_string(),
+        };
+        (self.status_code(), Json(body)).into_response()
+    }
+}

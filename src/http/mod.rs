@@ -1,0 +1,85 @@
+//! The HTTP surface: router, shared state, JSON extraction and errors.
+//!
+//! Each endpoint lives in its own file; [`router`] puts them together with the layers every
+//! request goes through (body size limit, tracing).
+
+mod ask;
+mod error;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tower_http::trace::TraceLayer;
+
+pub use ask::{AskRequest, AskResponse, Match};
+pub use error::ApiError;
+
+use crate::bot::Bot;
+use crate::config::Settings;
+
+/// State shared by every request; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The bot answering from the current knowledge base.
+    pub bot: Arc<Bot>,
+    /// The settings the server started with.
+    pub settings: Arc<Settings>,
+}
+
+/// The application's routes with their layers.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.max_body_bytes;
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/ask", post(ask::ask))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// `GET /health` body.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    pub status: &'static str,
+    /// Server version.
+    pub version: &'static str,
+    /// FAQ entries being served.
+    pub faq_entries: usize,
+    /// Intents known.
+    pub intents: usize,
+}
+
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Health> {
+    let knowledge = state.bot.knowledge();
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        faq_entries: knowledge.faqs.len(),
+        intents: knowledge.intents.len(),
+    })
+}
+
+/// `Json<T>` whose rejections are [`ApiError`]s, so a bad body gets the same
+/// `{code, message}` shape as every other error.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError::from_json_rejection(
+                rejection,
+                state.settings.max_body_bytes,
+            )),
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The knowledge base editors write as plain files, and its search index.
+//!
+//! Layout of a knowledge folder (the format is documented for editors in `knowledge/README.md`):
+//!
+//! ```text
+//! knowledge/
+//!   intents.yaml        queues and intents: what customers mean and what the bot does about it
+//!   faq/**/*.md         one FAQ entry per file: YAML front matter + Markdown answer
+//! ```
+//!
+//! [`load`] reads and validates a folder, collecting *every* problem (with file and line) rather
+//! than stopping at the first, so an editor fixes a batch of mistakes in one round.
+//! [`FaqIndex`] is the tantivy index over the loaded entries.
+
+mod import;
+mod index;
+mod parse;
+mod render;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use import::{ImportError, ImportReport, import_file};
+pub use index::{FaqIndex, IndexError, SearchHit};
+pub use render::{markdown_to_plain_text, markdown_to_safe_html};
+
+/// Name of the intents file inside a knowledge folder.
+pub const INTENTS_FILE: &str = "intents.yaml";
+/// Name of the FAQ folder inside a knowledge folder.
+pub const FAQ_DIR: &str = "faq";
+/// Queue used by handoff intents that name none.
+pub const DEFAULT_QUEUE: &str = "general";
+
+/// One FAQ entry: a question, the other ways customers ask it, and its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaqEntry {
+    /// Unique id (defaults to the file name without `.md`).
+    pub id: String,
+    /// The canonical question.
+    pub question: String,
+    /// Other ways customers ask the same thing.
+    pub alternatives: Vec<String>,
+    /// Free-form tags, for search and reporting.
+    pub tags: Vec<String>,
+    /// Language code of the entry (`en` by default).
+    pub lang: String,
+    /// Intent this entry answers, if any.
+    pub intent: Option<String>,
+    /// Ids of entries worth offering as follow-ups.
+    pub related: Vec<String>,
+    /// The answer as written, in Markdown.
+    pub answer_markdown: String,
+    /// The answer rendered to HTML that is safe to insert into a page.
+    pub answer_html: String,
+    /// The file the entry came from, for messages to editors.
+    pub source: PathBuf,
+}
+
+/// What the bot does when it recognises an intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Answer from the FAQ.
+    Answer,
+    /// Say hello and offer the most asked topics.
+    Greet,
+    /// Acknowledge thanks.
+    Thank,
+    /// Say goodbye and close.
+    Goodbye,
+    /// Hand the conversation to a human queue.
+    Handoff,
+}
+
+impl Action {
+    /// Every action, with the name editors write.
+    pub const ALL: [(&'static str, Action); 5] = [
+        ("answer", Action::Answer),
+        ("greet", Action::Greet),
+        ("thank", Action::Thank),
+        ("goodbye", Action::Goodbye),
+        ("handoff", Action::Handoff),
+    ];
+}
+
+/// How urgently a handed-off conversation should be picked up; higher is sooner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Can wait behind everything else.
+    Low,
+    /// The default.
+    Normal,
+    /// Ahead of normal conversations (complaints).
+    High,
+    /// First in line (account security).
+    Urgent,
+}
+
+impl Priority {
+    /// Every priority, with the name editors write.
+    pub const ALL: [(&'static str, Priority); 4] = [
+        ("low", Priority::Low),
+        ("normal", Priority::Normal),
+        ("high", Priority::High),
+        ("urgent", Priority::Urgent),
+    ];
+}
+
+/// A queue of human agents that handed-off conversations wait in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queue {
+    /// Unique name, referenced by intents.
+    pub name: String,
+    /// What the queue is for, shown to agents.
+    pub description: String,
+}
+
+/// Something customers mean, with examples and what the bot does about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intent {
+    /// Unique name, referenced by FAQ entries.
+    pub name: String,
+    /// What the intent covers, for editors and agents.
+    pub description: String,
+    /// What the bot does.
+    pub action: Action,
+    /// Queue for handoff intents.
+    pub queue: Option<String>,
+    /// Priority for handoff intents.
+    pub priority: Priority,
+    /// What the bot says for greet, thank, goodbye and handoff intents.
+    pub reply: Option<String>,
+    /// Example utterances (training data for the intent model).
+    pub examples: Vec<String>,
+}
+
+/// A loaded, validated knowledge base.
+#[derive(Debug, Clone, Default)]
+pub struct Knowledge {
+    /// FAQ entries, sorted by id.
+    pub faqs: Vec<FaqEntry>,
+    /// Intents in file order.
+    pub intents: Vec<Intent>,
+    /// Queues in file order.
+    pub queues: Vec<Queue>,
+}
+
+impl Knowledge {
+    /// The FAQ entry with this id.
+    pub fn faq(&self, id: &str) -> Option<&FaqEntry> {
+        self.faqs
+            .binary_search_by(|e| e.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.faqs[i])
+    }
+
+    /// The intent with this name.
+    pub fn intent(&self, name: &str) -> Option<&Intent> {
+        self.intents.iter().find(|i| i.name == name)
+    }
+}
+
+/// One mistake in a knowledge file, located for the editor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line the problem is on (the first line for whole-file problems).
+    pub line: usize,
+    /// What is wrong and, where it helps, how to fix it.
+    pub message: String,
+}
+
+impl Problem {
+    fn new(file: &Path, line: usize, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_owned(),
+            line: line.max(1),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// Why a knowledge base could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    /// The folder does not exist or cannot be listed.
+    #[error("cannot read knowledge folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// One or more files have mistakes; all of them are listed.
+    #[error("{} problem(s) in the knowledge base:\n{}", .0.len(), ProblemList(.0))]
+    Invalid(Vec<Problem>),
+}
+
+struct ProblemList<'a>(&'a [Problem]);
+
+impl fmt::Display for ProblemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads and validates the knowledge folder at `dir`.
+///
+/// Returns every problem found across all files, sorted by file and line.
+pub fn load(dir: &Path) -> Result<Knowledge, KnowledgeError> {
+    if !dir.is_dir() {
+        return Err(KnowledgeError::Folder {
+            path: dir.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
+        });
+    }
+    let mut problems = Vec::new();
+    let (queues, intents) = parse::read_intents(&dir.join(INTENTS_FILE), &mut problems);
+    let faqs = parse::read_faq_dir(&dir.join(FAQ_DIR), &mut problems).map_err(|source| {
+        KnowledgeError::Folder {
+            path: dir.join(FAQ_DIR),
+            source,
+        }
+    })?;
+    let knowledge =
+        validate::cross_check(&dir.join(INTENTS_FILE), queues, intents, faqs, &mut problems);
+    if problems.is_empty() {
+        Ok(knowledge)
+    } else {
+        problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        Err(KnowledgeError::Invalid(problems))
+    }
+}
+
+/// Builds a knowledge base from FAQ entries made in code (evaluation, import previews).
+///
+/// No validation: callers own the data.
+pub fn from_entries(mut faqs: Vec<FaqEntry>) -> Knowledge {
+    faqs.sort_by(|a, b| a.id.cmp(&b.id));
+    Knowledge {
+        faqs,
+        ..Knowledge::default()
+    }
+}

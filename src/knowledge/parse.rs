@@ -1,0 +1,438 @@
+//! Reading knowledge files: FAQ Markdown with YAML front matter, and `intents.yaml`.
+//!
+//! YAML is read with `marked-yaml` so every value keeps the line it came from: a problem is
+//! reported at the line the editor has to change, not at the top of the file. Each file is read
+//! on its own and its problems are collected, so one broken file never hides the others.
+
+use std::path::{Path, PathBuf};
+
+use marked_yaml::{LoadError, Spanned};
+use serde::Deserialize;
+
+use super::render::markdown_to_safe_html;
+use super::{Action, FaqEntry, Intent, Priority, Problem, Queue};
+
+/// Line of a spanned value (1-based), shifted by `offset` lines.
+pub(super) fn line_of<T>(value: &Spanned<T>, offset: usize) -> usize {
+    value.span().start().map_or(1, |m| m.line()) + offset
+}
+
+/// FAQ front matter as written, before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFaq {
+    id: Option<Spanned<String>>,
+    question: Option<Spanned<String>>,
+    alternatives: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    lang: Option<Spanned<String>>,
+    intent: Option<Spanned<String>>,
+    #[serde(default)]
+    related: Vec<Spanned<String>>,
+}
+
+/// A FAQ entry as read from its file, with the lines of the values that other files refer to.
+pub(super) struct ParsedFaq {
+    pub entry: FaqEntry,
+    pub id_line: usize,
+    pub intent_line: usize,
+    pub related_lines: Vec<usize>,
+}
+
+/// `intents.yaml` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIntentsFile {
+    #[serde(default)]
+    queues: Vec<RawQueue>,
+    #[serde(default)]
+    intents: Vec<RawIntent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIntent {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    action: Option<Spanned<String>>,
+    queue: Option<Spanned<String>>,
+    priority: Option<Spanned<String>>,
+    reply: Option<String>,
+    #[serde(default)]
+    examples: Vec<Spanned<String>>,
+}
+
+/// A queue or intent with the line it is declared on.
+pub(super) struct Located<T> {
+    pub value: T,
+    pub line: usize,
+    /// Line of the `queue:` value, for intents.
+    pub queue_line: usize,
+}
+
+/// Parses YAML into `T`, turning any error into a located problem. `offset` is the number of
+/// lines before the YAML starts in the file.
+fn parse_yaml<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    text: &str,
+    offset: usize,
+) -> Result<T, Problem> {
+    use marked_yaml::FromYamlError;
+    marked_yaml::from_yaml(0, text).map_err(|err| {
+        let (line, message) = match &err {
+            FromYamlError::ParseYaml(load) => load_error(load),
+            FromYamlError::FromNode(node) => {
+                let line = node.start_mark().map_or(1, |m| m.line());
+                (line, format!("{}", node))
+            }
+        };
+        Problem::new(file, line + offset, message)
+    })
+}
+
+fn load_error(err: &LoadError) -> (usize, String) {
+    match err {
+        LoadError::TopLevelMustBeMapping(m) => (m.line(), "expected `key: value` fields".into()),
+        LoadError::TopLevelMustBeSequence(m) => (m.line(), "expected a list".into()),
+        LoadError::UnexpectedAnchor(m) => (m.line(), "YAML anchors are not supported".into()),
+        LoadError::MappingKeyMustBeScalar(m) => (m.line(), "keys must be plain words".into()),
+        LoadError::UnexpectedTag(m) => (m.line(), "YAML tags (`!foo`) are not supported".into()),
+        LoadError::ScanError(m, e) => (m.line(), format!("invalid YAML: {e}")),
+        LoadError::DuplicateKey(inner) => {
+            let line = inner.key.span().start().map_or(1, |m| m.line());
+            (line, format!("field `{}` is given twice", inner.prev_key.as_str()))
+        }
+    }
+}
+
+/// Splits a FAQ file into its front matter and body. Returns the front matter, the body and the
+/// 1-based line the body starts on.
+fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let rest = text
+        .strip_prefix("---\r\n")
+        .or_else(|| text.strip_prefix("---\n"))?;
+    let mut offset = 0;
+    for (i, line) in rest.split_inclusive('\n').enumerate() {
+        if line.trim_end() == "---" {
+            let front = &rest[..offset];
+            let body = &rest[offset + line.len()..];
+            // Line 1 is the opening `---`, front matter lines follow, then the closing `---`.
+            return Some((front, body, i + 3));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Reads one FAQ file, or reports why it cannot be used.
+pub(super) fn read_faq_file(path: &Path, text: &str) -> Result<ParsedFaq, Vec<Problem>> {
+    let Some((front, body, body_line)) = split_front_matter(text) else {
+        return Err(vec![Problem::new(
+            path,
+            1,
+            "missing front matter: start the file with a line `---`, then the fields \
+             (question, alternatives, ...), then a line `---`, then the answer",
+        )]);
+    };
+    let raw: RawFaq = parse_yaml(path, front, 1).map_err(|p| vec![p])?;
+    let mut problems = Vec::new();
+
+    let file_stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (id, id_line) = match &raw.id {
+        Some(id) if id.trim().is_empty() => {
+            problems.push(Problem::new(path, line_of(id, 1), "`id` is empty"));
+            (file_stem, line_of(id, 1))
+        }
+        Some(id) => (id.trim().to_owned(), line_of(id, 1)),
+        None => (file_stem, 1),
+    };
+    let question = match &raw.question {
+        Some(q) if !q.trim().is_empty() => q.trim().to_owned(),
+        Some(q) => {
+            problems.push(Problem::new(path, line_of(q, 1), "`question` is empty"));
+            String::new()
+        }
+        None => {
+            problems.push(Problem::new(path, 1, "missing `question`: the canonical question"));
+            String::new()
+        }
+    };
+    let mut alternatives = Vec::new();
+    match &raw.alternatives {
+        None => problems.push(Problem::new(
+            path,
+            1,
+            "missing `alternatives`: list at least one other way customers ask this",
+        )),
+        Some(list) if list.is_empty() => problems.push(Problem::new(
+            path,
+            line_of(list, 1),
+            "`alternatives` is empty: list at least one other way customers ask this",
+        )),
+        Some(list) => {
+            for alt in list.iter() {
+                if alt.trim().is_empty() {
+                    problems.push(Problem::new(path, line_of(alt, 1), "empty alternative"));
+                } else {
+                    alternatives.push(alt.trim().to_owned());
+                }
+            }
+        }
+    }
+    let answer = body.trim();
+    if answer.is_empty() {
+        problems.push(Problem::new(
+            path,
+            body_line,
+            "missing answer: write it as Markdown after the closing `---`",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let lang = raw
+        .lang
+        .as_ref()
+        .map(|l| l.trim().to_lowercase())
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "en".to_owned());
+    Ok(ParsedFaq {
+        entry: FaqEntry {
+            id,
+            question,
+            alternatives,
+            tags: raw.tags,
+            lang,
+            intent: raw.intent.as_ref().map(|i| i.trim().to_owned()),
+            related: raw.related.iter().map(|r| r.trim().to_owned()).collect(),
+            answer_html: markdown_to_safe_html(answer),
+            answer_markdown: answer.to_owned(),
+            source: path.to_owned(),
+        },
+        id_line,
+        intent_line: raw.intent.as_ref().map_or(1, |i| line_of(i, 1)),
+        related_lines: raw.related.iter().map(|r| line_of(r, 1)).collect(),
+    })
+}
+
+/// Reads every `*.md` file below `dir` (sorted, hidden files skipped), collecting problems.
+pub(super) fn read_faq_dir(
+    dir: &Path,
+    problems: &mut Vec<Problem>,
+) -> std::io::Result<Vec<ParsedFaq>> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    for entry in walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+    {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let is_md = entry.path().extension().is_some_and(|e| e == "md");
+        if entry.file_type().is_file() && is_md {
+            files.push(entry.into_path());
+        }
+    }
+    let mut parsed = Vec::with_capacity(files.len());
+    for path in files {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match read_faq_file(&path, &text) {
+                Ok(faq) => parsed.push(faq),
+                Err(mut found) => problems.append(&mut found),
+            },
+            Err(e) => problems.push(Problem::new(&path, 1, format!("cannot read file: {e}"))),
+        }
+    }
+    Ok(parsed)
+}
+
+/// Reads `intents.yaml`. A missing file means no intents and the default queue only.
+pub(super) fn read_intents(
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> (Vec<Located<Queue>>, Vec<Located<Intent>>) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Vec::new(), Vec::new()),
+        Err(e) => {
+            problems.push(Problem::new(path, 1, format!("cannot read file: {e}")));
+            return (Vec::new(), Vec::new());
+        }
+    };
+    let raw: RawIntentsFile = match parse_yaml(path, &text, 0) {
+        Ok(raw) => raw,
+        Err(problem) => {
+            problems.push(problem);
+            return (Vec::new(), Vec::new());
+        }
+    };
+    let queues = raw
+        .queues
+        .into_iter()
+        .map(|q| Located {
+            line: line_of(&q.name, 0),
+            queue_line: 0,
+            value: Queue {
+                name: q.name.trim().to_owned(),
+                description: q.description,
+            },
+        })
+        .collect();
+    let intents = raw
+        .intents
+        .into_iter()
+        .filter_map(|raw| read_intent(path, raw, problems))
+        .collect();
+    (queues, intents)
+}
+
+fn read_intent(path: &Path, raw: RawIntent, problems: &mut Vec<Problem>) -> Option<Located<Intent>> {
+    let line = line_of(&raw.name, 0);
+    let name = raw.name.trim().to_owned();
+    let before = problems.len();
+    let action = match &raw.action {
+        None => {
+            problems.push(Problem::new(path, line, format!("intent `{name}` has no `action`")));
+            None
+        }
+        Some(a) => lookup(&Action::ALL, a, "action", path, problems),
+    };
+    let priority = match &raw.priority {
+        None => Some(Priority::Normal),
+        Some(p) => lookup(&Priority::ALL, p, "priority", path, problems),
+    };
+    let mut examples = Vec::with_capacity(raw.examples.len());
+    for example in &raw.examples {
+        if example.trim().is_empty() {
+            problems.push(Problem::new(path, line_of(example, 0), "empty example"));
+        } else {
+            examples.push(example.trim().to_owned());
+        }
+    }
+    if problems.len() > before {
+        return None;
+    }
+    let (action, priority) = (action?, priority?);
+    let queue_line = raw.queue.as_ref().map_or(line, |q| line_of(q, 0));
+    let queue = match (action, raw.queue) {
+        (Action::Handoff, None) => Some(super::DEFAULT_QUEUE.to_owned()),
+        (Action::Handoff, Some(q)) => Some(q.trim().to_owned()),
+        (_, Some(q)) => {
+            problems.push(Problem::new(
+                path,
+                line_of(&q, 0),
+                format!("intent `{name}`: `queue` is only used with `action: handoff`"),
+            ));
+            None
+        }
+        (_, None) => None,
+    };
+    Some(Located {
+        line,
+        queue_line,
+        value: Intent {
+            name,
+            description: raw.description,
+            action,
+            queue,
+            priority,
+            reply: raw.reply,
+            examples,
+        },
+    })
+}
+
+/// Looks a spanned word up in a table of names, reporting the choices when it is not there.
+fn lookup<T: Copy>(
+    table: &[(&'static str, T)],
+    word: &Spanned<String>,
+    what: &str,
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    let wanted = word.trim().to_lowercase();
+    let found = table.iter().find(|(name, _)| *name == wanted).map(|(_, v)| *v);
+    if found.is_none() {
+        let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+        problems.push(Problem::new(
+            path,
+            line_of(word, 0),
+            format!("unknown {what} `{}`: use one of {}", word.trim(), names.join(", ")),
+        ));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn faq(text: &str) -> Result<ParsedFaq, Vec<Problem>> {
+        read_faq_file(Path::new("faq/x.md"), text)
+    }
+
+    #[test]
+    fn a_complete_entry_is_read_with_defaults() {
+        let parsed = faq("---\nquestion: Q?\nalternatives: [a, b]\n---\nThe **answer**.\n")
+            .expect("valid entry");
+        assert_eq!(parsed.entry.id, "x", "id defaults to the file name");
+        assert_eq!(parsed.entry.lang, "en");
+        assert_eq!(parsed.entry.alternatives, vec!["a", "b"]);
+        assert_eq!(parsed.entry.answer_markdown, "The **answer**.");
+        assert!(parsed.entry.answer_html.contains("<strong>answer</strong>"));
+    }
+
+    #[test]
+    fn problems_point_at_the_line_of_the_value() {
+        let problems = faq("---\nquestion: Q?\nalternatives:\n  - a\n  - ''\n---\nA\n")
+            .err()
+            .expect("empty alternative");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 5, "{}", problems[0]);
+    }
+
+    #[test]
+    fn unknown_fields_are_reported_with_their_line() {
+        let problems = faq("---\nquestion: Q?\nalternatvies: [a]\n---\nA\n")
+            .err()
+            .expect("typo in a field name");
+        assert_eq!(problems[0].line, 3, "{}", problems[0]);
+        assert!(problems[0].message.contains("alternatvies"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn missing_question_and_answer_are_both_reported() {
+        let problems = faq("---\nalternatives: [a]\n---\n\n").err().expect("two problems");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[1].line, 4, "the answer starts after the closing ---");
+    }
+
+    #[test]
+    fn a_file_without_front_matter_is_rejected() {
+        let problems = faq("Just an answer\n").err().expect("no front matter");
+        assert!(problems[0].message.contains("front matter"));
+    }
+
+    #[test]
+    fn crlf_files_are_read() {
+        let parsed = faq("---\r\nquestion: Q?\r\nalternatives: [a]\r\n---\r\nA\r\n");
+        assert!(parsed.is_ok());
+    }
+}

@@ -1,0 +1,22 @@
+//! tandem: a self-service support chat where a local AI answers customers from an FAQ and hands
+//! them to a human agent the moment it should.
+//!
+//! # Layout
+//!
+//! - [`config`]: typed settings; defaults < config file < `TANDEM_*` environment < flags.
+//! - [`telemetry`]: structured logging.
+//! - [`knowledge`]: the FAQ and intents editors write as files; validation; tantivy index.
+//! - [`bot`]: the pipeline every customer message goes through (classify → retrieve → decide).
+//! - [`http`]: axum router, endpoints, `{code, message}` errors.
+//! - [`startup`]: [`startup::Application`] builds the server and runs it until stopped.
+//! - [`cli`]: the `tandem` command line (serve, check, ask, import, eval).
+//! - [`eval`]: evaluation on public benchmarks.
+
+pub mod bot;
+pub mod cli;
+pub mod config;
+pub mod eval;
+pub mod http;
+pub mod knowledge;
+pub mod startup;
+pub mod telemetry;
