@@ -115,9 +115,15 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             drop(out);
             serve(settings)?;
         }
-        Command::Check { dir } => return check(&mut out, dir.as_deref().unwrap_or(&settings.knowledge_dir)),
+        Command::Check { dir } => {
+            return check(&mut out, dir.as_deref().unwrap_or(&settings.knowledge_dir));
+        }
         Command::Ask { text, limit } => ask(&mut out, &settings.knowledge_dir, &text, limit)?,
-        Command::Import { file, out: dir, force } => {
+        Command::Import {
+            file,
+            out: dir,
+            force,
+        } => {
             let dir = dir.unwrap_or_else(|| settings.knowledge_dir.join("faq").join("imported"));
             import(&mut out, &file, &dir, force)?;
         }
@@ -186,9 +192,18 @@ fn ask(out: &mut impl Write, dir: &Path, text: &str, limit: usize) -> anyhow::Re
 
 fn import(out: &mut impl Write, file: &Path, dir: &Path, force: bool) -> anyhow::Result<()> {
     let report = knowledge::import_file(file, dir, force)?;
-    writeln!(out, "wrote {} file(s) to {}", report.written.len(), dir.display())?;
+    writeln!(
+        out,
+        "wrote {} file(s) to {}",
+        report.written.len(),
+        dir.display()
+    )?;
     for path in &report.skipped {
-        writeln!(out, "skipped {} (exists; --force overwrites)", path.display())?;
+        writeln!(
+            out,
+            "skipped {} (exists; --force overwrites)",
+            path.display()
+        )?;
     }
     if !report.without_alternatives.is_empty() {
         writeln!(

@@ -77,10 +77,15 @@ pub struct Settings {
     pub port: u16,
 
     /// Folder of the knowledge base: `faq/**/*.md` and `intents.yaml` (see knowledge/README.md).
-    #[arg(long, global = true, env = "TANDEM_KNOWLEDGE_DIR", default_value = "knowledge")]
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_KNOWLEDGE_DIR",
+        default_value = "knowledge"
+    )]
     pub knowledge_dir: PathBuf,
 
-    /// Folder for state the server writes: search index, caches, database.
+    /// Folder for state the server writes (database, model caches). Created when missing.
     #[arg(long, global = true, env = "TANDEM_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
@@ -91,12 +96,23 @@ pub struct Settings {
 
     /// Longest customer question accepted, in characters. Real questions are a few sentences;
     /// longer text is rarely a question and slows retrieval.
-    #[arg(long, global = true, env = "TANDEM_MAX_MESSAGE_CHARS", default_value_t = 2000)]
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_MAX_MESSAGE_CHARS",
+        default_value_t = 2000
+    )]
     pub max_message_chars: usize,
 
     /// Log format: pretty for terminals, json for log shippers. Levels come from `TANDEM_LOG`
     /// (or `RUST_LOG`), e.g. `info,tandem=debug`.
-    #[arg(long, global = true, env = "TANDEM_LOG_FORMAT", value_enum, default_value = "pretty")]
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -111,7 +127,12 @@ impl Settings {
         self.merge_toml(matches, path, &text)
     }
 
-    fn merge_toml(self, matches: &ArgMatches, path: &Path, text: &str) -> Result<Self, ConfigError> {
+    fn merge_toml(
+        self,
+        matches: &ArgMatches,
+        path: &Path,
+        text: &str,
+    ) -> Result<Self, ConfigError> {
         let file: toml::Table = toml::from_str(text).map_err(|source| ConfigError::Parse {
             path: path.to_owned(),
             source,
@@ -126,7 +147,10 @@ impl Settings {
         })?;
         for (key, value) in file {
             if !known.contains(&key) {
-                return Err(ConfigError::UnknownKey { path: path.to_owned(), key });
+                return Err(ConfigError::UnknownKey {
+                    path: path.to_owned(),
+                    key,
+                });
             }
             let explicit = matches!(
                 matches.value_source(&key),
@@ -186,7 +210,11 @@ mod tests {
     fn config_file_overrides_defaults_but_not_flags() {
         let (settings, matches) = parse(&["tandem", "--port", "9000"]);
         let merged = settings
-            .merge_toml(&matches, Path::new("t.toml"), "port = 1\nhost = \"0.0.0.0\"\n")
+            .merge_toml(
+                &matches,
+                Path::new("t.toml"),
+                "port = 1\nhost = \"0.0.0.0\"\n",
+            )
             .expect("valid file");
         assert_eq!(merged.port, 9000, "a flag beats the file");
         assert_eq!(merged.host, "0.0.0.0", "the file beats the default");

@@ -27,8 +27,9 @@ impl Application {
     /// Fails, listing every problem, when the knowledge base is invalid: a server must not start
     /// answering customers from a half-broken FAQ.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("cannot create data folder {}", settings.data_dir.display()))?;
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!("cannot create data folder {}", settings.data_dir.display())
+        })?;
         let dir = settings.knowledge_dir.clone();
         let started = Instant::now();
         // Parsing, rendering and indexing are CPU work: keep them off the async threads.
@@ -73,7 +74,10 @@ impl Application {
     }
 
     /// Serves until `signal` completes, then lets in-flight requests finish.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         tracing::info!(port = self.port, "listening");
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(signal)

@@ -12,9 +12,12 @@ use serde::Serialize;
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// The body is not the JSON this endpoint expects.
+    /// The body is not well-formed JSON.
     #[error("{0}")]
     BadJson(String),
+    /// The body is JSON but not of the shape this endpoint expects.
+    #[error("{0}")]
+    InvalidBody(String),
     /// The request needs `Content-Type: application/json`.
     #[error("expected a JSON body with Content-Type: application/json")]
     UnsupportedMediaType,
@@ -51,6 +54,7 @@ impl ApiError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -64,6 +68,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadJson(_) => "bad_json",
+            ApiError::InvalidBody(_) => "invalid_body",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Invalid { code, .. } => code,
@@ -78,6 +83,7 @@ impl ApiError {
         match rejection {
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
             r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(limit),
+            JsonRejection::JsonDataError(e) => ApiError::InvalidBody(e.body_text()),
             r => ApiError::BadJson(r.body_text()),
         }
     }

@@ -149,7 +149,11 @@ pub fn import_file(input: &Path, out_dir: &Path, force: bool) -> Result<ImportRe
             .map(slug)
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| slug(&row.question));
-        let base = if base.is_empty() { format!("faq-{}", i + 1) } else { base };
+        let base = if base.is_empty() {
+            format!("faq-{}", i + 1)
+        } else {
+            base
+        };
         let mut id = base.clone();
         let mut n = 2;
         while !used.insert(id.clone()) {
@@ -199,11 +203,13 @@ fn read_jsonl(input: &Path, text: &str) -> Result<Vec<Row>, ImportError> {
         if line.trim().is_empty() {
             continue;
         }
-        rows.push(serde_json::from_str(line).map_err(|source| ImportError::Json {
-            path: input.to_owned(),
-            line: i + 1,
-            source,
-        })?);
+        rows.push(
+            serde_json::from_str(line).map_err(|source| ImportError::Json {
+                path: input.to_owned(),
+                line: i + 1,
+                source,
+            })?,
+        );
     }
     Ok(rows)
 }
@@ -230,9 +236,14 @@ fn slug(text: &str) -> String {
 /// is valid YAML).
 fn yaml_str(value: &str) -> String {
     let plain = !value.is_empty()
-        && value.chars().all(|c| c.is_alphanumeric() || " ,.?'()-/".contains(c))
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || " ,.?'()-/".contains(c))
         && value.starts_with(|c: char| c.is_alphanumeric())
-        && !matches!(value.to_lowercase().as_str(), "yes" | "no" | "true" | "false" | "null");
+        && !matches!(
+            value.to_lowercase().as_str(),
+            "yes" | "no" | "true" | "false" | "null"
+        );
     if plain {
         value.to_owned()
     } else {
@@ -241,7 +252,11 @@ fn yaml_str(value: &str) -> String {
 }
 
 fn render(id: &str, alternatives: &[String], tags: Vec<String>, row: &Row) -> String {
-    let mut out = format!("---\nid: {}\nquestion: {}\n", yaml_str(id), yaml_str(row.question.trim()));
+    let mut out = format!(
+        "---\nid: {}\nquestion: {}\n",
+        yaml_str(id),
+        yaml_str(row.question.trim())
+    );
     out.push_str("alternatives:\n");
     for alt in alternatives {
         out.push_str(&format!("  - {}\n", yaml_str(alt)));

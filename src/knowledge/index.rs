@@ -19,8 +19,8 @@ use tantivy::schema::{
     Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token, TokenFilter,
-    TokenStream, Tokenizer,
+    Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream,
+    Tokenizer,
 };
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 
@@ -166,7 +166,10 @@ impl FaqIndex {
                     Term::from_field_text(*field, term),
                     IndexRecordOption::WithFreqs,
                 );
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), *boost))));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(query), *boost)),
+                ));
             }
         }
         let searcher = self.reader.searcher();
@@ -266,7 +269,10 @@ mod tests {
     #[test]
     fn english_words_are_stemmed_and_punctuation_dropped() {
         let index = FaqIndex::build(&[]).expect("empty index");
-        assert_eq!(index.terms("Shipping costs?! Shipped."), vec!["ship", "cost"]);
+        assert_eq!(
+            index.terms("Shipping costs?! Shipped."),
+            vec!["ship", "cost"]
+        );
     }
 
     #[test]
@@ -279,8 +285,18 @@ mod tests {
     #[test]
     fn search_finds_stemmed_and_chinese_matches() {
         let entries = [
-            entry("ship", "How much does shipping cost?", &["delivery fee"], "It is free."),
-            entry("ret", "How do I return an item?", &["send back"], "Use the form."),
+            entry(
+                "ship",
+                "How much does shipping cost?",
+                &["delivery fee"],
+                "It is free.",
+            ),
+            entry(
+                "ret",
+                "How do I return an item?",
+                &["send back"],
+                "Use the form.",
+            ),
             entry("ret-zh", "如何退货？", &["我想退货"], "请填写退货表格。"),
         ];
         let index = FaqIndex::build(&entries).expect("index");
@@ -290,6 +306,9 @@ mod tests {
         assert_eq!(top("怎么退货"), 2);
         assert!(index.search("", 3).expect("search").is_empty());
         assert!(index.search("?? !!", 3).expect("search").is_empty());
-        assert!(index.search("title:\"x AND (y", 3).is_ok(), "query syntax is not parsed");
+        assert!(
+            index.search("title:\"x AND (y", 3).is_ok(),
+            "query syntax is not parsed"
+        );
     }
 }

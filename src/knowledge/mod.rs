@@ -237,8 +237,13 @@ pub fn load(dir: &Path) -> Result<Knowledge, KnowledgeError> {
             source,
         }
     })?;
-    let knowledge =
-        validate::cross_check(&dir.join(INTENTS_FILE), queues, intents, faqs, &mut problems);
+    let knowledge = validate::cross_check(
+        &dir.join(INTENTS_FILE),
+        queues,
+        intents,
+        faqs,
+        &mut problems,
+    );
     if problems.is_empty() {
         Ok(knowledge)
     } else {

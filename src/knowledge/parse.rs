@@ -92,12 +92,27 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(
         let (line, message) = match &err {
             FromYamlError::ParseYaml(load) => load_error(load),
             FromYamlError::FromNode(node) => {
-                let line = node.start_mark().map_or(1, |m| m.line());
-                (line, format!("{}", node))
+                let mut line = node.start_mark().map_or(1, |m| m.line());
+                // marked-yaml places unknown fields at their mapping; the editor needs the key.
+                if let marked_yaml::Error::UnknownFieldError(key, _, _) = &**node {
+                    line = key_line(text, key).unwrap_or(line);
+                }
+                (line, format!("{node}"))
             }
         };
         Problem::new(file, line + offset, message)
     })
+}
+
+/// 1-based line of the first `key:` in `yaml` (possibly as a list item).
+fn key_line(yaml: &str, key: &str) -> Option<usize> {
+    yaml.lines()
+        .position(|l| {
+            let l = l.trim_start().trim_start_matches("- ");
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
 }
 
 fn load_error(err: &LoadError) -> (usize, String) {
@@ -107,10 +122,13 @@ fn load_error(err: &LoadError) -> (usize, String) {
         LoadError::UnexpectedAnchor(m) => (m.line(), "YAML anchors are not supported".into()),
         LoadError::MappingKeyMustBeScalar(m) => (m.line(), "keys must be plain words".into()),
         LoadError::UnexpectedTag(m) => (m.line(), "YAML tags (`!foo`) are not supported".into()),
-        LoadError::ScanError(m, e) => (m.line(), format!("invalid YAML: {e}")),
+        LoadError::ScanError(m, e) => (m.line(), format!("invalid YAML: {}", e.info())),
         LoadError::DuplicateKey(inner) => {
             let line = inner.key.span().start().map_or(1, |m| m.line());
-            (line, format!("field `{}` is given twice", inner.prev_key.as_str()))
+            (
+                line,
+                format!("field `{}` is given twice", inner.prev_key.as_str()),
+            )
         }
     }
 }
@@ -167,7 +185,11 @@ pub(super) fn read_faq_file(path: &Path, text: &str) -> Result<ParsedFaq, Vec<Pr
             String::new()
         }
         None => {
-            problems.push(Problem::new(path, 1, "missing `question`: the canonical question"));
+            problems.push(Problem::new(
+                path,
+                1,
+                "missing `question`: the canonical question",
+            ));
             String::new()
         }
     };
@@ -303,13 +325,21 @@ pub(super) fn read_intents(
     (queues, intents)
 }
 
-fn read_intent(path: &Path, raw: RawIntent, problems: &mut Vec<Problem>) -> Option<Located<Intent>> {
+fn read_intent(
+    path: &Path,
+    raw: RawIntent,
+    problems: &mut Vec<Problem>,
+) -> Option<Located<Intent>> {
     let line = line_of(&raw.name, 0);
     let name = raw.name.trim().to_owned();
     let before = problems.len();
     let action = match &raw.action {
         None => {
-            problems.push(Problem::new(path, line, format!("intent `{name}` has no `action`")));
+            problems.push(Problem::new(
+                path,
+                line,
+                format!("intent `{name}` has no `action`"),
+            ));
             None
         }
         Some(a) => lookup(&Action::ALL, a, "action", path, problems),
@@ -368,13 +398,20 @@ fn lookup<T: Copy>(
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
     let wanted = word.trim().to_lowercase();
-    let found = table.iter().find(|(name, _)| *name == wanted).map(|(_, v)| *v);
+    let found = table
+        .iter()
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, v)| *v);
     if found.is_none() {
         let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
         problems.push(Problem::new(
             path,
             line_of(word, 0),
-            format!("unknown {what} `{}`: use one of {}", word.trim(), names.join(", ")),
+            format!(
+                "unknown {what} `{}`: use one of {}",
+                word.trim(),
+                names.join(", ")
+            ),
         ));
     }
     found
@@ -414,14 +451,23 @@ mod tests {
             .err()
             .expect("typo in a field name");
         assert_eq!(problems[0].line, 3, "{}", problems[0]);
-        assert!(problems[0].message.contains("alternatvies"), "{}", problems[0]);
+        assert!(
+            problems[0].message.contains("alternatvies"),
+            "{}",
+            problems[0]
+        );
     }
 
     #[test]
     fn missing_question_and_answer_are_both_reported() {
-        let problems = faq("---\nalternatives: [a]\n---\n\n").err().expect("two problems");
+        let problems = faq("---\nalternatives: [a]\n---\n\n")
+            .err()
+            .expect("two problems");
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert_eq!(problems[1].line, 4, "the answer starts after the closing ---");
+        assert_eq!(
+            problems[1].line, 4,
+            "the answer starts after the closing ---"
+        );
     }
 
     #[test]

@@ -36,15 +36,11 @@ pub fn markdown_to_plain_text(markdown: &str) -> String {
             Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => {
                 text.push_str(&t)
             }
-            Event::SoftBreak | Event::HardBreak | Event::End(_) => {
-                if !text.ends_with(' ') {
-                    text.push(' ');
-                }
-            }
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push(' '),
             _ => {}
         }
     }
-    text.trim().to_owned()
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -82,7 +78,8 @@ mod tests {
 
     #[test]
     fn plain_text_drops_markup() {
-        let text = markdown_to_plain_text("# Title\n\nUse **bold** and [a link](https://x.example).");
+        let text =
+            markdown_to_plain_text("# Title\n\nUse **bold** and [a link](https://x.example).");
         assert_eq!(text, "Title Use bold and a link .");
     }
 }

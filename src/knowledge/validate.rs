@@ -64,14 +64,20 @@ fn check_references(
             Some(intent) if intent.action != Action::Answer => problems.push(Problem::new(
                 &entry.source,
                 faq.intent_line,
-                format!("intent `{name}` does not answer from the FAQ (its action is not `answer`)"),
+                format!(
+                    "intent `{name}` does not answer from the FAQ (its action is not `answer`)"
+                ),
             )),
             Some(_) => {}
         }
     }
     for (related, line) in entry.related.iter().zip(&faq.related_lines) {
         if related == &entry.id {
-            problems.push(Problem::new(&entry.source, *line, "an entry cannot be related to itself"));
+            problems.push(Problem::new(
+                &entry.source,
+                *line,
+                "an entry cannot be related to itself",
+            ));
         } else if !ids.contains_key(related) {
             problems.push(Problem::new(
                 &entry.source,
@@ -132,19 +138,19 @@ fn unique_intents(
             ));
             continue;
         }
-        if let Some(queue) = &intent.queue {
-            if !queues.iter().any(|q| &q.name == queue) {
-                let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
-                problems.push(Problem::new(
-                    file,
-                    located.queue_line,
-                    format!(
-                        "intent `{}`: unknown queue `{queue}` (declared queues: {})",
-                        intent.name,
-                        names.join(", ")
-                    ),
-                ));
-            }
+        if let Some(queue) = &intent.queue
+            && !queues.iter().any(|q| &q.name == queue)
+        {
+            let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
+            problems.push(Problem::new(
+                file,
+                located.queue_line,
+                format!(
+                    "intent `{}`: unknown queue `{queue}` (declared queues: {})",
+                    intent.name,
+                    names.join(", ")
+                ),
+            ));
         }
         if intent.action != Action::Answer && intent.examples.is_empty() {
             problems.push(Problem::new(

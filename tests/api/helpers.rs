@@ -1,0 +1,99 @@
+//! Test harness: [`spawn_app`] starts the real server on a free port with a temporary data folder
+//! and the small fixture knowledge base in `tests/fixtures/knowledge`.
+
+use std::path::{Path, PathBuf};
+
+use tandem::config::{LogFormat, Settings};
+use tandem::startup::Application;
+use tempfile::TempDir;
+
+/// A running server and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    _data: TempDir,
+}
+
+impl TestApp {
+    /// `POST /api/ask` with a raw body.
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request reaches the server")
+    }
+
+    /// `POST /api/ask {"text": text}`.
+    pub async fn ask(&self, text: &str) -> reqwest::Response {
+        self.post_raw("/api/ask", serde_json::json!({ "text": text }).to_string())
+            .await
+    }
+}
+
+/// The fixture knowledge base shipped with the tests.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Settings for a test server: port 0, temp data folder, small limits that tests can exceed.
+pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
+    Settings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        knowledge_dir: knowledge_dir.to_owned(),
+        data_dir: data_dir.to_owned(),
+        max_body_bytes: 4096,
+        max_message_chars: 500,
+        log_format: LogFormat::Pretty,
+    }
+}
+
+/// Starts a server over `knowledge_dir`, or returns why it would not start.
+pub async fn try_spawn_app_with(knowledge_dir: &Path) -> anyhow::Result<TestApp> {
+    if std::env::var_os("TEST_LOG").is_some() {
+        tandem::telemetry::init(LogFormat::Pretty);
+    }
+    let data = TempDir::new()?;
+    let app = Application::build(test_settings(knowledge_dir, data.path())).await?;
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Ok(TestApp {
+        address,
+        client: reqwest::Client::new(),
+        _data: data,
+    })
+}
+
+/// Starts a server over the fixture knowledge base.
+pub async fn spawn_app() -> TestApp {
+    try_spawn_app_with(&fixture("knowledge"))
+        .await
+        .expect("the fixture knowledge base is valid")
+}
+
+/// Copies the fixture knowledge base into a temp folder that a test may break.
+pub fn writable_fixture() -> TempDir {
+    let dir = TempDir::new().expect("temp dir");
+    copy_dir(&fixture("knowledge"), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read fixture") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy fixture file");
+        }
+    }
+}

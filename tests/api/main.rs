@@ -1,0 +1,9 @@
+//! Integration tests: the real server over HTTP, and the real `tandem` binary.
+//!
+//! One test binary (faster to link than one per file); one module per feature.
+
+mod ask;
+mod cli;
+mod health;
+mod helpers;
+mod knowledge_validation;
