@@ -6,6 +6,7 @@
 //! - [`config`]: typed settings; defaults < config file < `TANDEM_*` environment < flags.
 //! - [`telemetry`]: structured logging.
 //! - [`knowledge`]: the FAQ and intents editors write as files; validation; tantivy index.
+//! - [`model`]: the local sentence encoder (candle BERT) and intent model.
 //! - [`bot`]: the pipeline every customer message goes through (classify → retrieve → decide).
 //! - [`http`]: axum router, endpoints, `{code, message}` errors.
 //! - [`startup`]: [`startup::Application`] builds the server and runs it until stopped.
@@ -18,5 +19,6 @@ pub mod config;
 pub mod eval;
 pub mod http;
 pub mod knowledge;
+pub mod model;
 pub mod startup;
 pub mod telemetry;

@@ -88,7 +88,10 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(
     offset: usize,
 ) -> Result<T, Problem> {
     use marked_yaml::FromYamlError;
-    marked_yaml::from_yaml(0, text).map_err(|err| {
+    // A key given twice is almost always a copy-paste slip; the default would silently keep
+    // the last value.
+    let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
+    marked_yaml::from_yaml_with_options(0, text, options).map_err(|err| {
         let (line, message) = match &err {
             FromYamlError::ParseYaml(load) => load_error(load),
             FromYamlError::FromNode(node) => {
@@ -467,6 +470,19 @@ mod tests {
         assert_eq!(
             problems[1].line, 4,
             "the answer starts after the closing ---"
+        );
+    }
+
+    #[test]
+    fn a_field_given_twice_is_reported_at_the_second() {
+        let problems = faq("---\nquestion: Q?\nalternatives: [a]\nquestion: R?\n---\nA\n")
+            .err()
+            .expect("duplicate key");
+        assert_eq!(problems[0].line, 4, "{}", problems[0]);
+        assert!(
+            problems[0].message.contains("`question` is given twice"),
+            "{}",
+            problems[0]
         );
     }
 

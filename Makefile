@@ -1,0 +1,31 @@
+# The README's entry points. `make run` serves the sample knowledge base; `make test` runs every
+# test (what CI runs). Both install the model first when it is missing.
+
+CARGO ?= cargo
+
+.PHONY: run test model lint check eval-faq bench
+
+## Serve the chat on http://127.0.0.1:8080 with the sample knowledge base.
+run: model
+	$(CARGO) run --release -- serve
+
+## Run every test (unit, integration, CLI).
+test: model
+	$(CARGO) test --all-targets
+
+## Install the sentence encoder into models/ (verified against models/MODEL.md).
+model:
+	@models/fetch
+
+## Formatting and lints, as required before a commit.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+## Validate the sample knowledge base.
+check:
+	$(CARGO) run --release -- check knowledge
+
+## FAQ retrieval figures on StackFAQ (data in ../shared/data).
+eval-faq: model
+	$(CARGO) run --release -- eval faq ../shared/data/faq/stackfaq
