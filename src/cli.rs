@@ -14,6 +14,8 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::bot::Bot;
 use crate::config::{self, Settings};
 use crate::knowledge::{self, KnowledgeError};
+use crate::model::oos::OosMethod;
+use crate::model::{Encoder, TrainConfig};
 use crate::startup::Application;
 
 /// tandem: self-service support chat. A local AI answers customers from your FAQ and hands them
@@ -82,6 +84,34 @@ pub enum EvalCommand {
         /// The benchmark folder.
         dir: PathBuf,
     },
+    /// Intent classification and out-of-scope detection on a folder with train.tsv and
+    /// valid.tsv (CLINC150 layout): trains on train, picks the OOS threshold on valid, reports
+    /// in-scope accuracy, OOS recall, precision and AUROC.
+    Intents {
+        /// The benchmark folder.
+        dir: PathBuf,
+        /// Report on this file instead of valid.tsv (threshold still chosen on valid).
+        #[arg(long)]
+        test_file: Option<PathBuf>,
+        /// Out-of-scope score.
+        #[arg(long, value_enum, default_value = "combined")]
+        oos_method: OosMethod,
+        /// Training passes over the examples.
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Weight of the n-gram features relative to the embedding.
+        #[arg(long)]
+        ngram_scale: Option<f32>,
+        /// AdamW learning rate.
+        #[arg(long)]
+        learning_rate: Option<f64>,
+        /// AdamW weight decay.
+        #[arg(long)]
+        weight_decay: Option<f64>,
+        /// Examples per optimiser step.
+        #[arg(long)]
+        batch_size: Option<usize>,
+    },
 }
 
 /// Parses the command line, resolves settings and runs the command.
@@ -126,6 +156,41 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         } => {
             let dir = dir.unwrap_or_else(|| settings.knowledge_dir.join("faq").join("imported"));
             import(&mut out, &file, &dir, force)?;
+        }
+        Command::Eval(EvalCommand::Intents {
+            dir,
+            test_file,
+            oos_method,
+            epochs,
+            ngram_scale,
+            learning_rate,
+            weight_decay,
+            batch_size,
+        }) => {
+            let defaults = TrainConfig::default();
+            let config = TrainConfig {
+                epochs: epochs.unwrap_or(defaults.epochs),
+                ngram_scale: ngram_scale.unwrap_or(defaults.ngram_scale),
+                learning_rate: learning_rate.unwrap_or(defaults.learning_rate),
+                weight_decay: weight_decay.unwrap_or(defaults.weight_decay),
+                batch_size: batch_size.unwrap_or(defaults.batch_size),
+                ..defaults
+            };
+            let encoder = Encoder::load(&settings.model_dir)?;
+            let report = crate::eval::intents::run(
+                &dir,
+                test_file.as_deref(),
+                Some((
+                    &settings.data_dir.join("cache"),
+                    &crate::model::fingerprint(&settings.model_dir),
+                )),
+                &encoder,
+                &config,
+                oos_method,
+            )
+            .with_context(|| format!("evaluating {}", dir.display()))?;
+            writeln!(out, "Intents on {}", dir.display())?;
+            writeln!(out, "{report}")?;
         }
         Command::Eval(EvalCommand::Faq { dir }) => {
             let report = crate::eval::faq::run(&dir)

@@ -85,6 +85,16 @@ pub struct Settings {
     )]
     pub knowledge_dir: PathBuf,
 
+    /// Folder of the sentence encoder: `config.json`, `tokenizer.json`, `model.safetensors` of any
+    /// BERT-family model (see models/MODEL.md). The default is installed by `make model`.
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_MODEL_DIR",
+        default_value = "models/all-MiniLM-L6-v2"
+    )]
+    pub model_dir: PathBuf,
+
     /// Folder for state the server writes (database, model caches). Created when missing.
     #[arg(long, global = true, env = "TANDEM_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,

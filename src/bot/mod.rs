@@ -19,6 +19,9 @@ pub enum BotError {
     /// The knowledge index failed.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The model failed.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
 }
 
 /// An FAQ entry that may answer a message, with its retrieval score.

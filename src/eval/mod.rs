@@ -4,6 +4,7 @@
 //! unit tests that would flake on a busy machine.
 
 pub mod faq;
+pub mod intents;
 
 use std::time::Duration;
 

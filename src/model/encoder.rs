@@ -1,5 +1,5 @@
-//! The sentence encoder: a BERT-family transformer run by candle, mean-pooled over the attention
-//! mask and L2-normalised (the sentence-transformers recipe for all-MiniLM-L6-v2), so the dot
+//! The sentence encoder: a BERT-family transformer (read with candle, run by [`super::bert`]),
+//! mean-pooled over the tokens and L2-normalised (the sentence-transformers recipe for all-MiniLM-L6-v2), so the dot
 //! product of two embeddings is their cosine similarity.
 //!
 //! Any folder with `config.json`, `tokenizer.json` and `model.safetensors` of a BERT-family
@@ -9,13 +9,14 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use sha2::{Digest, Sha256};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 
 use super::ModelError;
+use super::bert::Bert;
 
 /// The files an encoder folder must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -27,9 +28,8 @@ pub const MAX_TOKENS: usize = 128;
 
 /// A loaded encoder. Inference takes `&self`; share it behind an `Arc`.
 pub struct Encoder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
-    device: Device,
     dim: usize,
 }
 
@@ -65,13 +65,10 @@ impl Encoder {
             serde_json::from_str(&config_text).map_err(|e| corrupt("config.json")(&e))?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| corrupt("tokenizer.json")(&e))?;
-        // The shipped tokenizer pads every input to 128 tokens; a chat message is ~15. Padding
-        // each batch to its longest member instead is several times faster.
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            pad_id: u32::try_from(config.pad_token_id).unwrap_or(0),
-            ..PaddingParams::default()
-        }));
+        // The shipped tokenizer pads every input to 128 tokens; a chat message is ~15. The
+        // forward pass runs each text over its own tokens (the same result as padding the batch
+        // and masking the padding out, without computing the padding), so no padding at all.
+        tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: MAX_TOKENS.min(config.max_position_embeddings),
@@ -79,20 +76,18 @@ impl Encoder {
             }))
             .map_err(|e| corrupt("tokenizer.json")(&e))?;
 
-        let device = Device::Cpu;
         let weights =
             std::fs::read(dir.join("model.safetensors")).map_err(|source| ModelError::Io {
                 path: dir.join("model.safetensors"),
                 source,
             })?;
-        let vb = VarBuilder::from_slice_safetensors(&weights, DType::F32, &device)
+        let vb = VarBuilder::from_slice_safetensors(&weights, DType::F32, &Device::Cpu)
             .map_err(|e| corrupt("model.safetensors")(&e))?;
-        let model = BertModel::load(vb, &config).map_err(|e| corrupt("model.safetensors")(&e))?;
+        let model = Bert::load(vb, &config).map_err(|e| corrupt("model.safetensors")(&e))?;
         Ok(Self {
+            dim: model.hidden_size(),
             model,
             tokenizer,
-            device,
-            dim: config.hidden_size,
         })
     }
 
@@ -119,26 +114,14 @@ impl Encoder {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(ModelError::tokenize)?;
-        let len = encodings.first().map_or(0, |e| e.get_ids().len());
-        let mut ids = Vec::with_capacity(texts.len() * len);
-        let mut mask = Vec::with_capacity(texts.len() * len);
-        for encoding in &encodings {
-            ids.extend_from_slice(encoding.get_ids());
-            mask.extend_from_slice(encoding.get_attention_mask());
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        // Mean over each text's tokens (there is no padding to leave out), then unit length.
+        let mut out = self.model.mean_pooled(&ids)?;
+        for mean in &mut out {
+            let norm = mean.iter().map(|m| m * m).sum::<f32>().sqrt().max(1e-12);
+            mean.iter_mut().for_each(|m| *m /= norm);
         }
-        let shape = (texts.len(), len);
-        let ids = Tensor::from_vec(ids, shape, &self.device)?;
-        let mask = Tensor::from_vec(mask, shape, &self.device)?;
-        let type_ids = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
-
-        // Mean over real tokens only: padding must not pull short messages towards each other.
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        Ok(out)
     }
 }
 

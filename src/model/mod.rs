@@ -2,13 +2,19 @@
 //!
 //! - [`encoder`]: BERT-family transformer → unit-length sentence embeddings.
 //! - [`features`]: hashed word and character n-grams (for Chinese, typos, product names).
+//! - [`head`]: the intent classifier trained on the knowledge base's examples.
+//! - [`oos`]: out-of-scope scores, threshold choice, AUROC.
 
+mod bert;
 pub mod encoder;
 pub mod features;
+pub mod head;
+pub mod oos;
 
 use std::path::PathBuf;
 
 pub use encoder::Encoder;
+pub use head::{IntentHead, TrainConfig};
 
 /// How to install the default model; every error about missing or broken files says it.
 pub const FETCH_HINT: &str = "run `make model` (models/fetch) to install it";
@@ -45,6 +51,9 @@ pub enum ModelError {
     /// The tokenizer rejected a text.
     #[error("tokenizer: {0}")]
     Tokenize(String),
+    /// The intent head could not be trained, saved or loaded.
+    #[error("intent head: {0}")]
+    Training(String),
     /// A tensor operation failed.
     #[error("model inference: {0}")]
     Candle(#[from] candle_core::Error),
@@ -54,4 +63,40 @@ impl ModelError {
     fn tokenize(e: impl std::fmt::Display) -> Self {
         ModelError::Tokenize(e.to_string())
     }
+}
+
+/// Embeds any number of texts in batches of similar length (less padding), returning the
+/// embeddings in the order of `texts`.
+pub fn embed_many(encoder: &Encoder, texts: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {
+    const BATCH: usize = 64;
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].len());
+    let mut out = vec![Vec::new(); texts.len()];
+    for chunk in order.chunks(BATCH) {
+        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+        for (&i, embedding) in chunk.iter().zip(encoder.embed(&batch)?) {
+            out[i] = embedding;
+        }
+    }
+    Ok(out)
+}
+
+/// Identity of the model in `dir`, for cache keys: its `SHA256SUMS` when present, else the
+/// size and modification time of each model file.
+pub fn fingerprint(dir: &std::path::Path) -> String {
+    if let Ok(sums) = std::fs::read_to_string(dir.join(encoder::CHECKSUMS)) {
+        return sums;
+    }
+    encoder::MODEL_FILES
+        .iter()
+        .map(|file| {
+            let meta = std::fs::metadata(dir.join(file)).ok();
+            let modified = meta
+                .as_ref()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{file} {} {modified}\n", meta.map_or(0, |m| m.len()))
+        })
+        .collect()
 }

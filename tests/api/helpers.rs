@@ -48,6 +48,7 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         host: "127.0.0.1".into(),
         port: 0,
         knowledge_dir: knowledge_dir.to_owned(),
+        model_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"),
         data_dir: data_dir.to_owned(),
         max_body_bytes: 4096,
         max_message_chars: 500,
