@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::bot::Bot;
+use crate::bot::{Bot, Brain};
 use crate::config::{self, Settings};
 use crate::knowledge::{self, KnowledgeError};
 use crate::model::oos::OosMethod;
@@ -45,10 +45,15 @@ pub struct Cli {
 pub enum Command {
     /// Serve the chat and its API (the default).
     Serve,
-    /// Validate a knowledge folder and print every problem with file:line.
+    /// Validate a knowledge folder and print every problem with file:line; with --run-tests,
+    /// also run its tests.yaml against the real model and print every failure.
     Check {
         /// Knowledge folder [default: the `knowledge_dir` setting].
         dir: Option<PathBuf>,
+        /// Run tests.yaml against the model (loads it, trains the intent head) and fail when a
+        /// test fails.
+        #[arg(long)]
+        run_tests: bool,
     },
     /// Ask the knowledge base a question and print the top matches with their scores.
     Ask {
@@ -145,10 +150,11 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             drop(out);
             serve(settings)?;
         }
-        Command::Check { dir } => {
-            return check(&mut out, dir.as_deref().unwrap_or(&settings.knowledge_dir));
+        Command::Check { dir, run_tests } => {
+            let dir = dir.unwrap_or_else(|| settings.knowledge_dir.clone());
+            return check(&mut out, &dir, run_tests.then_some(&settings));
         }
-        Command::Ask { text, limit } => ask(&mut out, &settings.knowledge_dir, &text, limit)?,
+        Command::Ask { text, limit } => ask(&mut out, &settings, &text, limit)?,
         Command::Import {
             file,
             out: dir,
@@ -193,7 +199,8 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             writeln!(out, "{report}")?;
         }
         Command::Eval(EvalCommand::Faq { dir }) => {
-            let report = crate::eval::faq::run(&dir)
+            let encoder = Encoder::load(&settings.model_dir)?;
+            let report = crate::eval::faq::run(&dir, Some(&encoder))
                 .with_context(|| format!("evaluating {}", dir.display()))?;
             writeln!(out, "FAQ retrieval on {}", dir.display())?;
             writeln!(out, "{report}")?;
@@ -211,44 +218,116 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     })
 }
 
-fn check(out: &mut impl Write, dir: &Path) -> anyhow::Result<ExitCode> {
-    match knowledge::load(dir) {
-        Ok(k) => {
-            let zh = k.faqs.iter().filter(|f| f.lang == "zh").count();
-            writeln!(
-                out,
-                "ok: {} FAQ entries ({} in Chinese), {} intents, {} queues in {}",
-                k.faqs.len(),
-                zh,
-                k.intents.len(),
-                k.queues.len(),
-                dir.display()
-            )?;
-            Ok(ExitCode::SUCCESS)
-        }
+fn check(
+    out: &mut impl Write,
+    dir: &Path,
+    tests_with: Option<&Settings>,
+) -> anyhow::Result<ExitCode> {
+    let knowledge = match knowledge::load(dir) {
+        Ok(k) => k,
         Err(KnowledgeError::Invalid(problems)) => {
             for problem in &problems {
                 writeln!(out, "{problem}")?;
             }
             writeln!(out, "{} problem(s) in {}", problems.len(), dir.display())?;
-            Ok(ExitCode::FAILURE)
+            return Ok(ExitCode::FAILURE);
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let tests = match knowledge::read_tests(dir, &knowledge) {
+        Ok(tests) => tests,
+        Err(problems) => {
+            for problem in &problems {
+                writeln!(out, "{problem}")?;
+            }
+            writeln!(out, "{} problem(s) in {}", problems.len(), dir.display())?;
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let zh = knowledge.faqs.iter().filter(|f| f.lang == "zh").count();
+    writeln!(
+        out,
+        "ok: {} FAQ entries ({} in Chinese), {} intents, {} queues in {}",
+        knowledge.faqs.len(),
+        zh,
+        knowledge.intents.len(),
+        knowledge.queues.len(),
+        dir.display()
+    )?;
+    let Some(settings) = tests_with.filter(|_| !tests.is_empty()) else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let encoder = Encoder::load(&settings.model_dir)?;
+    let brain = Brain::for_settings(&knowledge, &encoder, settings)?;
+    let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
+    let outcomes = crate::bot::selftest::run(&bot, &encoder, &tests)?;
+    let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
+    for outcome in &failed {
+        writeln!(out, "FAIL {outcome}")?;
     }
+    let intents_ok = outcomes.iter().filter(|o| o.intent_ok()).count();
+    let with_faq: Vec<_> = outcomes.iter().filter(|o| o.test.faq.is_some()).collect();
+    let faq_ok = with_faq.iter().filter(|o| o.faq_ok()).count();
+    writeln!(
+        out,
+        "tests: {} of {} passed (intent {}/{}, FAQ entry {}/{})",
+        outcomes.len() - failed.len(),
+        outcomes.len(),
+        intents_ok,
+        outcomes.len(),
+        faq_ok,
+        with_faq.len()
+    )?;
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-fn ask(out: &mut impl Write, dir: &Path, text: &str, limit: usize) -> anyhow::Result<()> {
+fn ask(out: &mut impl Write, settings: &Settings, text: &str, limit: usize) -> anyhow::Result<()> {
+    let dir = &settings.knowledge_dir;
     let knowledge =
         knowledge::load(dir).with_context(|| format!("knowledge base {}", dir.display()))?;
-    let bot = Bot::new(knowledge)?;
-    let candidates = bot.retrieve(text, limit)?;
+    let encoder = Encoder::load(&settings.model_dir)?;
+    let brain = Brain::for_settings(&knowledge, &encoder, settings)?;
+    let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
+    let embedding = encoder
+        .embed(&[text])?
+        .pop()
+        .context("the encoder returned no embedding")?;
+    if let Some(brain) = bot.brain() {
+        let understood = brain.understand(text, &embedding)?;
+        let intents: Vec<String> = understood
+            .intents
+            .iter()
+            .map(|i| format!("{} {:.2}", i.name, i.probability))
+            .collect();
+        writeln!(out, "intents: {}", intents.join(", "))?;
+        writeln!(
+            out,
+            "out of scope: {} (score {:.2}, threshold {:.2})",
+            if understood.out_of_scope { "yes" } else { "no" },
+            understood.oos_score,
+            settings.oos_threshold
+        )?;
+    }
+    let candidates = bot.retrieve(text, Some(&embedding), limit)?;
     if candidates.is_empty() {
         writeln!(out, "no match in the knowledge base")?;
     }
     for (rank, c) in candidates.iter().enumerate() {
         let first_line = c.entry.answer_markdown.lines().next().unwrap_or_default();
         let preview: String = first_line.chars().take(100).collect();
-        writeln!(out, "{}. {}  (score {:.2})", rank + 1, c.entry.id, c.score)?;
+        writeln!(
+            out,
+            "{}. {}  (score {:.2}; bm25 {:.1}, similarity {:.2})",
+            rank + 1,
+            c.entry.id,
+            c.score,
+            c.bm25,
+            c.similarity.unwrap_or_default()
+        )?;
         writeln!(out, "   Q: {}", c.entry.question)?;
         writeln!(out, "   A: {preview}")?;
     }

@@ -9,10 +9,13 @@ use std::time::Instant;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::bot::Bot;
+use arc_swap::ArcSwap;
+
+use crate::bot::{Bot, Brain};
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::knowledge;
+use crate::model::{BatchConfig, Embedder, Encoder};
 
 /// A server that is bound and ready to run.
 pub struct Application {
@@ -30,13 +33,17 @@ impl Application {
         std::fs::create_dir_all(&settings.data_dir).with_context(|| {
             format!("cannot create data folder {}", settings.data_dir.display())
         })?;
-        let dir = settings.knowledge_dir.clone();
         let started = Instant::now();
-        // Parsing, rendering and indexing are CPU work: keep them off the async threads.
-        let bot = tokio::task::spawn_blocking(move || -> anyhow::Result<Bot> {
-            let knowledge = knowledge::load(&dir)
+        // Parsing, rendering, indexing and loading the model are CPU work: keep them off the
+        // async threads.
+        let loading = settings.clone();
+        let (bot, encoder) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let dir = &loading.knowledge_dir;
+            let knowledge = knowledge::load(dir)
                 .with_context(|| format!("knowledge base {}", dir.display()))?;
-            Ok(Bot::new(knowledge)?)
+            let bot = Bot::new(knowledge)?;
+            let encoder = Encoder::load(&loading.model_dir)?;
+            Ok((bot, Arc::new(encoder)))
         })
         .await
         .context("knowledge loader panicked")??;
@@ -47,13 +54,17 @@ impl Application {
             ms = started.elapsed().as_millis() as u64,
             "knowledge base loaded"
         );
+        let embedder = Embedder::spawn(Arc::clone(&encoder), BatchConfig::default())?;
+        let bot = Arc::new(ArcSwap::from_pointee(bot));
+        train_in_background(Arc::clone(&bot), encoder, settings.clone());
 
         let listener = TcpListener::bind(settings.address())
             .await
             .with_context(|| format!("cannot listen on {}", settings.address()))?;
         let port = listener.local_addr()?.port();
         let state = AppState {
-            bot: Arc::new(bot),
+            bot,
+            embedder,
             settings: Arc::new(settings),
         };
         Ok(Self {
@@ -85,6 +96,27 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Loads the cached brain or trains one on a background thread, then swaps the bot that has
+/// it in. Until then the bot answers with BM25 alone and `/health` says `training`.
+fn train_in_background(bot: Arc<ArcSwap<Bot>>, encoder: Arc<Encoder>, settings: Settings) {
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let current = bot.load_full();
+        match Brain::for_settings(current.knowledge(), &encoder, &settings) {
+            Ok(brain) => {
+                bot.store(Arc::new(current.with_brain(Arc::new(brain))));
+                tracing::info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "intent model ready"
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "intent model could not be trained; answering with search alone")
+            }
+        }
+    });
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM (what process managers send).

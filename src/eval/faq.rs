@@ -7,13 +7,16 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use super::{EvalError, percentile};
-use crate::bot::Bot;
+use crate::bot::brain::OOS_METHOD;
+use crate::bot::{Bot, Brain, OosConfig};
 use crate::knowledge::{self, FaqEntry, markdown_to_safe_html};
+use crate::model::{Encoder, TrainConfig};
 
 /// Ranks deeper than this count as a miss for MRR.
 const MRR_DEPTH: usize = 10;
@@ -108,8 +111,9 @@ pub fn load_queries(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
     Ok(queries)
 }
 
-/// Runs the evaluation over the benchmark folder `dir`.
-pub fn run(dir: &Path) -> Result<FaqReport, EvalError> {
+/// Runs the evaluation over the benchmark folder `dir`: hybrid retrieval with `encoder`, BM25
+/// alone without.
+pub fn run(dir: &Path, encoder: Option<&Encoder>) -> Result<FaqReport, EvalError> {
     let queries_path = dir.join("queries.tsv");
     let knowledge = knowledge::from_entries(load_entries(&dir.join("faq.jsonl"))?);
     let queries = load_queries(&queries_path)?;
@@ -123,12 +127,24 @@ pub fn run(dir: &Path) -> Result<FaqReport, EvalError> {
         }
     }
     let entries = knowledge.faqs.len();
-    let bot = Bot::new(knowledge)?;
+    let mut bot = Bot::new(knowledge)?;
+    if let Some(encoder) = encoder {
+        let oos = OosConfig {
+            method: OOS_METHOD,
+            threshold: f32::INFINITY,
+        };
+        let brain = Brain::build(bot.knowledge(), encoder, &TrainConfig::default(), oos)?;
+        bot = bot.with_brain(Arc::new(brain));
+    }
     let (mut top1, mut top3, mut rr) = (0usize, 0usize, 0.0f64);
     let mut latencies = Vec::with_capacity(queries.len());
     for (query, gold) in &queries {
         let start = Instant::now();
-        let candidates = bot.retrieve(query, MRR_DEPTH)?;
+        let embedding = match encoder {
+            Some(encoder) => encoder.embed(&[query.as_str()])?.pop(),
+            None => None,
+        };
+        let candidates = bot.retrieve(query, embedding.as_deref(), MRR_DEPTH)?;
         latencies.push(start.elapsed());
         if let Some(rank) = candidates.iter().position(|c| &c.entry.id == gold) {
             top1 += usize::from(rank == 0);

@@ -32,6 +32,9 @@ pub enum EvalError {
     /// The bot failed.
     #[error(transparent)]
     Bot(#[from] crate::bot::BotError),
+    /// The model failed.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
 }
 
 /// The `p`-th percentile (0–100) of `samples` by the nearest-rank method; zero when empty.

@@ -5,6 +5,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState};
+use crate::bot::Understanding;
+use crate::model::ModelError;
 
 /// Most results a client may ask for.
 const MAX_LIMIT: usize = 10;
@@ -31,8 +33,12 @@ pub struct Match {
     pub id: String,
     /// Its canonical question.
     pub question: String,
-    /// Retrieval score, higher is better (comparable within one response only).
+    /// Fused retrieval score in [0, 1] (BM25 score while the model is training).
     pub score: f32,
+    /// BM25 score of the entry (0 when the words do not match).
+    pub bm25: f32,
+    /// Embedding similarity to the entry's question or alternatives.
+    pub similarity: Option<f32>,
     /// Language of the entry.
     pub lang: String,
     /// The answer as Markdown.
@@ -57,6 +63,8 @@ pub struct Related {
 pub struct AskResponse {
     /// The question as received.
     pub query: String,
+    /// What the model understood: top intents, out-of-scope score (absent while training).
+    pub understanding: Option<Understanding>,
     /// Best matches first; empty when nothing in the knowledge base matches.
     pub matches: Vec<Match>,
 }
@@ -86,9 +94,24 @@ pub async fn ask(
             message: format!("`limit` must be between 1 and {MAX_LIMIT}"),
         });
     }
-    let bot = state.bot.clone();
+    let bot = state.bot.load_full();
+    let embedding = match bot.brain() {
+        Some(_) => Some(state.embedder.embed(text).await.map_err(|e| match e {
+            ModelError::Busy => ApiError::Busy,
+            e => ApiError::Internal(e.into()),
+        })?),
+        None => None,
+    };
+    let understanding = match (bot.brain(), &embedding) {
+        (Some(brain), Some(embedding)) => Some(
+            brain
+                .understand(text, embedding)
+                .map_err(|e| ApiError::Internal(e.into()))?,
+        ),
+        _ => None,
+    };
     let candidates = bot
-        .retrieve(text, request.limit)
+        .retrieve(text, embedding.as_deref(), request.limit)
         .map_err(|e| ApiError::Internal(e.into()))?;
     let knowledge = bot.knowledge();
     let matches = candidates
@@ -97,6 +120,8 @@ pub async fn ask(
             id: c.entry.id.clone(),
             question: c.entry.question.clone(),
             score: c.score,
+            bm25: c.bm25,
+            similarity: c.similarity,
             lang: c.entry.lang.clone(),
             answer_markdown: c.entry.answer_markdown.clone(),
             answer_html: c.entry.answer_html.clone(),
@@ -114,6 +139,7 @@ pub async fn ask(
         .collect();
     Ok(Json(AskResponse {
         query: text.to_owned(),
+        understanding,
         matches,
     }))
 }

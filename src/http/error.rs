@@ -38,6 +38,9 @@ pub enum ApiError {
     /// The route exists but not for this method.
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
+    /// The model is saturated; the client should retry shortly.
+    #[error("the assistant is busy; try again in a moment")]
+    Busy,
     /// Something failed on our side.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +78,7 @@ impl ApiError {
             ApiError::Invalid { code, .. } => code,
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Busy => "busy",
             ApiError::Internal(_) => "internal",
         }
     }

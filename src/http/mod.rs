@@ -8,6 +8,8 @@ mod error;
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,12 +22,16 @@ pub use error::ApiError;
 
 use crate::bot::Bot;
 use crate::config::Settings;
+use crate::model::Embedder;
 
 /// State shared by every request; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// The bot answering from the current knowledge base.
-    pub bot: Arc<Bot>,
+    /// The bot answering from the current knowledge base. Requests take a snapshot with
+    /// `load()`; the background trainer (and later the knowledge reloader) swaps in a new one.
+    pub bot: Arc<ArcSwap<Bot>>,
+    /// The inference thread.
+    pub embedder: Embedder,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
 }
@@ -54,15 +60,23 @@ pub struct Health {
     pub faq_entries: usize,
     /// Intents known.
     pub intents: usize,
+    /// `ready` once the intent model is trained, `training` before.
+    pub model: &'static str,
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Health> {
-    let knowledge = state.bot.knowledge();
+    let bot = state.bot.load();
+    let knowledge = bot.knowledge();
     Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         faq_entries: knowledge.faqs.len(),
         intents: knowledge.intents.len(),
+        model: if bot.brain().is_some() {
+            "ready"
+        } else {
+            "training"
+        },
     })
 }
 

@@ -6,6 +6,7 @@
 //! knowledge/
 //!   intents.yaml        queues and intents: what customers mean and what the bot does about it
 //!   faq/**/*.md         one FAQ entry per file: YAML front matter + Markdown answer
+//!   tests.yaml          utterances the bot must understand (run by `tandem check`)
 //! ```
 //!
 //! [`load`] reads and validates a folder, collecting *every* problem (with file and line) rather
@@ -16,6 +17,7 @@ mod import;
 mod index;
 mod parse;
 mod render;
+mod tests_file;
 mod validate;
 
 use std::fmt;
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 pub use import::{ImportError, ImportReport, import_file};
 pub use index::{FaqIndex, IndexError, SearchHit};
 pub use render::{markdown_to_plain_text, markdown_to_safe_html};
+pub use tests_file::{OOS_INTENT, TESTS_FILE, UtteranceTest, read_tests};
 
 /// Name of the intents file inside a knowledge folder.
 pub const INTENTS_FILE: &str = "intents.yaml";

@@ -91,6 +91,23 @@ pub fn ngrams(text: &str) -> Sparse {
     features
 }
 
+/// Dot product of two feature vectors (their cosine similarity: both are unit length).
+pub fn dot(a: &Sparse, b: &Sparse) -> f32 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
+}
+
 /// Writes `features` into a dense row of [`DIM`] values, scaled by `scale`.
 pub fn densify_into(features: &Sparse, scale: f32, row: &mut [f32]) {
     for (bucket, weight) in features {

@@ -4,17 +4,20 @@
 //! - [`features`]: hashed word and character n-grams (for Chinese, typos, product names).
 //! - [`head`]: the intent classifier trained on the knowledge base's examples.
 //! - [`oos`]: out-of-scope scores, threshold choice, AUROC.
+//! - [`worker`]: the inference thread that batches concurrent requests.
 
 mod bert;
 pub mod encoder;
 pub mod features;
 pub mod head;
 pub mod oos;
+pub mod worker;
 
 use std::path::PathBuf;
 
 pub use encoder::Encoder;
 pub use head::{IntentHead, TrainConfig};
+pub use worker::{BatchConfig, Embedder};
 
 /// How to install the default model; every error about missing or broken files says it.
 pub const FETCH_HINT: &str = "run `make model` (models/fetch) to install it";
@@ -54,6 +57,15 @@ pub enum ModelError {
     /// The intent head could not be trained, saved or loaded.
     #[error("intent head: {0}")]
     Training(String),
+    /// Too many messages are waiting for the model; try again shortly.
+    #[error("the model is busy; try again shortly")]
+    Busy,
+    /// The inference thread has stopped.
+    #[error("the inference thread has stopped")]
+    Stopped,
+    /// Inference failed for a batch this request was part of.
+    #[error("model inference: {0}")]
+    Inference(String),
     /// A tensor operation failed.
     #[error("model inference: {0}")]
     Candle(#[from] candle_core::Error),

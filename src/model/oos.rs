@@ -102,6 +102,26 @@ impl Neighbours {
         })
     }
 
+    /// The indexed embeddings as stored (`dim × n`), for caching.
+    pub fn matrix(&self) -> Result<Tensor, ModelError> {
+        match &self.matrix {
+            Some(m) => Ok(m.clone()),
+            None => Ok(Tensor::zeros(
+                (0, 0),
+                candle_core::DType::F32,
+                &Device::Cpu,
+            )?),
+        }
+    }
+
+    /// Rebuilds the index from [`Neighbours::matrix`].
+    pub fn from_matrix(matrix: Tensor) -> Result<Self, ModelError> {
+        let empty = matrix.elem_count() == 0;
+        Ok(Self {
+            matrix: (!empty).then_some(matrix),
+        })
+    }
+
     /// For each query, the highest cosine similarity to any indexed embedding (0 when empty).
     pub fn max_similarity(&self, queries: &[Vec<f32>]) -> Result<Vec<f32>, ModelError> {
         let (Some(matrix), Some(dim)) = (&self.matrix, queries.first().map(Vec::len)) else {

@@ -50,12 +50,25 @@ async fn ask_understands_chinese_questions() {
 }
 
 #[tokio::test]
-async fn ask_finds_nothing_for_unrelated_words() {
+async fn ask_flags_unrelated_words_as_out_of_scope() {
     let app = spawn_app().await;
 
     let body = json(app.ask("xylophone quantum zebra").await).await;
 
-    assert_eq!(body["matches"], serde_json::json!([]), "{body:#}");
+    assert_eq!(body["understanding"]["out_of_scope"], true, "{body:#}");
+}
+
+#[tokio::test]
+async fn ask_reports_what_the_model_understood() {
+    let app = spawn_app().await;
+
+    let body = json(app.ask("hello there!").await).await;
+
+    let understanding = &body["understanding"];
+    assert_eq!(understanding["intents"][0]["name"], "greeting", "{body:#}");
+    assert_eq!(understanding["out_of_scope"], false, "{body:#}");
+    let score = understanding["oos_score"].as_f64().expect("oos score");
+    assert!((0.0..=1.0).contains(&score), "{score}");
 }
 
 #[tokio::test]

@@ -28,6 +28,28 @@ impl TestApp {
             .expect("request reaches the server")
     }
 
+    /// Waits until `/health` reports the intent model ready (it trains in the background).
+    pub async fn wait_for_model(&self) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let health: serde_json::Value = self
+                .client
+                .get(format!("{}/health", self.address))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if health["model"] == "ready" {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "model not ready: {health}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// `POST /api/ask {"text": text}`.
     pub async fn ask(&self, text: &str) -> reqwest::Response {
         self.post_raw("/api/ask", serde_json::json!({ "text": text }).to_string())
@@ -50,6 +72,7 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         knowledge_dir: knowledge_dir.to_owned(),
         model_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"),
         data_dir: data_dir.to_owned(),
+        oos_threshold: 0.55,
         max_body_bytes: 4096,
         max_message_chars: 500,
         log_format: LogFormat::Pretty,
@@ -65,11 +88,13 @@ pub async fn try_spawn_app_with(knowledge_dir: &Path) -> anyhow::Result<TestApp>
     let app = Application::build(test_settings(knowledge_dir, data.path())).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    Ok(TestApp {
+    let app = TestApp {
         address,
         client: reqwest::Client::new(),
         _data: data,
-    })
+    };
+    app.wait_for_model().await?;
+    Ok(app)
 }
 
 /// Starts a server over the fixture knowledge base.

@@ -4,6 +4,7 @@
 
 mod ask;
 mod cli;
+mod encoder_backends;
 mod health;
 mod helpers;
 mod knowledge_validation;

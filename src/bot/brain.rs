@@ -1,0 +1,411 @@
+//! What the model knows about one knowledge base: the trained intent head, the embeddings of
+//! the training examples (for out-of-scope detection) and of every FAQ entry (for hybrid
+//! retrieval).
+//!
+//! Training data: the examples of `intents.yaml`, plus each FAQ entry's question and
+//! alternatives labelled with the entry's `intent`. A brain is cached on disk under a key that
+//! hashes the model, the feature version, the training settings and every text, so a restart
+//! with an unchanged knowledge base loads it at once, and any edit trains a fresh one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use sha2::{Digest, Sha256};
+
+use crate::knowledge::{Knowledge, markdown_to_plain_text};
+use crate::model::head::Example;
+use crate::model::oos::{Neighbours, OosMethod, Scored};
+use crate::model::{Encoder, IntentHead, ModelError, TrainConfig, embed_many, features};
+
+/// How many intents to report per message.
+const TOP_INTENTS: usize = 3;
+
+/// Out-of-scope settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OosConfig {
+    /// Which score.
+    pub method: OosMethod,
+    /// Scores at or above it are out of scope.
+    pub threshold: f32,
+}
+
+/// An intent with its probability.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IntentScore {
+    /// Intent name.
+    pub name: String,
+    /// Probability from the intent head.
+    pub probability: f32,
+}
+
+/// What the model understood of one message.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Understanding {
+    /// Most probable intents first.
+    pub intents: Vec<IntentScore>,
+    /// Out-of-scope score (higher: less like anything the bot knows).
+    pub oos_score: f32,
+    /// Whether the score reaches the threshold.
+    pub out_of_scope: bool,
+}
+
+/// Similarities of a message to one FAQ entry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EntrySimilarity {
+    /// Best embedding cosine similarity to the entry's question or alternatives.
+    pub question: f32,
+    /// Best n-gram cosine similarity to the entry's question or alternatives: the signal that
+    /// still works where the encoder does not know the script (Chinese) or the word (product
+    /// names, typos).
+    pub wording: f32,
+    /// Cosine similarity to its answer.
+    pub answer: f32,
+}
+
+/// The model's view of a knowledge base.
+pub struct Brain {
+    /// Absent when the knowledge base has fewer than two intents with examples.
+    head: Option<IntentHead>,
+    neighbours: Neighbours,
+    /// Unit vectors of every question and alternative, one row each.
+    phrasings: Tensor,
+    /// N-gram features of every question and alternative, same order.
+    phrasing_ngrams: Vec<features::Sparse>,
+    /// Which entry (index into `knowledge.faqs`) each phrasing row belongs to.
+    owners: Vec<usize>,
+    /// Unit vectors of every answer, one row per entry.
+    answers: Tensor,
+    oos: OosConfig,
+}
+
+impl std::fmt::Debug for Brain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Brain")
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The labelled training texts of a knowledge base.
+fn training_texts(knowledge: &Knowledge) -> Vec<(String, String)> {
+    let mut texts = Vec::new();
+    for intent in &knowledge.intents {
+        texts.extend(
+            intent
+                .examples
+                .iter()
+                .map(|e| (e.clone(), intent.name.clone())),
+        );
+    }
+    for entry in &knowledge.faqs {
+        if let Some(intent) = &entry.intent {
+            for text in std::iter::once(&entry.question).chain(&entry.alternatives) {
+                texts.push((text.clone(), intent.clone()));
+            }
+        }
+    }
+    texts
+}
+
+/// The texts embedded for retrieval: phrasings with their owners, and answers.
+fn retrieval_texts(knowledge: &Knowledge) -> (Vec<String>, Vec<usize>, Vec<String>) {
+    let mut phrasings = Vec::new();
+    let mut owners = Vec::new();
+    for (ord, entry) in knowledge.faqs.iter().enumerate() {
+        for text in std::iter::once(&entry.question).chain(&entry.alternatives) {
+            phrasings.push(text.clone());
+            owners.push(ord);
+        }
+    }
+    let answers = knowledge
+        .faqs
+        .iter()
+        .map(|e| markdown_to_plain_text(&e.answer_markdown))
+        .collect();
+    (phrasings, owners, answers)
+}
+
+fn matrix(rows: &[Vec<f32>], dim: usize) -> Result<Tensor, ModelError> {
+    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+    Ok(Tensor::from_vec(flat, (rows.len(), dim), &Device::Cpu)?)
+}
+
+impl Brain {
+    /// Cache key: everything the brain is computed from.
+    pub fn cache_key(
+        knowledge: &Knowledge,
+        model_fingerprint: &str,
+        config: &TrainConfig,
+    ) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(model_fingerprint.as_bytes());
+        hasher.update(format!("features {} {config:?}", features::VERSION).as_bytes());
+        let (phrasings, _, answers) = retrieval_texts(knowledge);
+        for (text, label) in training_texts(knowledge) {
+            hasher.update(format!("{label}\u{1f}{text}\u{1e}").as_bytes());
+        }
+        for text in phrasings.iter().chain(&answers) {
+            hasher.update(text.as_bytes());
+            hasher.update([0x1e]);
+        }
+        for entry in &knowledge.faqs {
+            hasher.update(entry.id.as_bytes());
+            hasher.update([0x1e]);
+        }
+        format!("{:x}", hasher.finalize())[..32].to_owned()
+    }
+
+    /// Embeds the knowledge base and trains the intent head (seconds for the sample).
+    pub fn build(
+        knowledge: &Knowledge,
+        encoder: &Encoder,
+        config: &TrainConfig,
+        oos: OosConfig,
+    ) -> Result<Self, ModelError> {
+        let dim = encoder.dim();
+        let training = training_texts(knowledge);
+        let mut labels: Vec<String> = training.iter().map(|(_, l)| l.clone()).collect();
+        labels.sort();
+        labels.dedup();
+        let texts: Vec<String> = training.iter().map(|(t, _)| t.clone()).collect();
+        let embeddings = embed_many(encoder, &texts)?;
+        let examples: Vec<Example> = training
+            .iter()
+            .zip(&embeddings)
+            .map(|((text, label), embedding)| Example {
+                embedding: embedding.clone(),
+                ngrams: features::ngrams(text),
+                label: labels.binary_search(label).unwrap_or_default(),
+            })
+            .collect();
+        let head = if labels.len() >= 2 {
+            Some(IntentHead::train(&examples, labels, config)?)
+        } else {
+            None
+        };
+
+        let (phrasings, owners, answers) = retrieval_texts(knowledge);
+        let phrasing_vectors = embed_many(encoder, &phrasings)?;
+        let answer_vectors = embed_many(encoder, &answers)?;
+        Ok(Self {
+            head,
+            neighbours: Neighbours::new(&embeddings)?,
+            phrasing_ngrams: phrasings.iter().map(|p| features::ngrams(p)).collect(),
+            phrasings: matrix(&phrasing_vectors, dim)?,
+            owners,
+            answers: matrix(&answer_vectors, dim)?,
+            oos,
+        })
+    }
+
+    /// Loads the brain for `knowledge` from `cache_dir`, or builds and caches it.
+    pub fn load_or_build(
+        knowledge: &Knowledge,
+        encoder: &Encoder,
+        config: &TrainConfig,
+        oos: OosConfig,
+        cache_dir: &Path,
+        model_fingerprint: &str,
+    ) -> Result<Self, ModelError> {
+        let key = Self::cache_key(knowledge, model_fingerprint, config);
+        let head_path = cache_dir.join(format!("head-{key}.safetensors"));
+        let vectors_path = cache_dir.join(format!("vectors-{key}.safetensors"));
+        if vectors_path.exists() {
+            match Self::load(knowledge, &head_path, &vectors_path, oos) {
+                Ok(brain) => return Ok(brain),
+                Err(e) => tracing::warn!(error = %e, "cached intent model unusable; retraining"),
+            }
+        }
+        let brain = Self::build(knowledge, encoder, config, oos)?;
+        if let Err(e) = brain.save(cache_dir, &head_path, &vectors_path) {
+            // A read-only data folder costs a retrain at the next start, nothing more.
+            tracing::warn!(error = %e, "cannot cache the intent model");
+        }
+        Ok(brain)
+    }
+
+    fn save(&self, dir: &Path, head_path: &Path, vectors_path: &Path) -> Result<(), ModelError> {
+        std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let owners: Vec<u32> = self.owners.iter().map(|&o| o as u32).collect();
+        if let Some(head) = &self.head {
+            head.save(head_path)?;
+        }
+        let has_head = u32::from(self.head.is_some());
+        let tensors = HashMap::from([
+            (
+                "has_head".to_owned(),
+                Tensor::from_vec(vec![has_head], 1, &Device::Cpu)?,
+            ),
+            ("examples".to_owned(), self.neighbours.matrix()?),
+            ("phrasings".to_owned(), self.phrasings.clone()),
+            (
+                "owners".to_owned(),
+                Tensor::from_vec(owners, self.owners.len(), &Device::Cpu)?,
+            ),
+            ("answers".to_owned(), self.answers.clone()),
+        ]);
+        // The vectors file is written last: its presence marks a complete cache entry.
+        candle_core::safetensors::save(&tensors, vectors_path)?;
+        Ok(())
+    }
+
+    fn load(
+        knowledge: &Knowledge,
+        head_path: &Path,
+        vectors_path: &Path,
+        oos: OosConfig,
+    ) -> Result<Self, ModelError> {
+        let mut tensors = candle_core::safetensors::load(vectors_path, &Device::Cpu)?;
+        let mut take = |name: &str| {
+            tensors.remove(name).ok_or_else(|| {
+                ModelError::Training(format!("{}: no {name}", vectors_path.display()))
+            })
+        };
+        let head = match take("has_head")?.to_vec1::<u32>()?.first() {
+            Some(1) => Some(IntentHead::load(head_path)?),
+            _ => None,
+        };
+        let examples = take("examples")?;
+        let phrasings = take("phrasings")?;
+        let owners: Vec<usize> = take("owners")?
+            .to_vec1::<u32>()?
+            .into_iter()
+            .map(|o| o as usize)
+            .collect();
+        let answers = take("answers")?;
+        if answers.dim(0)? != knowledge.faqs.len()
+            || owners.iter().any(|&o| o >= knowledge.faqs.len())
+        {
+            return Err(ModelError::Training(
+                "cached vectors do not fit the knowledge base".into(),
+            ));
+        }
+        let (texts, _, _) = retrieval_texts(knowledge);
+        if texts.len() != owners.len() {
+            return Err(ModelError::Training(
+                "cached vectors do not fit the knowledge base".into(),
+            ));
+        }
+        Ok(Self {
+            head,
+            neighbours: Neighbours::from_matrix(examples)?,
+            phrasing_ngrams: texts.iter().map(|p| features::ngrams(p)).collect(),
+            phrasings,
+            owners,
+            answers,
+            oos,
+        })
+    }
+
+    /// Intent probabilities and out-of-scope score of a message.
+    pub fn understand(&self, text: &str, embedding: &[f32]) -> Result<Understanding, ModelError> {
+        let ngrams = features::ngrams(text);
+        let probs = match &self.head {
+            Some(head) => head
+                .probabilities(&[(embedding, &ngrams)])?
+                .pop()
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let nearest = self
+            .neighbours
+            .max_similarity(&[embedding.to_vec()])?
+            .first()
+            .copied()
+            .unwrap_or(0.0);
+        // Without a head the nearest example is all there is to go on.
+        let method = if self.head.is_some() {
+            self.oos.method
+        } else {
+            OosMethod::Nearest
+        };
+        let oos_score = Scored::new(&probs, nearest).score(method);
+        let labels = self.head.as_ref().map_or(&[][..], IntentHead::labels);
+        let mut intents: Vec<IntentScore> = labels
+            .iter()
+            .zip(&probs)
+            .map(|(name, p)| IntentScore {
+                name: name.clone(),
+                probability: *p,
+            })
+            .collect();
+        intents.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+        intents.truncate(TOP_INTENTS);
+        Ok(Understanding {
+            intents,
+            oos_score,
+            out_of_scope: oos_score >= self.oos.threshold,
+        })
+    }
+
+    /// Similarity of a message to every FAQ entry, indexed like `knowledge.faqs`.
+    pub fn similarities(
+        &self,
+        text: &str,
+        embedding: &[f32],
+    ) -> Result<Vec<EntrySimilarity>, ModelError> {
+        let ngrams = features::ngrams(text);
+        let query = Tensor::from_slice(embedding, (embedding.len(), 1), &Device::Cpu)?;
+        let answers = self
+            .answers
+            .matmul(&query)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let phrasings = self
+            .phrasings
+            .matmul(&query)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let mut out: Vec<EntrySimilarity> = answers
+            .into_iter()
+            .map(|answer| EntrySimilarity {
+                question: f32::MIN,
+                wording: 0.0,
+                answer,
+            })
+            .collect();
+        for ((&owner, sim), phrasing) in
+            self.owners.iter().zip(phrasings).zip(&self.phrasing_ngrams)
+        {
+            if let Some(entry) = out.get_mut(owner) {
+                entry.question = entry.question.max(sim);
+                entry.wording = entry.wording.max(features::dot(&ngrams, phrasing));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Where brains are cached under a data folder.
+pub fn cache_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("cache")
+}
+
+/// The out-of-scope method the product uses: on every benchmark measured (README) the mean of
+/// the two scores had the best AUROC.
+pub const OOS_METHOD: OosMethod = OosMethod::Combined;
+
+impl Brain {
+    /// Loads or builds the brain as the server's settings say (cache under `data_dir`).
+    pub fn for_settings(
+        knowledge: &Knowledge,
+        encoder: &Encoder,
+        settings: &crate::config::Settings,
+    ) -> Result<Self, ModelError> {
+        Self::load_or_build(
+            knowledge,
+            encoder,
+            &TrainConfig::default(),
+            OosConfig {
+                method: OOS_METHOD,
+                threshold: settings.oos_threshold,
+            },
+            &cache_dir(&settings.data_dir),
+            &crate::model::fingerprint(&settings.model_dir),
+        )
+    }
+}
