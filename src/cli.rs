@@ -15,7 +15,7 @@ use crate::bot::{Bot, Brain};
 use crate::config::{self, Settings};
 use crate::knowledge::{self, KnowledgeError};
 use crate::model::oos::OosMethod;
-use crate::model::{Encoder, TrainConfig};
+use crate::model::{Embedder, Encoder, TrainConfig};
 use crate::startup::Application;
 
 /// tandem: self-service support chat. A local AI answers customers from your FAQ and hands them
@@ -78,6 +78,28 @@ pub enum Command {
     /// Measure the bot on benchmark data and print the figures.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Measure speed and print the figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Message classification through the batching inference thread: single-message latency
+    /// p50/p99, then throughput and latency with N requests in flight. Uses the intent model of
+    /// the `knowledge_dir` knowledge base.
+    Model {
+        /// Messages timed one at a time.
+        #[arg(long, default_value_t = 300)]
+        single: usize,
+        /// Requests in flight during the load phase.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 /// The evaluations.
@@ -196,6 +218,36 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             )
             .with_context(|| format!("evaluating {}", dir.display()))?;
             writeln!(out, "Intents on {}", dir.display())?;
+            writeln!(out, "{report}")?;
+        }
+        Command::Bench(BenchCommand::Model {
+            single,
+            concurrency,
+            seconds,
+        }) => {
+            let dir = &settings.knowledge_dir;
+            let knowledge = knowledge::load(dir)
+                .with_context(|| format!("knowledge base {}", dir.display()))?;
+            let encoder = std::sync::Arc::new(Encoder::load(&settings.model_dir)?);
+            let brain = std::sync::Arc::new(Brain::for_settings(&knowledge, &encoder, &settings)?);
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            let report = runtime.block_on(async {
+                let embedder = Embedder::spawn(encoder, crate::eval::bench::server_batching())?;
+                crate::eval::bench::run(
+                    embedder,
+                    brain,
+                    single,
+                    concurrency,
+                    std::time::Duration::from_secs(seconds),
+                )
+                .await
+            })?;
+            writeln!(
+                out,
+                "Model benchmark ({} threads available)",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            )?;
             writeln!(out, "{report}")?;
         }
         Command::Eval(EvalCommand::Faq { dir }) => {

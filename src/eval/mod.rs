@@ -3,6 +3,7 @@
 //! Accuracy and speed targets live here, in commands that print numbers, rather than in timed
 //! unit tests that would flake on a busy machine.
 
+pub mod bench;
 pub mod faq;
 pub mod intents;
 
