@@ -121,8 +121,12 @@ pub enum EvalCommand {
         #[arg(long)]
         test_file: Option<PathBuf>,
         /// Out-of-scope score.
-        #[arg(long, value_enum, default_value = "combined")]
+        #[arg(long, value_enum, default_value = "prob-mahalanobis")]
         oos_method: OosMethod,
+        /// What a wrong answer costs relative to what a right one gains, when choosing the
+        /// out-of-scope threshold.
+        #[arg(long, default_value_t = crate::model::oos::DEFAULT_WRONG_ANSWER_COST)]
+        wrong_answer_cost: f64,
         /// Training passes over the examples.
         #[arg(long)]
         epochs: Option<usize>,
@@ -189,6 +193,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             dir,
             test_file,
             oos_method,
+            wrong_answer_cost,
             epochs,
             ngram_scale,
             learning_rate,
@@ -215,6 +220,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 &encoder,
                 &config,
                 oos_method,
+                wrong_answer_cost,
             )
             .with_context(|| format!("evaluating {}", dir.display()))?;
             writeln!(out, "Intents on {}", dir.display())?;

@@ -96,14 +96,14 @@ pub struct Settings {
     pub model_dir: PathBuf,
 
     /// Out-of-scope threshold: messages whose out-of-scope score (0–1, the mean of 1 − the top
-    /// intent probability and 1 − the similarity to the nearest training example) reaches it
-    /// are treated as not understood. Chosen on CLINC150's held-out split (see README); lower
-    /// it to hand off more readily, raise it to let the bot try more.
+    /// intent probability and the squashed Mahalanobis distance to the nearest intent) reaches
+    /// it are treated as not understood. Chosen on the benchmarks' held-out splits (see
+    /// README); lower it to hand off more readily, raise it to let the bot try more.
     #[arg(
         long,
         global = true,
         env = "TANDEM_OOS_THRESHOLD",
-        default_value_t = 0.55
+        default_value_t = crate::model::mahalanobis::DEFAULT_THRESHOLD
     )]
     pub oos_threshold: f32,
 

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::EvalError;
+use crate::model::mahalanobis::{self, Mahalanobis};
 use crate::model::oos::{self, OosMethod, Scored};
 use crate::model::{Encoder, IntentHead, TrainConfig, embed_many, features, head::Example};
 
@@ -179,6 +180,7 @@ struct Predictions {
 fn predict(
     head: &IntentHead,
     index: &oos::Neighbours,
+    maha: &Mahalanobis,
     rows: &[(String, String)],
     embeddings: &[Vec<f32>],
 ) -> Result<Predictions, EvalError> {
@@ -192,7 +194,18 @@ fn predict(
         let similarity = index
             .max_similarity(chunk_e)
             .map_err(crate::bot::BotError::from)?;
-        scored.extend(probs.iter().zip(similarity).map(|(p, s)| Scored::new(p, s)));
+        let probs: Vec<Vec<f32>> = probs
+            .iter()
+            .zip(chunk_e)
+            .map(|(p, e)| mahalanobis::blend(p, &maha.distances(e)))
+            .collect();
+        scored.extend(
+            probs
+                .iter()
+                .zip(similarity)
+                .zip(chunk_e)
+                .map(|((p, s), e)| Scored::new(p, s).with_distance(maha.score(e))),
+        );
     }
     let labels = head.labels();
     let gold = rows
@@ -210,6 +223,7 @@ pub fn run(
     encoder: &Encoder,
     config: &TrainConfig,
     method: OosMethod,
+    wrong_answer_cost: f64,
 ) -> Result<IntentsReport, EvalError> {
     let train: Vec<_> = read_tsv(&dir.join("train.tsv"))?
         .into_iter()
@@ -247,9 +261,17 @@ pub fn run(
         .collect();
     let head = IntentHead::train(&examples, labels, config).map_err(crate::bot::BotError::from)?;
     let neighbours = oos::Neighbours::new(&train_emb).map_err(crate::bot::BotError::from)?;
+    let train_labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
+    let maha = Mahalanobis::fit(
+        &train_emb,
+        &train_labels,
+        head.labels().len(),
+        mahalanobis::DEFAULT_SHRINKAGE,
+    )
+    .map_err(crate::bot::BotError::from)?;
     let train_time = started.elapsed();
 
-    let valid_pred = predict(&head, &neighbours, &valid, &valid_emb)?;
+    let valid_pred = predict(&head, &neighbours, &maha, &valid, &valid_emb)?;
     let auroc_by_method: Vec<(OosMethod, f64)> = OosMethod::ALL
         .iter()
         .filter_map(|m| {
@@ -267,13 +289,15 @@ pub fn run(
         &valid_pred.gold,
         method,
         oos::DEFAULT_OOS_SHARE,
+        wrong_answer_cost,
     );
 
     let started = Instant::now();
     let (evaluated, pred) = match (&test, &test_emb, test_file) {
-        (Some(rows), Some(emb), Some(path)) => {
-            (path.to_owned(), predict(&head, &neighbours, rows, emb)?)
-        }
+        (Some(rows), Some(emb), Some(path)) => (
+            path.to_owned(),
+            predict(&head, &neighbours, &maha, rows, emb)?,
+        ),
         _ => (dir.join("valid.tsv"), valid_pred),
     };
     let classify_time = started.elapsed();

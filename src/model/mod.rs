@@ -10,6 +10,7 @@ mod bert;
 pub mod encoder;
 pub mod features;
 pub mod head;
+pub mod mahalanobis;
 pub mod oos;
 pub mod worker;
 
