@@ -209,7 +209,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 batch_size: batch_size.unwrap_or(defaults.batch_size),
                 ..defaults
             };
-            let encoder = Encoder::load(&settings.model_dir)?;
+            let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
             let report = crate::eval::intents::run(
                 &dir,
                 test_file.as_deref(),
@@ -234,7 +234,10 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             let dir = &settings.knowledge_dir;
             let knowledge = knowledge::load(dir)
                 .with_context(|| format!("knowledge base {}", dir.display()))?;
-            let encoder = std::sync::Arc::new(Encoder::load(&settings.model_dir)?);
+            let encoder = std::sync::Arc::new(Encoder::load_with(
+                &settings.model_dir,
+                settings.encoder_backend,
+            )?);
             let brain = std::sync::Arc::new(Brain::for_settings(&knowledge, &encoder, &settings)?);
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -257,7 +260,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             writeln!(out, "{report}")?;
         }
         Command::Eval(EvalCommand::Faq { dir }) => {
-            let encoder = Encoder::load(&settings.model_dir)?;
+            let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
             let report = crate::eval::faq::run(&dir, Some(&encoder))
                 .with_context(|| format!("evaluating {}", dir.display()))?;
             writeln!(out, "FAQ retrieval on {}", dir.display())?;
@@ -315,7 +318,7 @@ fn check(
     let Some(settings) = tests_with.filter(|_| !tests.is_empty()) else {
         return Ok(ExitCode::SUCCESS);
     };
-    let encoder = Encoder::load(&settings.model_dir)?;
+    let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
     let brain = Brain::for_settings(&knowledge, &encoder, settings)?;
     let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
     let outcomes = crate::bot::selftest::run(&bot, &encoder, &tests)?;
@@ -347,7 +350,7 @@ fn ask(out: &mut impl Write, settings: &Settings, text: &str, limit: usize) -> a
     let dir = &settings.knowledge_dir;
     let knowledge =
         knowledge::load(dir).with_context(|| format!("knowledge base {}", dir.display()))?;
-    let encoder = Encoder::load(&settings.model_dir)?;
+    let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
     let brain = Brain::for_settings(&knowledge, &encoder, settings)?;
     let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
     let embedding = encoder

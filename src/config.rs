@@ -95,6 +95,17 @@ pub struct Settings {
     )]
     pub model_dir: PathBuf,
 
+    /// Which forward pass runs the encoder: `fast` (hand-written SIMD kernels, the default) or
+    /// `candle` (candle-transformers' BERT, the reference; slower, same embeddings).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "TANDEM_ENCODER_BACKEND",
+        default_value = "fast"
+    )]
+    pub encoder_backend: crate::model::encoder::EncoderBackend,
+
     /// Out-of-scope threshold: messages whose out-of-scope score (0–1, the mean of 1 − the top
     /// intent probability and the squashed Mahalanobis distance to the nearest intent) reaches
     /// it are treated as not understood. Chosen on the benchmarks' held-out splits (see

@@ -42,7 +42,7 @@ impl Application {
             let knowledge = knowledge::load(dir)
                 .with_context(|| format!("knowledge base {}", dir.display()))?;
             let bot = Bot::new(knowledge)?;
-            let encoder = Encoder::load(&loading.model_dir)?;
+            let encoder = Encoder::load_with(&loading.model_dir, loading.encoder_backend)?;
             Ok((bot, Arc::new(encoder)))
         })
         .await

@@ -71,6 +71,9 @@ pub struct Brain {
     /// Gaussian model of the intents; present with the head.
     gaussian: Option<Mahalanobis>,
     neighbours: Neighbours,
+    /// N-gram features of every training example, for the wording-based distance of messages
+    /// the encoder cannot read.
+    example_ngrams: Vec<features::Sparse>,
     /// Unit vectors of every question and alternative, one row each.
     phrasings: Tensor,
     /// N-gram features of every question and alternative, same order.
@@ -185,8 +188,12 @@ impl Brain {
             .collect();
         let (head, gaussian) = if labels.len() >= 2 {
             let ids: Vec<usize> = examples.iter().map(|e| e.label).collect();
-            let gaussian =
-                Mahalanobis::fit(&embeddings, &ids, labels.len(), mahalanobis::DEFAULT_SHRINKAGE)?;
+            let gaussian = Mahalanobis::fit(
+                &embeddings,
+                &ids,
+                labels.len(),
+                mahalanobis::DEFAULT_SHRINKAGE,
+            )?;
             (
                 Some(IntentHead::train(&examples, labels, config)?),
                 Some(gaussian),
@@ -202,6 +209,7 @@ impl Brain {
             head,
             gaussian,
             neighbours: Neighbours::new(&embeddings)?,
+            example_ngrams: examples.into_iter().map(|e| e.ngrams).collect(),
             phrasing_ngrams: phrasings.iter().map(|p| features::ngrams(p)).collect(),
             phrasings: matrix(&phrasing_vectors, dim)?,
             owners,
@@ -325,6 +333,10 @@ impl Brain {
             head,
             gaussian,
             neighbours: Neighbours::from_matrix(examples)?,
+            example_ngrams: training_texts(knowledge)
+                .iter()
+                .map(|(t, _)| features::ngrams(t))
+                .collect(),
             phrasing_ngrams: texts.iter().map(|p| features::ngrams(p)).collect(),
             phrasings,
             owners,
@@ -335,6 +347,17 @@ impl Brain {
 
     /// Intent probabilities and out-of-scope score of a message.
     pub fn understand(&self, text: &str, embedding: &[f32]) -> Result<Understanding, ModelError> {
+        self.understand_with(text, embedding, None)
+    }
+
+    /// [`Brain::understand`] with evidence from elsewhere: `(intent, weight)` moves a share
+    /// `weight` (0–1) of the probability mass to `intent` before the out-of-scope score is taken.
+    pub fn understand_with(
+        &self,
+        text: &str,
+        embedding: &[f32],
+        evidence: Option<(&str, f32)>,
+    ) -> Result<Understanding, ModelError> {
         let ngrams = features::ngrams(text);
         let probs = match &self.head {
             Some(head) => head
@@ -349,6 +372,31 @@ impl Brain {
                 g.score(embedding),
             ),
             None => (probs, 0.0),
+        };
+        // The English encoder puts any Chinese text near any other, so for Chinese the distance
+        // to what the bot knows is measured on the wording: 1 − the n-gram similarity to the
+        // closest example ("今天北京天气怎么样" shares almost no characters with any intent).
+        let cjk = features::cjk_share(text);
+        let distance = if cjk > 0.0 {
+            let closest = self
+                .example_ngrams
+                .iter()
+                .map(|e| features::dot(&ngrams, e))
+                .fold(0.0f32, f32::max);
+            (1.0 - cjk) * distance + cjk * (1.0 - closest)
+        } else {
+            distance
+        };
+        let labels = self.head.as_ref().map_or(&[][..], IntentHead::labels);
+        let probs = match evidence.and_then(|(intent, w)| {
+            Some((labels.iter().position(|l| l == intent)?, w.clamp(0.0, 1.0)))
+        }) {
+            Some((k, w)) => probs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (1.0 - w) * p + if i == k { w } else { 0.0 })
+                .collect(),
+            None => probs,
         };
         let nearest = self
             .neighbours
@@ -365,7 +413,6 @@ impl Brain {
         let oos_score = Scored::new(&probs, nearest)
             .with_distance(distance)
             .score(method);
-        let labels = self.head.as_ref().map_or(&[][..], IntentHead::labels);
         let mut intents: Vec<IntentScore> = labels
             .iter()
             .zip(&probs)

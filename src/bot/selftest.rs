@@ -70,19 +70,17 @@ pub fn run(
 ) -> Result<Vec<Outcome>, BotError> {
     let texts: Vec<String> = tests.iter().map(|t| t.text.clone()).collect();
     let embeddings = crate::model::embed_many(encoder, &texts)?;
-    let brain = bot.brain().ok_or_else(|| {
-        BotError::Model(crate::model::ModelError::Training("no intent model".into()))
-    })?;
+    let no_model = || BotError::Model(crate::model::ModelError::Training("no intent model".into()));
     tests
         .iter()
         .zip(&embeddings)
         .map(|(test, embedding)| {
-            let understood = brain.understand(&test.text, embedding)?;
+            let analysis = bot
+                .analyse(&test.text, embedding, 1)?
+                .ok_or_else(no_model)?;
+            let understood = analysis.understanding;
             let top = understood.intents.first();
-            let faq = bot
-                .retrieve(&test.text, Some(embedding), 1)?
-                .first()
-                .map(|c| c.entry.id.clone());
+            let faq = analysis.candidates.first().map(|c| c.entry.id.clone());
             Ok(Outcome {
                 test: test.clone(),
                 intent: if understood.out_of_scope {

@@ -102,17 +102,20 @@ pub async fn ask(
         })?),
         None => None,
     };
-    let understanding = match (bot.brain(), &embedding) {
-        (Some(brain), Some(embedding)) => Some(
-            brain
-                .understand(text, embedding)
-                .map_err(|e| ApiError::Internal(e.into()))?,
+    let internal = |e: crate::bot::BotError| ApiError::Internal(e.into());
+    let (understanding, candidates) = match embedding.as_deref() {
+        Some(embedding) => match bot
+            .analyse(text, embedding, request.limit)
+            .map_err(internal)?
+        {
+            Some(analysis) => (Some(analysis.understanding), analysis.candidates),
+            None => (None, Vec::new()),
+        },
+        None => (
+            None,
+            bot.retrieve(text, None, request.limit).map_err(internal)?,
         ),
-        _ => None,
     };
-    let candidates = bot
-        .retrieve(text, embedding.as_deref(), request.limit)
-        .map_err(|e| ApiError::Internal(e.into()))?;
     let knowledge = bot.knowledge();
     let matches = candidates
         .into_iter()

@@ -31,6 +31,21 @@ fn is_cjk(c: char) -> bool {
         0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xac00..=0xd7af | 0xf900..=0xfaff)
 }
 
+/// Share of the letters in `text` from scripts written without spaces (CJK; 0 without letters): the
+/// English encoder reads such text poorly, so its embedding-based scores are not to be trusted.
+pub fn cjk_share(text: &str) -> f32 {
+    let (mut cjk, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        cjk += usize::from(is_cjk(c));
+    }
+    if letters == 0 {
+        0.0
+    } else {
+        cjk as f32 / letters as f32
+    }
+}
+
 /// The hashed n-gram features of `text`.
 pub fn ngrams(text: &str) -> Sparse {
     let lower = text.to_lowercase();

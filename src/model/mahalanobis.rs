@@ -259,20 +259,21 @@ mod tests {
 
     #[test]
     fn points_near_a_class_mean_are_closer_than_points_between_classes() {
+        // Each class spreads along x and hardly at all along y.
         let xs = vec![
-            vec![1.0, 0.1],
-            vec![1.0, -0.1],
-            vec![0.9, 0.0],
-            vec![-1.0, 0.1],
-            vec![-1.0, -0.1],
-            vec![-0.9, 0.0],
+            vec![1.2, 0.01],
+            vec![0.8, -0.01],
+            vec![1.0, 0.0],
+            vec![-1.2, 0.01],
+            vec![-0.8, -0.01],
+            vec![-1.0, 0.0],
         ];
         let m = Mahalanobis::fit(&xs, &[0, 0, 0, 1, 1, 1], 2, 0.1).expect("fit");
-        let near = m.distance(&[0.95, 0.0]);
+        let near = m.distance(&[1.1, 0.0]);
         let between = m.distance(&[0.0, 0.0]);
-        let off_axis = m.distance(&[0.95, 1.0]);
+        let off_axis = m.distance(&[1.0, 0.5]);
         assert!(near < between, "{near} {between}");
-        // The classes spread little along y, so a step in y costs more than the same step in x.
+        // Half a unit off along y is stranger than a whole unit along x.
         assert!(off_axis > between, "{off_axis} {between}");
     }
 

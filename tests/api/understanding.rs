@@ -1,0 +1,125 @@
+//! The real model on the sample knowledge base's own held-out test utterances
+//! (`knowledge/tests.yaml`: none of them is a training example or an FAQ phrasing).
+//!
+//! These tests claim the bot understands people, so they use the real encoder, the real
+//! intent model trained on `knowledge/`, and the real index; nothing is faked. The bars are
+//! shares, not every utterance, because a few held-out messages are honestly ambiguous; the
+//! figures are printed so a regression shows how far it fell.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use tandem::bot::selftest::{self, Outcome};
+use tandem::bot::{Bot, Brain, OosConfig};
+use tandem::knowledge::{self, OOS_INTENT};
+use tandem::model::features::cjk_share;
+use tandem::model::{TrainConfig, mahalanobis};
+
+use crate::model::encoder;
+
+/// Every test utterance of the sample run once through the trained bot.
+fn outcomes() -> &'static [Outcome] {
+    static OUTCOMES: OnceLock<Vec<Outcome>> = OnceLock::new();
+    OUTCOMES.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+        let knowledge = knowledge::load(&dir).expect("the sample knowledge base loads");
+        let tests = knowledge::read_tests(&dir, &knowledge).expect("tests.yaml parses");
+        let oos = OosConfig {
+            method: tandem::bot::brain::OOS_METHOD,
+            threshold: mahalanobis::DEFAULT_THRESHOLD,
+        };
+        let brain = Brain::build(&knowledge, encoder(), &TrainConfig::default(), oos)
+            .expect("the intent model trains");
+        let bot = Bot::new(knowledge)
+            .expect("index")
+            .with_brain(Arc::new(brain));
+        let outcomes = selftest::run(&bot, encoder(), &tests).expect("tests run");
+        for outcome in outcomes.iter().filter(|o| !o.passed()) {
+            eprintln!("FAIL {outcome}");
+        }
+        outcomes
+    })
+}
+
+fn share(outcomes: &[&Outcome], ok: impl Fn(&Outcome) -> bool) -> f64 {
+    outcomes.iter().filter(|o| ok(o)).count() as f64 / outcomes.len().max(1) as f64
+}
+
+#[test]
+fn the_sample_test_utterances_get_their_intent_and_faq_entry() {
+    let all: Vec<&Outcome> = outcomes().iter().collect();
+    let in_scope: Vec<&Outcome> = all
+        .iter()
+        .copied()
+        .filter(|o| o.test.intent != OOS_INTENT)
+        .collect();
+    let with_faq: Vec<&Outcome> = all
+        .iter()
+        .copied()
+        .filter(|o| o.test.faq.is_some())
+        .collect();
+    assert!(all.len() >= 60, "tests.yaml has {} utterances", all.len());
+
+    let passed = share(&all, Outcome::passed);
+    let intent = share(&in_scope, Outcome::intent_ok);
+    let faq = share(&with_faq, Outcome::faq_ok);
+    eprintln!(
+        "passed {passed:.3}, in-scope intent {intent:.3}, FAQ entry {faq:.3} of {} utterances",
+        all.len()
+    );
+
+    assert!(intent >= 0.88, "in-scope intent accuracy {intent:.3}");
+    assert!(faq >= 0.85, "FAQ top-1 accuracy {faq:.3}");
+    assert!(passed >= 0.85, "share of tests passed {passed:.3}");
+}
+
+#[test]
+fn chinese_test_utterances_are_understood_too() {
+    let chinese: Vec<&Outcome> = outcomes()
+        .iter()
+        .filter(|o| o.test.intent != OOS_INTENT && cjk_share(&o.test.text) > 0.5)
+        .collect();
+    assert!(chinese.len() >= 8, "only {} Chinese tests", chinese.len());
+
+    let intent = share(&chinese, Outcome::intent_ok);
+    let faq = share(&chinese, Outcome::faq_ok);
+    eprintln!(
+        "Chinese: intent {intent:.3}, FAQ entry {faq:.3} of {}",
+        chinese.len()
+    );
+
+    assert!(intent >= 0.85, "Chinese intent accuracy {intent:.3}");
+    assert!(faq >= 0.85, "Chinese FAQ accuracy {faq:.3}");
+}
+
+#[test]
+fn out_of_scope_utterances_get_low_confidence() {
+    let oos: Vec<&Outcome> = outcomes()
+        .iter()
+        .filter(|o| o.test.intent == OOS_INTENT)
+        .collect();
+    let in_scope: Vec<&Outcome> = outcomes()
+        .iter()
+        .filter(|o| o.test.intent != OOS_INTENT)
+        .collect();
+    assert!(oos.len() >= 5, "only {} out-of-scope tests", oos.len());
+
+    let flagged = share(&oos, Outcome::intent_ok);
+    let falsely_flagged = share(&in_scope, |o| o.intent == OOS_INTENT);
+    let mean = |xs: &[&Outcome]| xs.iter().map(|o| o.oos_score).sum::<f32>() / xs.len() as f32;
+    eprintln!(
+        "out of scope flagged {flagged:.3}, in scope flagged {falsely_flagged:.3}, mean scores {:.3} vs {:.3}",
+        mean(&oos),
+        mean(&in_scope)
+    );
+
+    assert!(
+        flagged >= 0.8,
+        "out-of-scope utterances flagged {flagged:.3}"
+    );
+    assert!(
+        falsely_flagged <= 0.1,
+        "in-scope utterances flagged {falsely_flagged:.3}"
+    );
+    assert!(mean(&oos) > mean(&in_scope) + 0.1);
+}
