@@ -9,6 +9,8 @@
 //! - [`model`]: the local sentence encoder (candle BERT) and intent model.
 //! - [`bot`]: the pipeline every customer message goes through (classify → retrieve → decide).
 //! - [`http`]: axum router, endpoints, `{code, message}` errors.
+//! - [`ws`]: live chat over a websocket: the protocol's frames, signed customer identities.
+//! - [`storage`]: sqlx store (SQLite by default) for conversations, their numbered events, feedback.
 //! - [`startup`]: [`startup::Application`] builds the server and runs it until stopped.
 //! - [`cli`]: the `tandem` command line (serve, check, ask, import, eval).
 //! - [`eval`]: evaluation on public benchmarks.
@@ -21,4 +23,6 @@ pub mod http;
 pub mod knowledge;
 pub mod model;
 pub mod startup;
+pub mod storage;
 pub mod telemetry;
+pub mod ws;

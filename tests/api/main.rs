@@ -9,3 +9,5 @@ mod health;
 mod helpers;
 mod knowledge_validation;
 mod model;
+mod protocol_doc;
+mod understanding;

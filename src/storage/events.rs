@@ -1,0 +1,215 @@
+//! The event log: appending numbered events to a conversation and reading them back.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::store::{now_ms, seq_from_db, seq_to_db};
+use super::{Appended, NewEvent, Sender, StorageError, Store, StoredEvent};
+
+macro_rules! event_columns {
+    () => {
+        "conversation_id, seq, sender, client_id, kind, text, frame, intent, confidence, faq_id, \
+         decision, reason, created_at"
+    };
+}
+
+impl Store {
+    /// Appends an event with the conversation's next sequence number; durable when this returns.
+    pub async fn append(
+        &self,
+        conversation_id: &str,
+        event: NewEvent,
+    ) -> Result<StoredEvent, StorageError> {
+        let mut tx = self.begin_write().await?;
+        let stored = insert_event(&mut tx, conversation_id, None, event)
+            .await?
+            .ok_or_else(|| {
+                // Without a client id there is nothing the insert could conflict on.
+                StorageError::Corrupt("an event without client id conflicted".to_owned())
+            })?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Appends a customer message (sender [`Sender::Customer`]) unless one with the same
+    /// `client_id` is already stored, in which case nothing is stored and its seq is returned.
+    pub async fn append_customer_message(
+        &self,
+        conversation_id: &str,
+        client_id: &str,
+        event: NewEvent,
+    ) -> Result<Appended, StorageError> {
+        let mut tx = self.begin_write().await?;
+        match insert_event(&mut tx, conversation_id, Some(client_id), event).await? {
+            Some(stored) => {
+                tx.commit().await?;
+                Ok(Appended::New(stored))
+            }
+            None => {
+                // Undo the seq bump: the conversation's sequence must stay without gaps.
+                tx.rollback().await?;
+                let seq: i64 = sqlx::query_scalar(
+                    "SELECT seq FROM messages WHERE conversation_id = $1 AND client_id = $2",
+                )
+                .bind(conversation_id)
+                .bind(client_id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(Appended::Duplicate(seq_from_db(seq)))
+            }
+        }
+    }
+
+    /// Every event with a seq greater than `after_seq`, in order: what a resuming client missed.
+    pub async fn events_after(
+        &self,
+        conversation_id: &str,
+        after_seq: u64,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq"
+        ))
+        .bind(conversation_id)
+        .bind(seq_to_db(after_seq))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// The last `n` customer events, oldest first (for repeat detection).
+    pub async fn recent_customer_messages(
+        &self,
+        conversation_id: &str,
+        n: u32,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM messages WHERE conversation_id = $1 AND sender = 'customer' \
+             ORDER BY seq DESC LIMIT $2"
+        ))
+        .bind(conversation_id)
+        .bind(i64::from(n))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut events = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        events.reverse();
+        Ok(events)
+    }
+
+    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so two appends
+    /// queue on the busy timeout instead of both reading and one failing to upgrade its lock.
+    /// (PostgreSQL would use a plain `BEGIN`: the `UPDATE ... RETURNING last_seq` row lock
+    /// serialises appends to one conversation there.)
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StorageError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Takes the next seq and inserts the event; `None` (with the transaction to roll back) when
+/// `client_id` is already stored for this conversation.
+async fn insert_event(
+    tx: &mut Transaction<'static, Sqlite>,
+    conversation_id: &str,
+    client_id: Option<&str>,
+    event: NewEvent,
+) -> Result<Option<StoredEvent>, StorageError> {
+    let NewEvent {
+        sender,
+        mut frame,
+        text,
+        intent,
+        confidence,
+        faq_id,
+        decision,
+        reason,
+    } = event;
+    let kind = frame
+        .get("type")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| StorageError::InvalidFrame(truncated(&frame.to_string())))?;
+    let now = now_ms();
+    let seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2 \
+         WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(conversation_id)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let seq = seq.ok_or_else(|| StorageError::UnknownConversation(conversation_id.to_owned()))?;
+    let Some(fields) = frame.as_object_mut() else {
+        return Err(StorageError::InvalidFrame(truncated(&frame.to_string())));
+    };
+    fields.insert("seq".to_owned(), seq.into());
+    let frame = frame.to_string();
+    let inserted = sqlx::query(
+        "INSERT INTO messages (conversation_id, seq, sender, client_id, kind, text, frame, intent, \
+         confidence, faq_id, decision, reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (conversation_id, client_id) DO NOTHING",
+    )
+    .bind(conversation_id)
+    .bind(seq)
+    .bind(sender.as_str())
+    .bind(client_id)
+    .bind(&kind)
+    .bind(&text)
+    .bind(&frame)
+    .bind(&intent)
+    .bind(confidence)
+    .bind(&faq_id)
+    .bind(&decision)
+    .bind(&reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
+    Ok(Some(StoredEvent {
+        conversation_id: conversation_id.to_owned(),
+        seq: seq_from_db(seq),
+        sender,
+        client_id: client_id.map(str::to_owned),
+        kind,
+        text,
+        frame,
+        intent,
+        confidence,
+        faq_id,
+        decision,
+        reason,
+        created_at: now,
+    }))
+}
+fn event_from_row(row: &SqliteRow) -> Result<StoredEvent, StorageError> {
+    Ok(StoredEvent {
+        conversation_id: row.try_get("conversation_id")?,
+        seq: seq_from_db(row.try_get("seq")?),
+        sender: row.try_get::<&str, _>("sender")?.parse::<Sender>()?,
+        client_id: row.try_get("client_id")?,
+        kind: row.try_get("kind")?,
+        text: row.try_get("text")?,
+        frame: row.try_get("frame")?,
+        intent: row.try_get("intent")?,
+        confidence: row.try_get("confidence")?,
+        faq_id: row.try_get("faq_id")?,
+        decision: row.try_get("decision")?,
+        reason: row.try_get("reason")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+fn truncated(text: &str) -> String {
+    const MAX: usize = 120;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}

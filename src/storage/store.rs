@@ -1,0 +1,270 @@
+//! [`Store`]: the SQLite connection pool, opening and migrating, conversations and feedback.
+//! The event log's queries are in `events.rs`.
+//!
+//! Queries are plain `sqlx::query` with binds rather than the compile-time checked macros, so
+//! that building never needs a database at hand.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+
+use super::{Conversation, ConversationState, NewConversation, StorageError};
+
+/// Name of the database file inside the data folder.
+pub const DB_FILE: &str = "tandem.db";
+
+/// How long a writer waits for another writer's transaction before giving up. Transactions here
+/// are a few statements long, so waiting seconds means something is badly wrong.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections in the pool. WAL lets readers (replays) run beside the one writer; SQLite
+/// serialises writers anyway, so more connections would only queue on the file lock.
+const POOL_SIZE: u32 = 8;
+
+/// Bytes of randomness in a resume token: 256 bits, beyond guessing.
+const TOKEN_BYTES: usize = 32;
+
+macro_rules! conversation_columns {
+    () => {
+        "id, customer_id, customer_attributes, locale, page_url, state, handoff_reason, last_seq, \
+         created_at, updated_at, closed_at"
+    };
+}
+
+/// The conversation store. Cheap to clone: every clone shares one connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(super) pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) `DATA_DIR/tandem.db` and brings its schema up to date.
+    pub async fn open(data_dir: impl AsRef<Path>) -> Result<Store, StorageError> {
+        let data_dir = data_dir.as_ref();
+        std::fs::create_dir_all(data_dir).map_err(|source| StorageError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let file = data_dir.join(DB_FILE);
+        let options = SqliteConnectOptions::new().filename(&file);
+        Store::open_with(options, file.display().to_string()).await
+    }
+
+    /// Opens a database by URL (`sqlite://PATH`, created if missing) and brings its schema up to
+    /// date.
+    pub async fn connect(url: &str) -> Result<Store, StorageError> {
+        if !url.starts_with("sqlite:") {
+            return Err(StorageError::UnsupportedUrl(url.to_owned()));
+        }
+        let options = SqliteConnectOptions::from_str(url).map_err(|source| StorageError::Open {
+            location: url.to_owned(),
+            source,
+        })?;
+        Store::open_with(options, url.to_owned()).await
+    }
+
+    async fn open_with(
+        options: SqliteConnectOptions,
+        location: String,
+    ) -> Result<Store, StorageError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL syncs the WAL on every commit: an acknowledged message survives a power cut,
+            // not only a crash of the process (NORMAL would lose the last commits on power loss).
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options)
+            .await
+            .map_err(|source| StorageError::Open { location, source })?;
+        sqlx::migrate!().run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Closes every connection, waiting for queries in flight.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a conversation; returns it with its resume token. Only the token's hash is stored,
+    /// so this is the one chance to hand the token to the customer.
+    pub async fn create_conversation(
+        &self,
+        new: NewConversation,
+    ) -> Result<(Conversation, String), StorageError> {
+        let token = new_resume_token()?;
+        let attributes = new
+            .customer_attributes
+            .as_ref()
+            .map(serde_json::Value::to_string);
+        let now = now_ms();
+        let row = sqlx::query(concat!(
+            "INSERT INTO conversations (id, resume_token_hash, customer_id, customer_attributes, \
+             locale, page_url, state, last_seq, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'bot', 0, $7, $7) RETURNING ",
+            conversation_columns!()
+        ))
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(token_hash(&token))
+        .bind(&new.customer_id)
+        .bind(attributes)
+        .bind(&new.locale)
+        .bind(&new.page_url)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((conversation_from_row(&row)?, token))
+    }
+
+    /// The conversation a resume token belongs to, if any.
+    pub async fn conversation_by_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<Conversation>, StorageError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations WHERE resume_token_hash = $1"
+        ))
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(conversation_from_row).transpose()
+    }
+
+    /// The conversation with this id, if any.
+    pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>, StorageError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(conversation_from_row).transpose()
+    }
+
+    /// Moves a conversation to `state`. `reason` (a `HandoffReason` name) is recorded when given
+    /// and kept through later states (queued → agent), and cleared when the bot takes over again.
+    pub async fn set_state(
+        &self,
+        conversation_id: &str,
+        state: ConversationState,
+        reason: Option<&str>,
+    ) -> Result<Conversation, StorageError> {
+        let row = sqlx::query(concat!(
+            "UPDATE conversations SET state = $2, \
+             handoff_reason = \
+                 CASE WHEN $2 = 'bot' THEN NULL ELSE COALESCE($3, handoff_reason) END, \
+             closed_at = CASE WHEN $2 = 'closed' THEN COALESCE(closed_at, $4) ELSE NULL END, \
+             updated_at = $4 \
+             WHERE id = $1 RETURNING ",
+            conversation_columns!()
+        ))
+        .bind(conversation_id)
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => conversation_from_row(&row),
+            None => Err(StorageError::UnknownConversation(
+                conversation_id.to_owned(),
+            )),
+        }
+    }
+
+    /// Records helpful / not helpful on the event `seq`; a second vote replaces the first.
+    pub async fn record_feedback(
+        &self,
+        conversation_id: &str,
+        seq: u64,
+        helpful: bool,
+    ) -> Result<(), StorageError> {
+        let result = sqlx::query(
+            "INSERT INTO feedback (conversation_id, seq, helpful, created_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (conversation_id, seq) \
+             DO UPDATE SET helpful = excluded.helpful, created_at = excluded.created_at",
+        )
+        .bind(conversation_id)
+        .bind(seq_to_db(seq))
+        .bind(helpful)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(StorageError::UnknownEvent {
+                    conversation_id: conversation_id.to_owned(),
+                    seq,
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn conversation_from_row(row: &SqliteRow) -> Result<Conversation, StorageError> {
+    let attributes: Option<String> = row.try_get("customer_attributes")?;
+    let customer_attributes = attributes
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StorageError::Corrupt(format!("customer_attributes: {e}")))?;
+    Ok(Conversation {
+        id: row.try_get("id")?,
+        customer_id: row.try_get("customer_id")?,
+        customer_attributes,
+        locale: row.try_get("locale")?,
+        page_url: row.try_get("page_url")?,
+        state: row.try_get::<&str, _>("state")?.parse()?,
+        handoff_reason: row.try_get("handoff_reason")?,
+        last_seq: seq_from_db(row.try_get("last_seq")?),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        closed_at: row.try_get("closed_at")?,
+    })
+}
+
+/// A fresh resume token: 32 random bytes from the OS, base64url without padding (43 characters).
+fn new_resume_token() -> Result<String, StorageError> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    getrandom::fill(&mut bytes).map_err(StorageError::Random)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// What is stored instead of the token. A plain SHA-256 suffices (no salt, no slow hash): the
+/// token has 256 bits of entropy, so there is nothing to brute-force, and lookups stay indexed.
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub(super) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The schema checks `seq >= 1` and `last_seq >= 0`, so the conversions below never clamp in
+/// practice; they exist because SQLite integers are signed and the protocol's are not.
+pub(super) fn seq_from_db(seq: i64) -> u64 {
+    u64::try_from(seq).unwrap_or(0)
+}
+
+pub(super) fn seq_to_db(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}

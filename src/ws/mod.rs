@@ -1,0 +1,14 @@
+//! Live chat over a websocket at `/ws/chat`.
+//!
+//! - [`protocol`]: the JSON frames both sides send, versioned ([`protocol::PROTOCOL_VERSION`]);
+//!   specified for widget authors in `docs/protocol.md`.
+//! - [`identity`]: customer identities signed by the company's backend (HMAC-SHA256).
+
+pub mod identity;
+pub mod protocol;
+
+pub use identity::{Identity, verify_identity};
+pub use protocol::{
+    Choice, ClientFrame, ErrorCode, FrameError, HandoffReason, PROTOCOL_VERSION, ServerFrame,
+    Typist,
+};

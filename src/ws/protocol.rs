@@ -1,0 +1,421 @@
+//! The chat protocol's frames: JSON objects tagged by `type`, one per websocket text message.
+//!
+//! `docs/protocol.md` is the specification for widget authors; `tests/api/protocol_doc.rs` parses
+//! every example in it with these types, so the two cannot drift apart. Within a protocol version
+//! changes are additive: the server may add fields to its frames (clients ignore what they do not
+//! know), while client frames are checked strictly so that a typo is reported, not ignored.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this server speaks, sent in `hello` and `welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Websocket close codes the server uses ([RFC 6455 §7.4.1]).
+///
+/// [RFC 6455 §7.4.1]: https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1
+pub mod close_code {
+    /// The conversation or the connection ended normally (`close`, idle timeout).
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down; reconnect and resume.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The client broke the rules past the point of error frames (e.g. kept flooding).
+    pub const POLICY: u16 = 1008;
+    /// A frame was larger than the frame limit.
+    pub const TOO_BIG: u16 = 1009;
+    /// The server has as many connections as it takes; reconnect later, with backoff.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// A frame from the widget to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// The first frame on every connection: starts a conversation or resumes one.
+    Hello {
+        /// The protocol version the widget speaks ([`PROTOCOL_VERSION`]).
+        protocol: u32,
+        /// The token from an earlier `welcome`, to resume that conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_token: Option<String>,
+        /// The highest seq the widget has everything up to; the server replays what follows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_seq: Option<u64>,
+        /// The widget's language, e.g. `en` or `zh-CN`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        locale: Option<String>,
+        /// The page the widget is on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page_url: Option<String>,
+        /// A customer identity signed by the company's backend (see [`super::identity`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<String>,
+    },
+    /// Something the customer typed.
+    Message {
+        /// The widget's unique id for this message; resending it never stores it twice.
+        client_id: String,
+        /// The text.
+        text: String,
+    },
+    /// The customer started or stopped typing.
+    Typing {
+        /// Whether they are typing now.
+        active: bool,
+    },
+    /// Helpful / not helpful on an answer.
+    Feedback {
+        /// The seq of the `answer` frame.
+        seq: u64,
+        /// The verdict.
+        helpful: bool,
+    },
+    /// The customer picked a quick reply, a related entry or a clarify choice.
+    Choose {
+        /// As for `message`.
+        client_id: String,
+        /// The `id` of the choice (usually an FAQ entry id).
+        choice_id: String,
+        /// The choice's label, shown in the transcript as the customer's message.
+        label: String,
+    },
+    /// The customer asked for a person (the button, not typed text).
+    RequestHuman {
+        /// As for `message`, so a resent request is acknowledged once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// The customer ended the conversation. (Braces rather than a unit variant so that
+    /// `deny_unknown_fields` applies to it too.)
+    Close {},
+}
+
+impl ClientFrame {
+    /// Every `type` a client may send.
+    pub const TYPES: &'static [&'static str] = &[
+        "hello",
+        "message",
+        "typing",
+        "feedback",
+        "choose",
+        "request_human",
+        "close",
+    ];
+
+    /// Parses one websocket text message, telling an unknown `type` (`unknown_type`) from a frame
+    /// that is malformed (`bad_frame`), with a message that says what to fix.
+    pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| FrameError::Malformed(format!("not valid JSON: {e}")))?;
+        let Some(kind) = value.get("type") else {
+            return Err(FrameError::Malformed(
+                "a frame must be a JSON object with a string \"type\"".to_owned(),
+            ));
+        };
+        let Some(kind) = kind.as_str() else {
+            return Err(FrameError::Malformed(
+                "\"type\" must be a string".to_owned(),
+            ));
+        };
+        if !ClientFrame::TYPES.contains(&kind) {
+            return Err(FrameError::UnknownType(kind.to_owned()));
+        }
+        let kind = kind.to_owned();
+        serde_json::from_value(value).map_err(|e| FrameError::Malformed(format!("{kind}: {e}")))
+    }
+}
+
+/// A frame from the server to the widget. Frames that are part of the conversation carry `seq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerFrame {
+    /// The answer to `hello`: which conversation this connection is in.
+    Welcome {
+        /// The protocol version the server speaks ([`PROTOCOL_VERSION`]).
+        protocol: u32,
+        /// The conversation's id.
+        conversation_id: String,
+        /// Keep this (e.g. in `sessionStorage`) and send it in the next `hello` to resume.
+        resume_token: String,
+        /// The conversation's latest seq now. Named apart from `seq` on purpose: it is not a
+        /// frame the client has received, and replayed frames (seq up to this) follow.
+        last_seq: u64,
+        /// Whether an existing conversation was resumed (false: a new one was started).
+        resumed: bool,
+    },
+    /// The bot answers from an FAQ entry (or small talk).
+    Answer {
+        /// Place in the conversation.
+        seq: u64,
+        /// The answer as plain text.
+        text: String,
+        /// The answer as HTML that is safe to insert into the page.
+        html: String,
+        /// The FAQ entry answered with; none for small talk.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        faq_id: Option<String>,
+        /// Buttons to offer right away (a greeting offers the most asked topics).
+        #[serde(default)]
+        quick_replies: Vec<Choice>,
+        /// Related questions worth offering as follow-ups.
+        #[serde(default)]
+        related: Vec<Choice>,
+        /// Whether to ask "was this helpful?".
+        feedback: bool,
+    },
+    /// The bot is unsure which of a few entries was meant and asks.
+    Clarify {
+        /// Place in the conversation.
+        seq: u64,
+        /// The question to the customer.
+        text: String,
+        /// Two or three candidates.
+        choices: Vec<Choice>,
+    },
+    /// The conversation goes to a person; the bot is silent from here on.
+    Handoff {
+        /// Place in the conversation.
+        seq: u64,
+        /// Why.
+        reason: HandoffReason,
+        /// What to tell the customer.
+        text: String,
+        /// The queue it waits in.
+        queue: String,
+        /// Place in that queue (1 = next), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<u32>,
+    },
+    /// A human agent writes.
+    AgentMessage {
+        /// Place in the conversation.
+        seq: u64,
+        /// The agent's display name.
+        agent_name: String,
+        /// The text.
+        text: String,
+    },
+    /// The bot or the agent started or stopped typing (not stored, never replayed).
+    Typing {
+        /// Who.
+        who: Typist,
+        /// Whether they are typing now.
+        active: bool,
+    },
+    /// A system message ("an agent joined", "the conversation was closed").
+    Notice {
+        /// Place in the conversation; absent for notices that are not stored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        /// The text.
+        text: String,
+    },
+    /// A client frame was refused; the connection stays open.
+    Error {
+        /// What went wrong, for programs.
+        code: ErrorCode,
+        /// What went wrong, for people.
+        message: String,
+    },
+    /// A customer message is stored durably under this seq.
+    Ack {
+        /// The `client_id` the widget gave the message.
+        client_id: String,
+        /// Its place in the conversation.
+        seq: u64,
+    },
+    /// The customer's own message, as stored: replays carry it so a reloaded page can show the
+    /// whole transcript.
+    CustomerMessage {
+        /// Place in the conversation.
+        seq: u64,
+        /// The `client_id` the widget gave it.
+        client_id: String,
+        /// The text (for a `choose`, its label).
+        text: String,
+        /// For a `choose`, the id that was chosen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        choice_id: Option<String>,
+    },
+}
+
+impl ServerFrame {
+    /// Every `type` the server may send.
+    pub const TYPES: &'static [&'static str] = &[
+        "welcome",
+        "answer",
+        "clarify",
+        "handoff",
+        "agent_message",
+        "typing",
+        "notice",
+        "error",
+        "ack",
+        "customer_message",
+    ];
+
+    /// The frame's place in the conversation, for frames that have one (`ack` refers to a seq
+    /// rather than having one, and `welcome` reports the latest).
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            ServerFrame::Answer { seq, .. }
+            | ServerFrame::Clarify { seq, .. }
+            | ServerFrame::Handoff { seq, .. }
+            | ServerFrame::AgentMessage { seq, .. }
+            | ServerFrame::CustomerMessage { seq, .. } => Some(*seq),
+            ServerFrame::Notice { seq, .. } => *seq,
+            ServerFrame::Welcome { .. }
+            | ServerFrame::Typing { .. }
+            | ServerFrame::Error { .. }
+            | ServerFrame::Ack { .. } => None,
+        }
+    }
+
+    /// An `error` frame.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerFrame {
+        ServerFrame::Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// One button: a quick reply, a related question or a clarify candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Choice {
+    /// Sent back in `choose` (usually an FAQ entry id).
+    pub id: String,
+    /// What the button says.
+    pub label: String,
+}
+
+/// Who is typing, in a server `typing` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Typist {
+    /// The bot is working on a reply.
+    Bot,
+    /// The agent is writing.
+    Agent,
+}
+
+/// Why the bot handed a conversation to a person. Stored with the conversation and the handoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffReason {
+    /// The customer asked for a person: the button, or a message whose intent is "talk to a
+    /// human", in any language the intents cover.
+    CustomerRequest,
+    /// The message's intent is one whose action is handoff (complaint, account security...).
+    Intent,
+    /// Out of scope or low confidence several turns in a row (2 by default).
+    LowConfidence,
+    /// The customer marked answers not helpful (twice by default).
+    Unhelpful,
+    /// The customer sent the same or nearly the same message again (by embedding similarity).
+    RepeatedMessage,
+    /// The bot was about to give the same answer twice in a row.
+    RepeatedAnswer,
+    /// The customer shows frustration (insults, "this is useless", all caps...).
+    Frustration,
+}
+
+impl HandoffReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [HandoffReason; 7] = [
+        HandoffReason::CustomerRequest,
+        HandoffReason::Intent,
+        HandoffReason::LowConfidence,
+        HandoffReason::Unhelpful,
+        HandoffReason::RepeatedMessage,
+        HandoffReason::RepeatedAnswer,
+        HandoffReason::Frustration,
+    ];
+
+    /// The name on the wire and in the database, e.g. `low_confidence`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffReason::CustomerRequest => "customer_request",
+            HandoffReason::Intent => "intent",
+            HandoffReason::LowConfidence => "low_confidence",
+            HandoffReason::Unhelpful => "unhelpful",
+            HandoffReason::RepeatedMessage => "repeated_message",
+            HandoffReason::RepeatedAnswer => "repeated_answer",
+            HandoffReason::Frustration => "frustration",
+        }
+    }
+
+    /// The reason with this name, if any.
+    pub fn from_name(name: &str) -> Option<HandoffReason> {
+        HandoffReason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// The `code` of an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, not an object, a missing or mistyped field, an unknown field.
+    BadFrame,
+    /// A `type` this server does not know.
+    UnknownType,
+    /// The message text is longer than the server accepts; nothing was stored.
+    TooLarge,
+    /// Too many frames too fast; this one was dropped.
+    RateLimited,
+    /// Not allowed now: a frame before `hello`, a second `hello`, feedback on a seq that is not
+    /// an answer.
+    BadState,
+    /// The `hello` asks for a protocol version this server does not speak.
+    UnsupportedProtocol,
+    /// The server failed; a message that got this instead of an ack was not stored: resend it.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The name on the wire, e.g. `bad_frame`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::BadState => "bad_state",
+            ErrorCode::UnsupportedProtocol => "unsupported_protocol",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// Why a client frame could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FrameError {
+    /// Not JSON, not an object, or not the shape its `type` needs.
+    #[error("{0}")]
+    Malformed(String),
+    /// The `type` is not one of [`ClientFrame::TYPES`].
+    #[error(
+        "unknown frame type {0:?}; expected one of: {types}",
+        types = ClientFrame::TYPES.join(", ")
+    )]
+    UnknownType(String),
+}
+
+impl FrameError {
+    /// The error code to answer with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            FrameError::Malformed(_) => ErrorCode::BadFrame,
+            FrameError::UnknownType(_) => ErrorCode::UnknownType,
+        }
+    }
+
+    /// The `error` frame to answer with.
+    pub fn to_frame(&self) -> ServerFrame {
+        ServerFrame::error(self.code(), self.to_string())
+    }
+}
+
+#[cfg(test)]
+#[path = "protocol_tests.rs"]
+mod tests;

@@ -1,0 +1,157 @@
+//! `docs/protocol.md` matches the serde types: every ```json example in it parses as the frame
+//! its marker says (`<!-- client -->` → `ClientFrame`, `<!-- server -->` → `ServerFrame`), and
+//! every frame type is shown at least once.
+
+use std::collections::BTreeSet;
+
+use tandem::ws::{ClientFrame, ServerFrame};
+
+const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md");
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Side {
+    Client,
+    Server,
+}
+
+/// One example: which side sends it, the line its fence opens on, and its text.
+struct Example {
+    side: Side,
+    line: usize,
+    json: String,
+}
+
+/// Every ```json block, each with the marker on the line right above its fence.
+fn examples(doc: &str) -> Result<Vec<Example>, String> {
+    let mut examples = Vec::new();
+    let mut previous = "";
+    let mut lines = doc.lines().enumerate();
+    while let Some((index, line)) = lines.next() {
+        let line = line.trim_end();
+        if line == "```json" {
+            let side = match previous.trim() {
+                "<!-- client -->" => Side::Client,
+                "<!-- server -->" => Side::Server,
+                other => {
+                    return Err(format!(
+                        "line {}: a ```json block needs <!-- client --> or <!-- server --> on \
+                         the line above, found {other:?}",
+                        index + 1
+                    ));
+                }
+            };
+            let mut json = String::new();
+            loop {
+                match lines.next() {
+                    Some((_, "```")) => break,
+                    Some((_, text)) => {
+                        json.push_str(text);
+                        json.push('\n');
+                    }
+                    None => return Err(format!("line {}: unclosed ```json block", index + 1)),
+                }
+            }
+            examples.push(Example {
+                side,
+                line: index + 1,
+                json,
+            });
+        } else if previous.trim().starts_with("<!-- client")
+            || previous.trim().starts_with("<!-- server")
+        {
+            return Err(format!(
+                "line {index}: a marker not followed by a ```json block"
+            ));
+        }
+        previous = line;
+    }
+    Ok(examples)
+}
+
+fn frame_type(json: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| v["type"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_json_example_in_the_protocol_doc_parses_as_its_side_s_frame() {
+    let doc = std::fs::read_to_string(DOC).expect("docs/protocol.md is readable");
+
+    let examples = examples(&doc).expect("the examples are well marked");
+
+    assert!(
+        examples.len() >= 20,
+        "only {} examples found",
+        examples.len()
+    );
+    let mut failures = Vec::new();
+    for example in &examples {
+        let result = match example.side {
+            Side::Client => ClientFrame::parse(&example.json)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Side::Server => serde_json::from_str::<ServerFrame>(&example.json)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(error) = result {
+            failures.push(format!(
+                "line {} ({:?}): {error}",
+                example.line, example.side
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "examples that do not parse:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_protocol_doc_shows_every_frame_type() {
+    let doc = std::fs::read_to_string(DOC).expect("docs/protocol.md is readable");
+    let examples = examples(&doc).expect("the examples are well marked");
+
+    for (side, types) in [
+        (Side::Client, ClientFrame::TYPES),
+        (Side::Server, ServerFrame::TYPES),
+    ] {
+        let shown: BTreeSet<String> = examples
+            .iter()
+            .filter(|e| e.side == side)
+            .map(|e| frame_type(&e.json))
+            .collect();
+        let missing: Vec<_> = types.iter().filter(|t| !shown.contains(**t)).collect();
+        assert!(
+            missing.is_empty(),
+            "{side:?} frames without an example: {missing:?}"
+        );
+    }
+}
+
+#[test]
+fn the_documented_unknown_type_error_is_the_one_the_server_sends() {
+    let doc = std::fs::read_to_string(DOC).expect("docs/protocol.md is readable");
+    let examples = examples(&doc).expect("the examples are well marked");
+    let documented = examples
+        .iter()
+        .find(|e| e.json.contains("\"unknown_type\""))
+        .expect("an unknown_type error example");
+
+    let error = ClientFrame::parse(r#"{"type": "shout"}"#).expect_err("unknown type");
+
+    let documented: ServerFrame = serde_json::from_str(&documented.json).expect("parses");
+    assert_eq!(documented, error.to_frame());
+}
+
+#[test]
+fn a_json_block_without_a_marker_is_reported() {
+    let doc = "# Title\n\n```json\n{\"type\": \"close\"}\n```\n";
+
+    let result = examples(doc);
+
+    assert!(result.is_err(), "an unmarked block must not pass unchecked");
+}
