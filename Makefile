@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test model lint check eval-faq bench
+.PHONY: run test model lint check eval-faq eval-intents bench
 
 ## Serve the chat on http://127.0.0.1:8080 with the sample knowledge base.
 run: model
@@ -29,3 +29,12 @@ check:
 ## FAQ retrieval figures on StackFAQ (data in ../shared/data).
 eval-faq: model
 	$(CARGO) run --release -- eval faq ../shared/data/faq/stackfaq
+
+## Intent and out-of-scope figures on CLINC150, BANKING77 and BANKING77-OOS.
+eval-intents: model
+	for d in clinc150 banking77 banking77-oos; do \
+	  $(CARGO) run --release -- eval intents ../shared/data/intents/$$d || exit 1; done
+
+## Classification latency and throughput.
+bench: model
+	$(CARGO) run --release -- bench model
