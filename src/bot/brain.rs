@@ -172,20 +172,9 @@ impl Brain {
     ) -> Result<Self, ModelError> {
         let dim = encoder.dim();
         let training = training_texts(knowledge);
-        let mut labels: Vec<String> = training.iter().map(|(_, l)| l.clone()).collect();
-        labels.sort();
-        labels.dedup();
         let texts: Vec<String> = training.iter().map(|(t, _)| t.clone()).collect();
         let embeddings = embed_many(encoder, &texts)?;
-        let examples: Vec<Example> = training
-            .iter()
-            .zip(&embeddings)
-            .map(|((text, label), embedding)| Example {
-                embedding: embedding.clone(),
-                ngrams: features::ngrams(text),
-                label: labels.binary_search(label).unwrap_or_default(),
-            })
-            .collect();
+        let (labels, examples) = Example::labelled(&training, &embeddings);
         let (head, gaussian) = if labels.len() >= 2 {
             let ids: Vec<usize> = examples.iter().map(|e| e.label).collect();
             let gaussian = Mahalanobis::fit(

@@ -247,18 +247,7 @@ pub fn run(
     let embed_time = started.elapsed();
 
     let started = Instant::now();
-    let mut labels: Vec<String> = train.iter().map(|(_, i)| i.clone()).collect();
-    labels.sort();
-    labels.dedup();
-    let examples: Vec<Example> = train
-        .iter()
-        .zip(&train_emb)
-        .map(|((text, intent), embedding)| Example {
-            embedding: embedding.clone(),
-            ngrams: features::ngrams(text),
-            label: labels.binary_search(intent).unwrap_or_default(),
-        })
-        .collect();
+    let (labels, examples) = Example::labelled(&train, &train_emb);
     let head = IntentHead::train(&examples, labels, config).map_err(crate::bot::BotError::from)?;
     let neighbours = oos::Neighbours::new(&train_emb).map_err(crate::bot::BotError::from)?;
     let train_labels: Vec<usize> = examples.iter().map(|e| e.label).collect();

@@ -66,6 +66,30 @@ pub struct Example {
     pub label: usize,
 }
 
+impl Example {
+    /// Examples from `(text, label)` rows and their embeddings, with the sorted distinct labels
+    /// the examples' `label` indexes into.
+    pub fn labelled(
+        rows: &[(String, String)],
+        embeddings: &[Vec<f32>],
+    ) -> (Vec<String>, Vec<Self>) {
+        let mut labels: Vec<String> = rows.iter().map(|(_, l)| l.clone()).collect();
+        labels.sort();
+        labels.dedup();
+        let examples = rows
+            .iter()
+            .zip(embeddings)
+            .map(|((text, label), embedding)| Example {
+                embedding: embedding.clone(),
+                ngrams: super::features::ngrams(text),
+                // Every label is in the list it was collected into.
+                label: labels.binary_search(label).unwrap_or_default(),
+            })
+            .collect();
+        (labels, examples)
+    }
+}
+
 /// A trained intent head: `logits = W·embedding + b + Σ ngram[bucket] · value · scale`.
 pub struct IntentHead {
     /// `classes × embedding_dim`, row-major.
