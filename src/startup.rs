@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::knowledge;
 use crate::model::{BatchConfig, Embedder, Encoder};
+use crate::storage::Store;
 
 /// A server that is bound and ready to run.
 pub struct Application {
@@ -54,6 +55,9 @@ impl Application {
             ms = started.elapsed().as_millis() as u64,
             "knowledge base loaded"
         );
+        let store = Store::open(&settings.data_dir)
+            .await
+            .with_context(|| format!("conversation store in {}", settings.data_dir.display()))?;
         let embedder = Embedder::spawn(Arc::clone(&encoder), BatchConfig::default())?;
         let bot = Arc::new(ArcSwap::from_pointee(bot));
         train_in_background(Arc::clone(&bot), encoder, settings.clone());
@@ -66,6 +70,7 @@ impl Application {
             bot,
             embedder,
             settings: Arc::new(settings),
+            store,
         };
         Ok(Self {
             port,

@@ -13,6 +13,7 @@
 //! `Bot` that is swapped in, so a request never sees half of an update.
 
 pub mod brain;
+pub mod policy;
 pub mod selftest;
 
 use std::sync::Arc;

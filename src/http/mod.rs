@@ -23,6 +23,7 @@ pub use error::ApiError;
 use crate::bot::Bot;
 use crate::config::Settings;
 use crate::model::Embedder;
+use crate::storage::Store;
 
 /// State shared by every request; cheap to clone.
 #[derive(Clone)]
@@ -34,6 +35,8 @@ pub struct AppState {
     pub embedder: Embedder,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
+    /// The conversation store (a connection pool; clones share it).
+    pub store: Store,
 }
 
 /// The application's routes with their layers.
@@ -42,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/ask", post(ask::ask))
+        .route("/ws/chat", get(crate::ws::session::chat))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -3,9 +3,11 @@
 //! - [`protocol`]: the JSON frames both sides send, versioned ([`protocol::PROTOCOL_VERSION`]);
 //!   specified for widget authors in `docs/protocol.md`.
 //! - [`identity`]: customer identities signed by the company's backend (HMAC-SHA256).
+//! - [`session`]: one customer's connection: hello/resume, store-then-ack, the bot's turn.
 
 pub mod identity;
 pub mod protocol;
+pub mod session;
 
 pub use identity::{Identity, verify_identity};
 pub use protocol::{

@@ -50,6 +50,11 @@ impl TestApp {
         }
     }
 
+    /// `ws://127.0.0.1:PORT/ws/chat`: the customer chat endpoint.
+    pub fn chat_url(&self) -> String {
+        format!("{}/ws/chat", self.address.replacen("http://", "ws://", 1))
+    }
+
     /// `POST /api/ask {"text": text}`.
     pub async fn ask(&self, text: &str) -> reqwest::Response {
         self.post_raw("/api/ask", serde_json::json!({ "text": text }).to_string())

@@ -3,6 +3,7 @@
 //! One test binary (faster to link than one per file); one module per feature.
 
 mod ask;
+mod chat;
 mod cli;
 mod encoder_backends;
 mod health;

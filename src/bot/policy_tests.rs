@@ -1,0 +1,163 @@
+//! Unit tests for the decision policy, with hand-made turns.
+
+use super::*;
+
+fn intent(name: &str, probability: f32, action: Action) -> IntentGuess {
+    IntentGuess {
+        name: name.to_owned(),
+        probability,
+        action,
+        reply: Some(format!("{name} reply")),
+        queue: "escalations".to_owned(),
+        priority: Priority::High,
+    }
+}
+
+fn candidates(scores: &[(&str, f32)]) -> Vec<ScoredEntry> {
+    scores
+        .iter()
+        .map(|&(id, score)| ScoredEntry {
+            faq_id: id.to_owned(),
+            score,
+        })
+        .collect()
+}
+
+fn turn(intent: Option<IntentGuess>, oos: bool, scores: &[(&str, f32)]) -> Turn {
+    Turn {
+        intent,
+        out_of_scope: oos,
+        oos_score: if oos { 0.9 } else { 0.1 },
+        candidates: candidates(scores),
+    }
+}
+
+fn decide_fresh(turn: &Turn) -> Decision {
+    decide(&PolicyConfig::default(), turn, &Memory::default())
+}
+
+#[test]
+fn a_clear_best_candidate_is_answered() {
+    let t = turn(
+        Some(intent("shipping", 0.9, Action::Answer)),
+        false,
+        &[("delivery-time", 0.85), ("shipping-cost", 0.6)],
+    );
+    assert_eq!(
+        decide_fresh(&t),
+        Decision::Answer {
+            faq_id: "delivery-time".into()
+        }
+    );
+}
+
+#[test]
+fn close_candidates_are_clarified_with_at_most_three_choices() {
+    let cases = [
+        (&[("a", 0.80), ("b", 0.78), ("c", 0.40)][..], vec!["a", "b"]),
+        (
+            &[("a", 0.80), ("b", 0.79), ("c", 0.78), ("d", 0.78)][..],
+            vec!["a", "b", "c"],
+        ),
+    ];
+    for (scores, expected) in cases {
+        let t = turn(None, false, scores);
+        assert_eq!(
+            decide_fresh(&t),
+            Decision::Clarify {
+                choices: expected.iter().map(|s| s.to_string()).collect()
+            },
+            "scores {scores:?}"
+        );
+    }
+}
+
+#[test]
+fn a_close_second_below_the_answer_score_does_not_clarify() {
+    let t = turn(None, false, &[("a", 0.51), ("b", 0.49)]);
+    assert_eq!(decide_fresh(&t), Decision::Answer { faq_id: "a".into() });
+}
+
+#[test]
+fn asking_for_a_person_is_a_customer_request_handoff() {
+    let t = turn(
+        Some(intent(HUMAN_REQUEST_INTENT, 0.8, Action::Handoff)),
+        false,
+        &[("a", 0.9)],
+    );
+    assert!(matches!(
+        decide_fresh(&t),
+        Decision::Handoff {
+            reason: HandoffReason::CustomerRequest,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_handoff_intent_goes_to_its_queue_with_its_priority() {
+    let t = turn(Some(intent("complaint", 0.7, Action::Handoff)), false, &[]);
+    assert_eq!(
+        decide_fresh(&t),
+        Decision::Handoff {
+            reason: HandoffReason::Intent,
+            queue: "escalations".into(),
+            priority: Priority::High,
+        }
+    );
+}
+
+#[test]
+fn an_unsure_handoff_intent_is_not_acted_on() {
+    let t = turn(
+        Some(intent("complaint", 0.3, Action::Handoff)),
+        false,
+        &[("a", 0.9)],
+    );
+    assert_eq!(decide_fresh(&t), Decision::Answer { faq_id: "a".into() });
+}
+
+#[test]
+fn small_talk_gets_the_intents_reply() {
+    for action in [Action::Greet, Action::Thank, Action::Goodbye] {
+        let t = turn(Some(intent("greeting", 0.9, action)), false, &[("a", 0.3)]);
+        assert_eq!(
+            decide_fresh(&t),
+            Decision::Reply {
+                text: "greeting reply".into()
+            },
+            "{action:?}"
+        );
+    }
+}
+
+#[test]
+fn out_of_scope_falls_back_then_hands_off_on_the_second_miss() {
+    let config = PolicyConfig::default();
+    let t = turn(None, true, &[("a", 0.9)]);
+    let mut memory = Memory::default();
+    let first = decide(&config, &t, &memory);
+    assert_eq!(first, Decision::Fallback);
+    memory.observe(&first);
+    assert_eq!(
+        decide(&config, &t, &memory),
+        Decision::Handoff {
+            reason: HandoffReason::LowConfidence,
+            queue: DEFAULT_QUEUE.into(),
+            priority: Priority::Normal,
+        }
+    );
+}
+
+#[test]
+fn an_understood_message_resets_the_misses() {
+    let mut memory = Memory::default();
+    memory.observe(&Decision::Fallback);
+    memory.observe(&Decision::Answer { faq_id: "a".into() });
+    assert_eq!(memory.misses, 0);
+    let t = turn(None, false, &[("a", 0.2)]);
+    assert_eq!(
+        decide(&PolicyConfig::default(), &t, &memory),
+        Decision::Fallback
+    );
+}
