@@ -57,10 +57,18 @@ pub enum SessionError {
     Gone,
 }
 
+/// Initial read and write buffer per socket.
+const IO_BUFFER_BYTES: usize = 4 * 1024;
+
 /// `GET /ws/chat`: upgrades to a websocket and runs a [`Session`] on it.
 pub async fn chat(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    // tungstenite reserves 128 KiB read and write buffers per socket by default, which is most
+    // of an idle customer's memory; chat frames are a few hundred bytes, and the buffers grow
+    // on demand up to the frame limit when one is not.
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(IO_BUFFER_BYTES)
+        .write_buffer_size(IO_BUFFER_BYTES)
         .on_upgrade(move |socket| run(socket, state))
 }
 
