@@ -356,10 +356,11 @@ impl Brain {
             None => Vec::new(),
         };
         let (probs, distance) = match &self.gaussian {
-            Some(g) => (
-                mahalanobis::blend(&probs, &g.distances(embedding)),
-                g.score(embedding),
-            ),
+            Some(g) => {
+                let distances = g.distances(embedding);
+                let distance = g.squash(mahalanobis::nearest(&distances));
+                (mahalanobis::blend(&probs, &distances), distance)
+            }
             None => (probs, 0.0),
         };
         // The English encoder puts any Chinese text near any other, so for Chinese the distance
@@ -387,17 +388,22 @@ impl Brain {
                 .collect(),
             None => probs,
         };
-        let nearest = self
-            .neighbours
-            .max_similarity(&[embedding.to_vec()])?
-            .first()
-            .copied()
-            .unwrap_or(0.0);
         // Without a head the nearest example is all there is to go on.
         let method = if self.head.is_some() {
             self.oos.method
         } else {
             OosMethod::Nearest
+        };
+        // The nearest-example similarity costs a pass over every example: only for the
+        // methods that use it.
+        let nearest = match method {
+            OosMethod::Nearest | OosMethod::Combined => self
+                .neighbours
+                .max_similarity(&[embedding.to_vec()])?
+                .first()
+                .copied()
+                .unwrap_or(0.0),
+            OosMethod::MaxProb | OosMethod::Mahalanobis | OosMethod::ProbMahalanobis => 0.0,
         };
         let oos_score = Scored::new(&probs, nearest)
             .with_distance(distance)

@@ -194,18 +194,11 @@ fn predict(
         let similarity = index
             .max_similarity(chunk_e)
             .map_err(crate::bot::BotError::from)?;
-        let probs: Vec<Vec<f32>> = probs
-            .iter()
-            .zip(chunk_e)
-            .map(|(p, e)| mahalanobis::blend(p, &maha.distances(e)))
-            .collect();
-        scored.extend(
-            probs
-                .iter()
-                .zip(similarity)
-                .zip(chunk_e)
-                .map(|((p, s), e)| Scored::new(p, s).with_distance(maha.score(e))),
-        );
+        for ((p, s), e) in probs.iter().zip(similarity).zip(chunk_e) {
+            let distances = maha.distances(e);
+            let distance = maha.squash(mahalanobis::nearest(&distances));
+            scored.push(Scored::new(&mahalanobis::blend(p, &distances), s).with_distance(distance));
+        }
     }
     let labels = head.labels();
     let gold = rows

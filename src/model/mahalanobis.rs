@@ -32,13 +32,13 @@ pub fn blend(probs: &[f32], distances: &[f32]) -> Vec<f32> {
     if probs.len() != distances.len() || probs.is_empty() {
         return probs.to_vec();
     }
-    let nearest = distances.iter().copied().fold(f32::INFINITY, f32::min);
-    if !nearest.is_finite() {
+    let closest = nearest(distances);
+    if !closest.is_finite() {
         return probs.to_vec();
     }
     let q: Vec<f32> = distances
         .iter()
-        .map(|d| (-(d - nearest) * BLEND_SHARPNESS).exp())
+        .map(|d| (-(d - closest) * BLEND_SHARPNESS).exp())
         .collect();
     let total: f32 = q.iter().sum();
     probs
@@ -46,6 +46,11 @@ pub fn blend(probs: &[f32], distances: &[f32]) -> Vec<f32> {
         .zip(&q)
         .map(|(p, q)| (1.0 - BLEND_WEIGHT) * p + BLEND_WEIGHT * q / total)
         .collect()
+}
+
+/// The smallest of [`Mahalanobis::distances`] (infinite when there are none).
+pub fn nearest(distances: &[f32]) -> f32 {
+    distances.iter().copied().fold(f32::INFINITY, f32::min)
 }
 
 /// A fitted Mahalanobis scorer.
@@ -143,9 +148,13 @@ impl Mahalanobis {
 
     /// The distance squashed into [0, 1): `d / (d + scale)`, 0.5 for a typical training example.
     pub fn score(&self, x: &[f32]) -> f32 {
-        let d = self.distance(x);
-        if d.is_finite() {
-            d / (d + self.scale)
+        self.squash(self.distance(x))
+    }
+
+    /// [`Mahalanobis::score`] of a distance already computed (see [`nearest`]).
+    pub fn squash(&self, distance: f32) -> f32 {
+        if distance.is_finite() {
+            distance / (distance + self.scale)
         } else {
             1.0
         }
@@ -167,14 +176,7 @@ impl Mahalanobis {
 
     /// Squared Mahalanobis distance from `x` to the nearest intent mean.
     pub fn distance(&self, x: &[f32]) -> f32 {
-        if x.len() != self.dim {
-            return f32::INFINITY;
-        }
-        let z = apply(&self.whiten, self.dim, x);
-        self.means
-            .iter()
-            .map(|m| z.iter().zip(m).map(|(a, b)| (a - b) * (a - b)).sum::<f32>())
-            .fold(f32::INFINITY, f32::min)
+        nearest(&self.distances(x))
     }
 
     /// The fitted state as flat vectors (`L⁻¹`, the means, then the scale), for caching.
