@@ -62,6 +62,48 @@ pub enum LogFormat {
     Json,
 }
 
+/// A secret setting: usable as text, never shown by `Debug` (so it cannot leak into a log line
+/// that prints the settings).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's bytes (empty when unset).
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// Whether no secret is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Self {
+        Secret(text.to_owned())
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(text.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "(unset)"
+        } else {
+            "(redacted)"
+        })
+    }
+}
+
 /// Every setting of a tandem server.
 ///
 /// Defaults are chosen for a single small deployment on one machine; each field says why.
@@ -136,6 +178,40 @@ pub struct Settings {
         default_value_t = 2000
     )]
     pub max_message_chars: usize,
+
+    /// Secret shared with the company's backend for signing customer identities
+    /// (HMAC-SHA256; see docs/protocol.md). Empty: every customer is anonymous.
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_IDENTITY_SECRET",
+        default_value = "",
+        hide_default_value = true,
+        hide_env_values = true
+    )]
+    pub identity_secret: Secret,
+
+    /// Seconds a chat connection the bot is serving may stay silent before the server closes it
+    /// (code 1000; the conversation stays resumable). Frees the sockets of forgotten tabs;
+    /// connections waiting for or talking to a person are kept open (pinged) however long.
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_CHAT_IDLE_TIMEOUT_SECS",
+        default_value_t = 600
+    )]
+    pub chat_idle_timeout_secs: u64,
+
+    /// Most chat connections at once; a connection beyond it is closed with 1013 (try again
+    /// later). An idle connection costs about 20 KiB and a file descriptor: raise `ulimit -n`
+    /// above this.
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_MAX_CHAT_CONNECTIONS",
+        default_value_t = 20_000
+    )]
+    pub max_chat_connections: usize,
 
     /// Log format: pretty for terminals, json for log shippers. Levels come from `TANDEM_LOG`
     /// (or `RUST_LOG`), e.g. `info,tandem=debug`.

@@ -23,7 +23,15 @@ pub struct Application {
     port: u16,
     listener: TcpListener,
     router: axum::Router,
+    /// Tells chat sessions the server is shutting down.
+    shutdown: tokio::sync::watch::Sender<bool>,
+    /// Chat connection slots: all free again once every session has closed.
+    chat_slots: Arc<tokio::sync::Semaphore>,
+    max_chat_connections: usize,
 }
+
+/// How long shutdown waits for chat sessions to send their close frames.
+const CHAT_DRAIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl Application {
     /// Loads the knowledge base named in `settings`, builds the bot and binds the listener.
@@ -66,9 +74,18 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.address()))?;
         let port = listener.local_addr()?.port();
+        if settings.identity_secret.is_empty() {
+            tracing::info!("no identity_secret set: every chat customer is anonymous");
+        }
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let chat_slots = Arc::new(tokio::sync::Semaphore::new(settings.max_chat_connections));
+        let max_chat_connections = settings.max_chat_connections;
         let state = AppState {
             bot,
             embedder,
+            chat_slots: Arc::clone(&chat_slots),
+            shutdown: shutdown_rx,
+            topics: Arc::default(),
             settings: Arc::new(settings),
             store,
         };
@@ -76,6 +93,9 @@ impl Application {
             port,
             listener,
             router: http::router(state),
+            shutdown,
+            chat_slots,
+            max_chat_connections,
         })
     }
 
@@ -95,9 +115,25 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(port = self.port, "listening");
+        let shutdown = self.shutdown;
+        let signal = async move {
+            signal.await;
+            // Websockets are upgraded out of the HTTP server's sight, so its graceful shutdown
+            // does not wait for them: tell each session to close with 1001 instead.
+            let _ = shutdown.send(true);
+        };
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(signal)
             .await?;
+        let drained = tokio::time::timeout(CHAT_DRAIN, async {
+            let all = u32::try_from(self.max_chat_connections).unwrap_or(u32::MAX);
+            // Every slot back means every session has ended and flushed its close frame.
+            let _ = self.chat_slots.acquire_many(all).await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("chat sessions still open after shutdown; closing them abruptly");
+        }
         tracing::info!("stopped");
         Ok(())
     }

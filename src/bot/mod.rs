@@ -7,12 +7,13 @@
 //! 2. **retrieve**: which FAQ entries could answer it ([`Bot::retrieve`]): BM25 candidates from
 //!    the tantivy index fused with the embedding similarity of the message to each entry's
 //!    question, alternatives and answer;
-//! 3. **decide**: answer, ask which entry was meant, or hand off (added with the live chat).
+//! 3. **decide**: answer, ask which entry was meant, or hand off ([`policy`]).
 //!
 //! [`Bot`] is immutable: the model's [`Brain`] trains in the background and arrives as a new
 //! `Bot` that is swapped in, so a request never sees half of an update.
 
 pub mod brain;
+pub mod frustration;
 pub mod policy;
 pub mod selftest;
 

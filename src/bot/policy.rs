@@ -1,22 +1,31 @@
 //! The decide step: what the bot does with one customer message, given what it understood.
 //!
-//! [`decide`] is a pure function of a [`Turn`] (a summary of the [`Analysis`]), the
-//! conversation's [`Memory`] and the [`PolicyConfig`], so every rule is unit-tested here with
-//! hand-made turns; the live session (`src/ws/session.rs`) only builds the turn, stores and sends
-//! the frame for the [`Decision`], and updates the memory with [`Memory::observe`].
+//! [`decide`] is a pure function of a [`Turn`] (a summary of the [`Analysis`] and of how the
+//! message relates to the conversation), the conversation's [`Memory`] and the
+//! [`PolicyConfig`], so every rule is unit-tested here with hand-made turns; the live session
+//! (`src/ws/session.rs`) only builds the turn, stores and sends the frame for the [`Decision`],
+//! and updates the memory with [`Memory::observe`].
 //!
 //! Rules, first match wins:
 //! 1. the top intent is confident and its action is handoff → [`Decision::Handoff`]
 //!    (`human_request` → customer request, any other intent → intent);
-//! 2. the top intent is confident and is small talk with a reply (greet, thank, goodbye) →
+//! 2. the message shows frustration → handoff (frustration);
+//! 3. the top intent is confident and is small talk with a reply (greet, thank, goodbye) →
 //!    [`Decision::Reply`];
-//! 3. out of scope → a miss;
-//! 4. the top two FAQ candidates are both good and too close to call → [`Decision::Clarify`];
-//! 5. the top candidate is good enough → [`Decision::Answer`];
-//! 6. otherwise a miss.
+//! 4. the message repeats the previous one (by embedding similarity) → handoff (repeated
+//!    message): the customer is telling us the last reply did not help;
+//! 5. out of scope → a miss;
+//! 6. the top two FAQ candidates are both good and too close to call → [`Decision::Clarify`];
+//! 7. intent and retrieval disagree (the best entry belongs to another intent than the
+//!    confident top one, and does not match strongly) → clarify between the two readings when
+//!    the intent has a good entry too, a miss otherwise;
+//! 8. the top candidate is good enough → [`Decision::Answer`], unless it is the answer the bot
+//!    just gave → handoff (repeated answer);
+//! 9. otherwise a miss.
 //!
 //! A miss is [`Decision::Fallback`] (ask to rephrase), or a handoff for low confidence when it
-//! is the `max_misses`-th in a row.
+//! is the `max_misses`-th in a row. Feedback is judged by [`on_feedback`]: the `max_unhelpful`-th
+//! answer marked not helpful hands off.
 
 use crate::knowledge::{Action, DEFAULT_QUEUE, Intent, Knowledge, Priority};
 use crate::ws::HandoffReason;
@@ -45,6 +54,18 @@ pub struct PolicyConfig {
     pub max_misses: u32,
     /// Most choices in a clarification: more than three buttons read as a menu, not a question.
     pub max_choices: usize,
+    /// Fused score above which the best entry is answered even when the intent model reads the
+    /// message as another topic: at this level the message is close to one of the entry's own
+    /// phrasings (exact phrasings score 0.8–0.95), which beats a topic guess.
+    pub strong_answer_score: f32,
+    /// Answers marked not helpful after which a person takes over: the default of 2;
+    /// one thumbs-down may be a misclick or a near miss, two are a pattern.
+    pub max_unhelpful: u32,
+    /// Cosine similarity of two consecutive customer messages' embeddings from which the second
+    /// counts as a repeat. Paraphrases of one question score 0.75–0.9 with the default encoder,
+    /// different questions on one topic 0.5–0.8, the same words with a typo or other
+    /// punctuation 0.93 and more: 0.9 catches a customer saying it again, not one moving on.
+    pub repeat_similarity: f32,
 }
 
 impl Default for PolicyConfig {
@@ -55,6 +76,9 @@ impl Default for PolicyConfig {
             min_intent_probability: 0.5,
             max_misses: 2,
             max_choices: 3,
+            strong_answer_score: 0.8,
+            max_unhelpful: 2,
+            repeat_similarity: 0.9,
         }
     }
 }
@@ -83,6 +107,8 @@ pub struct ScoredEntry {
     pub faq_id: String,
     /// Fused score, higher is better.
     pub score: f32,
+    /// The intent the entry belongs to, if the knowledge base says.
+    pub intent: Option<String>,
 }
 
 /// What the policy knows about one message.
@@ -96,11 +122,18 @@ pub struct Turn {
     pub oos_score: f32,
     /// FAQ candidates, best first.
     pub candidates: Vec<ScoredEntry>,
+    /// Cosine similarity of this message's embedding to the customer's previous message, if
+    /// there was one.
+    pub similarity_to_previous: Option<f32>,
+    /// Whether the message shows frustration ([`super::frustration`]).
+    pub frustrated: bool,
 }
 
 impl Turn {
-    /// The summary of `analysis`, with the top intent's action looked up in `knowledge`.
-    pub fn from_analysis(analysis: &Analysis<'_>, knowledge: &Knowledge) -> Turn {
+    /// The summary of `analysis` of the message `text`, with the top intent's action looked up
+    /// in `knowledge`. The similarity to the previous message is the caller's to fill in: only
+    /// the conversation knows it.
+    pub fn from_analysis(text: &str, analysis: &Analysis<'_>, knowledge: &Knowledge) -> Turn {
         let understanding = &analysis.understanding;
         let intent = understanding.intents.first().and_then(|top| {
             let intent: &Intent = knowledge.intent(&top.name)?;
@@ -126,17 +159,28 @@ impl Turn {
                 .map(|c| ScoredEntry {
                     faq_id: c.entry.id.clone(),
                     score: c.score,
+                    intent: c.entry.intent.clone(),
                 })
                 .collect(),
+            similarity_to_previous: None,
+            frustrated: super::frustration::is_frustrated(text),
         }
     }
 }
 
-/// What the policy remembers of a conversation between messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What the policy remembers of a conversation between messages. Rebuilt from the stored
+/// events when a customer resumes ([`Memory::observe_stored`]), so a reload or a server restart
+/// does not reset the counters that lead to a handoff.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Memory {
     /// Misses in a row: fallbacks since the last message the bot understood.
     pub misses: u32,
+    /// The FAQ entry of the bot's latest answer, until something other than small talk or a
+    /// fallback comes between.
+    pub last_answer: Option<String>,
+    /// The seqs of answers the customer marked not helpful (a changed vote on one answer
+    /// counts once).
+    pub unhelpful: Vec<u64>,
 }
 
 impl Memory {
@@ -146,6 +190,35 @@ impl Memory {
             Decision::Fallback => self.misses.saturating_add(1),
             _ => 0,
         };
+        match decision {
+            Decision::Answer { faq_id } => self.last_answer = Some(faq_id.clone()),
+            // "Thanks" or a garbled message between two identical answers is still a loop.
+            Decision::Reply { .. } | Decision::Fallback => {}
+            Decision::Clarify { .. } | Decision::Handoff { .. } => self.last_answer = None,
+        }
+    }
+
+    /// Updates the memory with a stored bot event: its `decision` name and FAQ entry.
+    pub fn observe_stored(&mut self, decision: &str, faq_id: Option<&str>) {
+        let decision = match (decision, faq_id) {
+            ("answer", Some(faq_id)) => Decision::Answer {
+                faq_id: faq_id.to_owned(),
+            },
+            ("fallback", _) => Decision::Fallback,
+            ("clarify", _) => Decision::Clarify {
+                choices: Vec::new(),
+            },
+            ("handoff", _) => Decision::Handoff {
+                reason: HandoffReason::Intent,
+                queue: DEFAULT_QUEUE.to_owned(),
+                priority: Priority::Normal,
+            },
+            // Small talk, and anything a later version may store.
+            _ => Decision::Reply {
+                text: String::new(),
+            },
+        };
+        self.observe(&decision);
     }
 }
 
@@ -195,31 +268,37 @@ impl Decision {
 
 /// Decides what to do with a message (see the module documentation for the rules).
 pub fn decide(config: &PolicyConfig, turn: &Turn, memory: &Memory) -> Decision {
-    if let Some(intent) = turn
+    let confident = turn
         .intent
         .as_ref()
-        .filter(|i| i.probability >= config.min_intent_probability)
+        .filter(|i| i.probability >= config.min_intent_probability);
+    if let Some(intent) = confident.filter(|i| i.action == Action::Handoff) {
+        let reason = if intent.name == HUMAN_REQUEST_INTENT {
+            HandoffReason::CustomerRequest
+        } else {
+            HandoffReason::Intent
+        };
+        return handoff(reason, intent.queue.clone(), intent.priority);
+    }
+    if turn.frustrated {
+        // An upset customer goes ahead of routine questions.
+        let queue = confident.map_or_else(|| DEFAULT_QUEUE.to_owned(), |i| i.queue.clone());
+        return handoff(HandoffReason::Frustration, queue, Priority::High);
+    }
+    if let Some(intent) = confident.filter(|i| is_small_talk(i.action) && !turn.out_of_scope)
+        && let Some(text) = &intent.reply
     {
-        match intent.action {
-            Action::Handoff => {
-                let reason = if intent.name == HUMAN_REQUEST_INTENT {
-                    HandoffReason::CustomerRequest
-                } else {
-                    HandoffReason::Intent
-                };
-                return Decision::Handoff {
-                    reason,
-                    queue: intent.queue.clone(),
-                    priority: intent.priority,
-                };
-            }
-            Action::Greet | Action::Thank | Action::Goodbye if !turn.out_of_scope => {
-                if let Some(text) = &intent.reply {
-                    return Decision::Reply { text: text.clone() };
-                }
-            }
-            _ => {}
-        }
+        return Decision::Reply { text: text.clone() };
+    }
+    if turn
+        .similarity_to_previous
+        .is_some_and(|s| s >= config.repeat_similarity)
+    {
+        return handoff(
+            HandoffReason::RepeatedMessage,
+            DEFAULT_QUEUE.to_owned(),
+            Priority::Normal,
+        );
     }
     if turn.out_of_scope {
         return miss(config, memory);
@@ -241,19 +320,86 @@ pub fn decide(config: &PolicyConfig, turn: &Turn, memory: &Memory) -> Decision {
     if close.len() >= 2 {
         return Decision::Clarify { choices: close };
     }
+    if let Some(intent) = confident.filter(|i| i.action == Action::Answer)
+        && best.intent.as_ref().is_some_and(|e| *e != intent.name)
+        && best.score < config.strong_answer_score
+    {
+        // The model reads one topic, retrieval found another: ask rather than guess.
+        return match good
+            .iter()
+            .find(|c| c.intent.as_ref() == Some(&intent.name))
+        {
+            Some(other) => Decision::Clarify {
+                choices: vec![best.faq_id.clone(), other.faq_id.clone()],
+            },
+            None => miss(config, memory),
+        };
+    }
+    answer(&best.faq_id, memory)
+}
+
+/// Answer with `faq_id`, unless it is the answer the bot just gave: saying it again would loop.
+/// Also what a chosen quick reply or clarify choice gets.
+pub fn answer(faq_id: &str, memory: &Memory) -> Decision {
+    if memory.last_answer.as_deref() == Some(faq_id) {
+        return handoff(
+            HandoffReason::RepeatedAnswer,
+            DEFAULT_QUEUE.to_owned(),
+            Priority::Normal,
+        );
+    }
     Decision::Answer {
-        faq_id: best.faq_id.clone(),
+        faq_id: faq_id.to_owned(),
+    }
+}
+
+/// Records the customer's verdict on the answer `seq`; returns the handoff when this is the
+/// `max_unhelpful`-th answer marked not helpful.
+pub fn on_feedback(
+    config: &PolicyConfig,
+    memory: &mut Memory,
+    seq: u64,
+    helpful: bool,
+) -> Option<Decision> {
+    if helpful {
+        // A changed mind: the answer helped after all.
+        memory.unhelpful.retain(|&s| s != seq);
+        return None;
+    }
+    if memory.unhelpful.contains(&seq) {
+        return None;
+    }
+    memory.unhelpful.push(seq);
+    let count = u32::try_from(memory.unhelpful.len()).unwrap_or(u32::MAX);
+    (count >= config.max_unhelpful).then(|| {
+        handoff(
+            HandoffReason::Unhelpful,
+            DEFAULT_QUEUE.to_owned(),
+            Priority::Normal,
+        )
+    })
+}
+
+fn is_small_talk(action: Action) -> bool {
+    matches!(action, Action::Greet | Action::Thank | Action::Goodbye)
+}
+
+fn handoff(reason: HandoffReason, queue: String, priority: Priority) -> Decision {
+    Decision::Handoff {
+        reason,
+        queue,
+        priority,
     }
 }
 
 /// Fallback, or a handoff when this miss is the `max_misses`-th in a row.
 fn miss(config: &PolicyConfig, memory: &Memory) -> Decision {
     if memory.misses.saturating_add(1) >= config.max_misses {
-        Decision::Handoff {
-            reason: HandoffReason::LowConfidence,
-            queue: DEFAULT_QUEUE.to_owned(),
-            priority: Priority::Normal,
-        }
+        handoff(
+            HandoffReason::LowConfidence,
+            DEFAULT_QUEUE.to_owned(),
+            Priority::Normal,
+        )
     } else {
         Decision::Fallback
     }

@@ -19,6 +19,7 @@ fn candidates(scores: &[(&str, f32)]) -> Vec<ScoredEntry> {
         .map(|&(id, score)| ScoredEntry {
             faq_id: id.to_owned(),
             score,
+            intent: None,
         })
         .collect()
 }
@@ -29,6 +30,28 @@ fn turn(intent: Option<IntentGuess>, oos: bool, scores: &[(&str, f32)]) -> Turn 
         out_of_scope: oos,
         oos_score: if oos { 0.9 } else { 0.1 },
         candidates: candidates(scores),
+        similarity_to_previous: None,
+        frustrated: false,
+    }
+}
+
+/// Candidates with the intents their entries belong to.
+fn with_intents(scores: &[(&str, f32, &str)]) -> Vec<ScoredEntry> {
+    scores
+        .iter()
+        .map(|&(id, score, intent)| ScoredEntry {
+            faq_id: id.to_owned(),
+            score,
+            intent: Some(intent.to_owned()),
+        })
+        .collect()
+}
+
+fn handoff_for(reason: HandoffReason) -> Decision {
+    Decision::Handoff {
+        reason,
+        queue: DEFAULT_QUEUE.into(),
+        priority: Priority::Normal,
     }
 }
 
@@ -159,5 +182,158 @@ fn an_understood_message_resets_the_misses() {
     assert_eq!(
         decide(&PolicyConfig::default(), &t, &memory),
         Decision::Fallback
+    );
+}
+
+#[test]
+fn frustration_hands_off_ahead_of_a_good_answer_at_high_priority() {
+    let mut t = turn(
+        Some(intent("shipping", 0.9, Action::Answer)),
+        false,
+        &[("delivery-time", 0.9)],
+    );
+    t.frustrated = true;
+    assert_eq!(
+        decide_fresh(&t),
+        Decision::Handoff {
+            reason: HandoffReason::Frustration,
+            queue: "escalations".into(),
+            priority: Priority::High,
+        }
+    );
+}
+
+#[test]
+fn a_handoff_intent_wins_over_frustration_so_its_queue_is_kept() {
+    let mut t = turn(Some(intent("complaint", 0.9, Action::Handoff)), false, &[]);
+    t.frustrated = true;
+    assert!(matches!(
+        decide_fresh(&t),
+        Decision::Handoff {
+            reason: HandoffReason::Intent,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_near_same_message_hands_off_and_a_new_question_on_the_topic_does_not() {
+    let mut t = turn(None, false, &[("delivery-time", 0.9)]);
+    t.similarity_to_previous = Some(0.95);
+    assert_eq!(
+        decide_fresh(&t),
+        handoff_for(HandoffReason::RepeatedMessage)
+    );
+    t.similarity_to_previous = Some(0.8);
+    assert_eq!(
+        decide_fresh(&t),
+        Decision::Answer {
+            faq_id: "delivery-time".into()
+        }
+    );
+}
+
+#[test]
+fn repeated_small_talk_is_still_small_talk() {
+    let mut t = turn(Some(intent("greeting", 0.9, Action::Greet)), false, &[]);
+    t.similarity_to_previous = Some(1.0);
+    assert!(matches!(decide_fresh(&t), Decision::Reply { .. }));
+}
+
+#[test]
+fn the_same_answer_twice_in_a_row_hands_off_even_with_small_talk_between() {
+    let config = PolicyConfig::default();
+    let t = turn(None, false, &[("a", 0.9)]);
+    let mut memory = Memory::default();
+    let first = decide(&config, &t, &memory);
+    assert_eq!(first, Decision::Answer { faq_id: "a".into() });
+    memory.observe(&first);
+    memory.observe(&Decision::Reply {
+        text: "You're welcome".into(),
+    });
+    assert_eq!(
+        decide(&config, &t, &memory),
+        handoff_for(HandoffReason::RepeatedAnswer)
+    );
+    memory.observe(&Decision::Clarify {
+        choices: vec!["a".into(), "b".into()],
+    });
+    assert_eq!(
+        decide(&config, &t, &memory),
+        Decision::Answer { faq_id: "a".into() },
+        "a clarification in between means the customer chose"
+    );
+}
+
+#[test]
+fn intent_and_retrieval_that_disagree_are_clarified_or_missed_unless_retrieval_is_strong() {
+    let config = PolicyConfig::default();
+    let mut t = turn(Some(intent("returns", 0.9, Action::Answer)), false, &[]);
+    t.candidates = with_intents(&[
+        ("delivery-time", 0.7, "shipping"),
+        ("refund", 0.6, "returns"),
+    ]);
+    assert_eq!(
+        decide(&config, &t, &Memory::default()),
+        Decision::Clarify {
+            choices: vec!["delivery-time".into(), "refund".into()]
+        }
+    );
+    t.candidates = with_intents(&[
+        ("delivery-time", 0.7, "shipping"),
+        ("refund", 0.3, "returns"),
+    ]);
+    assert_eq!(decide(&config, &t, &Memory::default()), Decision::Fallback);
+    t.candidates = with_intents(&[("delivery-time", 0.85, "shipping")]);
+    assert_eq!(
+        decide(&config, &t, &Memory::default()),
+        Decision::Answer {
+            faq_id: "delivery-time".into()
+        },
+        "a strong match beats the topic guess"
+    );
+}
+
+#[test]
+fn intent_and_retrieval_that_agree_are_answered() {
+    let mut t = turn(Some(intent("shipping", 0.9, Action::Answer)), false, &[]);
+    t.candidates = with_intents(&[
+        ("delivery-time", 0.6, "shipping"),
+        ("refund", 0.5, "returns"),
+    ]);
+    assert_eq!(
+        decide_fresh(&t),
+        Decision::Answer {
+            faq_id: "delivery-time".into()
+        }
+    );
+}
+
+#[test]
+fn the_second_unhelpful_answer_hands_off_and_a_revote_on_one_answer_counts_once() {
+    let config = PolicyConfig::default();
+    let mut memory = Memory::default();
+    assert_eq!(on_feedback(&config, &mut memory, 4, false), None);
+    assert_eq!(on_feedback(&config, &mut memory, 4, false), None);
+    assert_eq!(on_feedback(&config, &mut memory, 4, true), None);
+    assert_eq!(on_feedback(&config, &mut memory, 6, false), None);
+    assert_eq!(
+        on_feedback(&config, &mut memory, 8, false),
+        Some(handoff_for(HandoffReason::Unhelpful))
+    );
+}
+
+#[test]
+fn memory_rebuilt_from_stored_decisions_counts_misses_and_the_last_answer() {
+    let mut memory = Memory::default();
+    memory.observe_stored("answer", Some("a"));
+    memory.observe_stored("reply", None);
+    assert_eq!(memory.last_answer.as_deref(), Some("a"));
+    memory.observe_stored("fallback", None);
+    assert_eq!(memory.misses, 1);
+    assert_eq!(
+        decide(&PolicyConfig::default(), &turn(None, true, &[]), &memory),
+        handoff_for(HandoffReason::LowConfidence),
+        "a miss after the restored one is the second in a row"
     );
 }

@@ -37,6 +37,13 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The conversation store (a connection pool; clones share it).
     pub store: Store,
+    /// One permit per open chat connection, `max_chat_connections` in all.
+    pub chat_slots: Arc<tokio::sync::Semaphore>,
+    /// The most asked topics, for greetings.
+    pub topics: Arc<crate::ws::topics::TopTopics>,
+    /// Changes once, when the server begins to shut down: chat sessions then close with 1001
+    /// so that widgets reconnect (to this server restarted, or another one).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The application's routes with their layers.

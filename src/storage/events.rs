@@ -102,6 +102,56 @@ impl Store {
         Ok(events)
     }
 
+    /// The bot's latest decisions in a conversation (at most `n`), oldest first, each with the
+    /// FAQ entry it answered with: what the policy's memory is rebuilt from on resume.
+    pub async fn bot_decisions(
+        &self,
+        conversation_id: &str,
+        n: u32,
+    ) -> Result<Vec<(String, Option<String>)>, StorageError> {
+        let mut rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT decision, faq_id FROM messages \
+             WHERE conversation_id = $1 AND sender = 'bot' AND decision IS NOT NULL \
+             ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(conversation_id)
+        .bind(i64::from(n))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// The FAQ entries answered with most often since `since_ms`, most often first (ties by
+    /// id, so the order is stable), at most `limit`.
+    pub async fn most_answered(
+        &self,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StorageError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT faq_id FROM messages \
+             WHERE decision = 'answer' AND faq_id IS NOT NULL AND created_at >= $1 \
+             GROUP BY faq_id ORDER BY COUNT(*) DESC, faq_id LIMIT $2",
+        )
+        .bind(since_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
+    /// The seqs of the answers in a conversation the customer marked not helpful, in order.
+    pub async fn unhelpful_answers(&self, conversation_id: &str) -> Result<Vec<u64>, StorageError> {
+        let seqs: Vec<i64> = sqlx::query_scalar(
+            "SELECT seq FROM feedback WHERE conversation_id = $1 AND NOT helpful ORDER BY seq",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(seqs.into_iter().map(seq_from_db).collect())
+    }
+
     /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so two appends
     /// queue on the busy timeout instead of both reading and one failing to upgrade its lock.
     /// (PostgreSQL would use a plain `BEGIN`: the `UPDATE ... RETURNING last_seq` row lock

@@ -13,6 +13,7 @@
 //! `BEGIN IMMEDIATE` in `events.rs` are SQLite's own.
 
 mod events;
+mod queue;
 mod store;
 
 #[cfg(test)]
@@ -24,7 +25,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use store::{DB_FILE, Store};
+use crate::knowledge::Priority;
+
+pub use store::{DB_FILE, Store, now_ms};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +192,12 @@ pub struct Conversation {
     pub updated_at: i64,
     /// Milliseconds since the Unix epoch (UTC) when it was closed.
     pub closed_at: Option<i64>,
+    /// The queue it was last handed off to.
+    pub queue: Option<String>,
+    /// How urgent its handoff is (normal until handed off).
+    pub priority: Priority,
+    /// Milliseconds since the Unix epoch (UTC) of its latest handoff.
+    pub queued_at: Option<i64>,
 }
 
 /// An event to append: a server frame plus what the bot knew when it produced it.

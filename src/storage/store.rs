@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 };
 
 use super::{Conversation, ConversationState, NewConversation, StorageError};
+use crate::knowledge::Priority;
 
 /// Name of the database file inside the data folder.
 pub const DB_FILE: &str = "tandem.db";
@@ -32,10 +33,30 @@ const POOL_SIZE: u32 = 8;
 /// Bytes of randomness in a resume token: 256 bits, beyond guessing.
 const TOKEN_BYTES: usize = 32;
 
+/// The rank stored for a priority (see `migrations/0002_queue.sql`): higher goes first.
+pub(super) fn priority_rank(priority: Priority) -> i64 {
+    match priority {
+        Priority::Low => 0,
+        Priority::Normal => 1,
+        Priority::High => 2,
+        Priority::Urgent => 3,
+    }
+}
+
+fn priority_from_rank(rank: i64) -> Result<Priority, StorageError> {
+    match rank {
+        0 => Ok(Priority::Low),
+        1 => Ok(Priority::Normal),
+        2 => Ok(Priority::High),
+        3 => Ok(Priority::Urgent),
+        other => Err(StorageError::Corrupt(format!("priority rank {other}"))),
+    }
+}
+
 macro_rules! conversation_columns {
     () => {
         "id, customer_id, customer_attributes, locale, page_url, state, handoff_reason, last_seq, \
-         created_at, updated_at, closed_at"
+         created_at, updated_at, closed_at, queue, priority, queued_at"
     };
 }
 
@@ -187,6 +208,37 @@ impl Store {
         }
     }
 
+    /// Records a verified identity on a conversation that has none yet (the customer signed in
+    /// after it began); an identified conversation keeps the identity it has.
+    pub async fn identify(
+        &self,
+        conversation_id: &str,
+        customer_id: Option<&str>,
+        attributes: &serde_json::Value,
+    ) -> Result<Conversation, StorageError> {
+        let row = sqlx::query(concat!(
+            "UPDATE conversations SET \
+             customer_id = COALESCE(customer_id, $2), \
+             customer_attributes = CASE WHEN customer_id IS NULL THEN $3 \
+                                        ELSE customer_attributes END, \
+             updated_at = $4 \
+             WHERE id = $1 RETURNING ",
+            conversation_columns!()
+        ))
+        .bind(conversation_id)
+        .bind(customer_id)
+        .bind(attributes.to_string())
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => conversation_from_row(&row),
+            None => Err(StorageError::UnknownConversation(
+                conversation_id.to_owned(),
+            )),
+        }
+    }
+
     /// Records helpful / not helpful on the event `seq`; a second vote replaces the first.
     pub async fn record_feedback(
         &self,
@@ -237,6 +289,9 @@ fn conversation_from_row(row: &SqliteRow) -> Result<Conversation, StorageError> 
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         closed_at: row.try_get("closed_at")?,
+        queue: row.try_get("queue")?,
+        priority: priority_from_rank(row.try_get("priority")?)?,
+        queued_at: row.try_get("queued_at")?,
     })
 }
 
@@ -253,7 +308,8 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-pub(super) fn now_ms() -> i64 {
+/// Now, in milliseconds since the Unix epoch (UTC): how every timestamp is stored.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -141,6 +141,11 @@ pub enum ServerFrame {
         last_seq: u64,
         /// Whether an existing conversation was resumed (false: a new one was started).
         resumed: bool,
+        /// Whether the conversation has a verified customer identity. False after a `hello`
+        /// with an identity means it did not verify (wrong secret, expired): the customer is
+        /// anonymous.
+        #[serde(default)]
+        identified: bool,
     },
     /// The bot answers from an FAQ entry (or small talk).
     Answer {

@@ -62,6 +62,7 @@ fn server_frames_round_trip_through_json_and_report_their_seq() {
                 resume_token: "t".into(),
                 last_seq: 4,
                 resumed: true,
+                identified: false,
             },
             None,
         ),

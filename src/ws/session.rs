@@ -1,31 +1,38 @@
-//! A customer's live chat session at `/ws/chat`: hello and resume, storing and acknowledging
-//! messages, the bot's turn, handoff, limits.
+//! A customer's live chat session at `/ws/chat`: connection limits, timeouts, and dispatching
+//! each frame.
 //!
 //! One task per connection reads frames and handles them in order; a second task writes what the
 //! first queues, so a slow client never blocks the store or the bot (axum `examples/chat`). Every
 //! frame that belongs to the conversation is stored before it is sent, so a reconnecting client
 //! gets exactly what it missed from the store ([`Store::events_after`]).
+//!
+//! - `hello.rs`: starting or resuming a conversation, identity, replay;
+//! - `turn.rs`: storing customer events and the bot's turn;
+//! - `reply.rs`: the frame for each decision; `rate.rs`: the frame rate limit.
 
+mod hello;
 mod rate;
 mod reply;
+mod turn;
+
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::time::Instant;
 
 use self::rate::RateLimit;
 
 use super::protocol::close_code;
-use super::{ClientFrame, ErrorCode, HandoffReason, PROTOCOL_VERSION, ServerFrame};
-use crate::bot::policy::{Decision, Memory, PolicyConfig, Turn, decide};
-use crate::bot::{Bot, BotError};
+use super::{ClientFrame, ErrorCode, ServerFrame};
+use crate::bot::BotError;
+use crate::bot::policy::{Memory, PolicyConfig};
 use crate::http::AppState;
 use crate::model::ModelError;
-use crate::storage::{
-    Appended, ConversationState, NewConversation, NewEvent, Sender, StorageError, Store,
-};
+use crate::storage::{ConversationState, StorageError, Store};
 
 /// Largest websocket frame or message accepted; a bigger one closes the connection with 1009.
 /// A chat message is at most a few thousand characters, so 64 KiB leaves ample room while
@@ -34,8 +41,15 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// Frames queued for the writer before the reader waits for it.
 const OUTBOX: usize = 64;
-/// FAQ candidates the bot looks at: enough for a three-way clarification.
-const CANDIDATES: usize = 3;
+/// Initial read and write buffer per socket.
+const IO_BUFFER_BYTES: usize = 4 * 1024;
+/// How often the server pings: often enough that proxies, which commonly cut a connection
+/// silent for 60 s, see traffic; rare enough to cost nothing with thousands of customers.
+const PING_INTERVAL: Duration = Duration::from_secs(25);
+/// Silence (not even a pong) after which the peer is taken for gone: two missed pings.
+const DEAD_AFTER: Duration = Duration::from_secs(60);
+/// How long a new connection may take to say hello: a widget says it at once.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What can go wrong while handling a frame; the customer gets an `internal` error frame.
 #[derive(Debug, thiserror::Error)]
@@ -52,27 +66,41 @@ pub enum SessionError {
     /// A frame could not be serialised.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    /// The bot's worker task panicked or was cancelled.
+    #[error("the bot's worker failed: {0}")]
+    Worker(#[from] tokio::task::JoinError),
     /// The client went away while frames were queued for it.
     #[error("the connection is closed")]
     Gone,
 }
 
-/// Initial read and write buffer per socket.
-const IO_BUFFER_BYTES: usize = 4 * 1024;
-
-/// `GET /ws/chat`: upgrades to a websocket and runs a [`Session`] on it.
+/// `GET /ws/chat`: upgrades to a websocket and runs a session on it, or closes it with 1013 when
+/// the server has `max_chat_connections` already.
 pub async fn chat(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     // tungstenite reserves 128 KiB read and write buffers per socket by default, which is most
     // of an idle customer's memory; chat frames are a few hundred bytes, and the buffers grow
     // on demand up to the frame limit when one is not.
-    ws.max_message_size(MAX_FRAME_BYTES)
+    let ws = ws
+        .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(IO_BUFFER_BYTES)
-        .write_buffer_size(IO_BUFFER_BYTES)
-        .on_upgrade(move |socket| run(socket, state))
+        .write_buffer_size(IO_BUFFER_BYTES);
+    match state.chat_slots.clone().try_acquire_owned() {
+        Ok(slot) => ws.on_upgrade(move |socket| run(socket, state, slot)),
+        // Refusing the upgrade with a 503 would reach a browser as a bare "connection failed";
+        // a close code tells the widget to come back later.
+        Err(_) => ws.on_upgrade(|mut socket| async move {
+            tracing::warn!("chat connection refused: max_chat_connections reached");
+            let frame = CloseFrame {
+                code: close_code::TRY_AGAIN_LATER,
+                reason: Utf8Bytes::from_static("server full, try again later"),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+        }),
+    }
 }
 
-async fn run(socket: WebSocket, state: AppState) {
+async fn run(socket: WebSocket, state: AppState, _slot: OwnedSemaphorePermit) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut queued) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(async move {
@@ -84,16 +112,44 @@ async fn run(socket: WebSocket, state: AppState) {
         }
     });
     let mut session = Session::new(state, outbox);
-    while let Some(received) = stream.next().await {
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let mut last_heard = Instant::now();
+    let mut shutdown = session.state.shutdown.clone();
+    loop {
+        let idle_deadline = session.idle_deadline();
+        let idle = async {
+            match idle_deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        let received = tokio::select! {
+            received = stream.next() => received,
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= DEAD_AFTER
+                    || session.outbox.send(Message::Ping(Default::default())).await.is_err()
+                {
+                    break;
+                }
+                continue;
+            }
+            _ = shutdown.changed() => {
+                session.close(close_code::GOING_AWAY, "server shutting down").await;
+                break;
+            }
+            () = idle => {
+                let reason = if session.conversation.is_some() { "idle" } else { "no hello" };
+                session.close(close_code::NORMAL, reason).await;
+                break;
+            }
+        };
+        let Some(received) = received else { break };
+        last_heard = Instant::now();
         let result = match received {
             Ok(Message::Text(text)) => session.handle(text.as_str()).await,
             Ok(Message::Binary(_)) => {
-                session
-                    .send(&ServerFrame::error(
-                        ErrorCode::BadFrame,
-                        "frames are JSON text, not binary",
-                    ))
-                    .await
+                let e = ServerFrame::error(ErrorCode::BadFrame, "frames are JSON text, not binary");
+                session.send(&e).await
             }
             Ok(Message::Close(_)) => break,
             Ok(Message::Ping(_) | Message::Pong(_)) => Ok(()),
@@ -112,14 +168,11 @@ async fn run(socket: WebSocket, state: AppState) {
             Err(SessionError::Gone) => break,
             Err(e) => {
                 tracing::error!(error = %e, conversation = ?session.conversation, "chat frame failed");
-                if session
-                    .send(&ServerFrame::error(
-                        ErrorCode::Internal,
-                        "the server failed; a message without an ack was not stored: resend it",
-                    ))
-                    .await
-                    .is_err()
-                {
+                let e = ServerFrame::error(
+                    ErrorCode::Internal,
+                    "the server failed; a message without an ack was not stored: resend it",
+                );
+                if session.send(&e).await.is_err() {
                     break;
                 }
             }
@@ -142,11 +195,19 @@ struct Session {
     memory: Memory,
     policy: PolicyConfig,
     rate: RateLimit,
+    /// The embedding of the customer's previous message, for repeat detection.
+    previous: Option<Vec<f32>>,
+    /// The previous message's text when resuming, embedded when the next message arrives.
+    previous_text: Option<String>,
+    connected_at: Instant,
+    /// When the customer last sent a frame.
+    last_active: Instant,
     closed: bool,
 }
 
 impl Session {
     fn new(state: AppState, outbox: mpsc::Sender<Message>) -> Self {
+        let now = Instant::now();
         Session {
             store: state.store.clone(),
             state,
@@ -156,7 +217,23 @@ impl Session {
             memory: Memory::default(),
             policy: PolicyConfig::default(),
             rate: RateLimit::new(),
+            previous: None,
+            previous_text: None,
+            connected_at: now,
+            last_active: now,
             closed: false,
+        }
+    }
+
+    /// When the connection is closed for silence: soon without hello, after the idle timeout
+    /// while the bot serves, never while a person is involved (the customer is waiting, or
+    /// reading the agent's replies).
+    fn idle_deadline(&self) -> Option<Instant> {
+        let idle = Duration::from_secs(self.state.settings.chat_idle_timeout_secs);
+        match &self.conversation {
+            None => Some(self.connected_at + idle.min(HELLO_TIMEOUT)),
+            Some(_) if self.bot_active => Some(self.last_active + idle),
+            Some(_) => None,
         }
     }
 
@@ -180,8 +257,18 @@ impl Session {
         let _ = self.outbox.send(Message::Close(Some(frame))).await;
     }
 
+    async fn bad_state(&self, message: impl Into<String>) -> Result<(), SessionError> {
+        self.send(&ServerFrame::error(ErrorCode::BadState, message))
+            .await
+    }
+
     async fn handle(&mut self, text: &str) -> Result<(), SessionError> {
+        self.last_active = Instant::now();
         if !self.rate.allow() {
+            if self.rate.refused_in_a_row >= rate::FLOOD_CLOSE {
+                self.close(close_code::POLICY, "flooding").await;
+                return Ok(());
+            }
             return self
                 .send(&ServerFrame::error(
                     ErrorCode::RateLimited,
@@ -203,80 +290,24 @@ impl Session {
         };
         match frame {
             ClientFrame::Message { client_id, text } => {
-                let text = text.trim().to_owned();
-                if text.is_empty() {
-                    let e = ServerFrame::error(ErrorCode::BadFrame, "the message text is empty");
-                    return self.send(&e).await;
-                }
-                let max = self.state.settings.max_message_chars;
-                if text.chars().count() > max {
-                    let message = format!("a message may have at most {max} characters");
-                    return self
-                        .send(&ServerFrame::error(ErrorCode::TooLarge, message))
-                        .await;
-                }
-                if self
-                    .customer_event(&conversation, &client_id, &text, None)
-                    .await?
-                {
-                    self.bot_turn(&conversation, &text).await?;
-                }
-                Ok(())
+                self.message(&conversation, &client_id, text.trim()).await
             }
             ClientFrame::Choose {
                 client_id,
                 choice_id,
                 label,
             } => {
-                let stored = self
-                    .customer_event(&conversation, &client_id, &label, Some(&choice_id))
-                    .await?;
-                if stored && self.bot_active {
-                    let bot = self.state.bot.load_full();
-                    if bot.knowledge().faq(&choice_id).is_some() {
-                        let decision = Decision::Answer { faq_id: choice_id };
-                        self.memory.observe(&decision);
-                        self.respond(&conversation, &bot, decision, bot_event)
-                            .await?;
-                    } else {
-                        self.bot_turn(&conversation, &label).await?;
-                    }
-                }
-                Ok(())
+                self.choose(&conversation, &client_id, &choice_id, &label)
+                    .await
             }
             ClientFrame::RequestHuman { client_id } => {
-                let stored = match &client_id {
-                    Some(id) => {
-                        self.customer_event(&conversation, id, "(asked for a person)", None)
-                            .await?
-                    }
-                    None => true,
-                };
-                if stored && self.bot_active {
-                    let bot = self.state.bot.load_full();
-                    let decision = Decision::Handoff {
-                        reason: HandoffReason::CustomerRequest,
-                        queue: crate::knowledge::DEFAULT_QUEUE.to_owned(),
-                        priority: crate::knowledge::Priority::Normal,
-                    };
-                    self.respond(&conversation, &bot, decision, bot_event)
-                        .await?;
-                }
-                Ok(())
+                self.request_human(&conversation, client_id.as_deref())
+                    .await
             }
             ClientFrame::Feedback { seq, helpful } => {
-                match self
-                    .store
-                    .record_feedback(&conversation, seq, helpful)
-                    .await
-                {
-                    Err(StorageError::UnknownEvent { .. }) => {
-                        self.bad_state(format!("there is no answer with seq {seq}"))
-                            .await
-                    }
-                    other => Ok(other?),
-                }
+                self.feedback(&conversation, seq, helpful).await
             }
+            // Nobody reads the customer's typing while the bot serves; the agent console will.
             ClientFrame::Typing { .. } => Ok(()),
             ClientFrame::Close {} => {
                 self.store
@@ -288,167 +319,4 @@ impl Session {
             ClientFrame::Hello { .. } => Ok(()),
         }
     }
-
-    async fn bad_state(&self, message: impl Into<String>) -> Result<(), SessionError> {
-        self.send(&ServerFrame::error(ErrorCode::BadState, message))
-            .await
-    }
-
-    /// Starts or resumes the conversation, sends `welcome` and replays what the client missed.
-    async fn hello(&mut self, frame: ClientFrame) -> Result<(), SessionError> {
-        let ClientFrame::Hello {
-            protocol,
-            resume_token,
-            last_seq,
-            locale,
-            page_url,
-            identity: _,
-        } = frame
-        else {
-            return Ok(());
-        };
-        if protocol != PROTOCOL_VERSION {
-            let message = format!("this server speaks protocol {PROTOCOL_VERSION}");
-            self.send(&ServerFrame::error(ErrorCode::UnsupportedProtocol, message))
-                .await?;
-            self.close(close_code::POLICY, "unsupported protocol").await;
-            return Ok(());
-        }
-        let existing = match &resume_token {
-            Some(token) => self.store.conversation_by_token(token).await?,
-            None => None,
-        };
-        let (conversation, token, resumed) = match (existing, resume_token) {
-            (Some(conversation), Some(token)) => (conversation, token, true),
-            _ => {
-                let new = NewConversation {
-                    locale,
-                    page_url,
-                    ..NewConversation::default()
-                };
-                let (conversation, token) = self.store.create_conversation(new).await?;
-                (conversation, token, false)
-            }
-        };
-        self.bot_active = conversation.state == ConversationState::Bot;
-        self.conversation = Some(conversation.id.clone());
-        self.send(&ServerFrame::Welcome {
-            protocol: PROTOCOL_VERSION,
-            conversation_id: conversation.id.clone(),
-            resume_token: token,
-            last_seq: conversation.last_seq,
-            resumed,
-        })
-        .await?;
-        if resumed {
-            let after = last_seq.unwrap_or(0);
-            for event in self.store.events_after(&conversation.id, after).await? {
-                self.send_text(event.frame).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Stores a customer message and acknowledges it; false when it was a duplicate (acked again
-    /// with its first seq, not answered again).
-    async fn customer_event(
-        &mut self,
-        conversation: &str,
-        client_id: &str,
-        text: &str,
-        choice_id: Option<&str>,
-    ) -> Result<bool, SessionError> {
-        let frame = ServerFrame::CustomerMessage {
-            seq: 0,
-            client_id: client_id.to_owned(),
-            text: text.to_owned(),
-            choice_id: choice_id.map(str::to_owned),
-        };
-        let event = NewEvent::new(Sender::Customer, serde_json::to_value(&frame)?);
-        let (seq, new) = match self
-            .store
-            .append_customer_message(conversation, client_id, event)
-            .await?
-        {
-            Appended::New(stored) => (stored.seq, true),
-            Appended::Duplicate(seq) => (seq, false),
-        };
-        let ack = ServerFrame::Ack {
-            client_id: client_id.to_owned(),
-            seq,
-        };
-        self.send(&ack).await?;
-        Ok(new)
-    }
-
-    /// Runs the bot on a stored message: embed, analyse, decide, store and send the reply.
-    async fn bot_turn(&mut self, conversation: &str, text: &str) -> Result<(), SessionError> {
-        if !self.bot_active {
-            return Ok(());
-        }
-        let bot = self.state.bot.load_full();
-        let embedding = self.state.embedder.embed(text).await?;
-        let (decision, turn) = match bot.analyse(text, &embedding, CANDIDATES)? {
-            Some(analysis) => {
-                let turn = Turn::from_analysis(&analysis, bot.knowledge());
-                (decide(&self.policy, &turn, &self.memory), Some(turn))
-            }
-            // The model is still training: say so rather than count a miss.
-            None => (Decision::Fallback, None),
-        };
-        if turn.is_some() {
-            self.memory.observe(&decision);
-        }
-        let (intent, confidence) = turn
-            .as_ref()
-            .and_then(|t| t.intent.as_ref())
-            .map_or((None, None), |i| {
-                (Some(i.name.clone()), Some(f64::from(i.probability)))
-            });
-        let annotate = |frame| NewEvent {
-            intent: intent.clone(),
-            confidence,
-            ..NewEvent::new(Sender::Bot, frame)
-        };
-        self.respond(conversation, &bot, decision, annotate).await
-    }
-
-    /// Builds the frame for `decision`, stores it, sends it; a handoff also queues the
-    /// conversation and silences the bot.
-    async fn respond(
-        &mut self,
-        conversation: &str,
-        bot: &Bot,
-        decision: Decision,
-        event: impl Fn(serde_json::Value) -> NewEvent,
-    ) -> Result<(), SessionError> {
-        let frame = reply::frame_for(bot.knowledge(), &decision);
-        let faq_id = match (&decision, &frame) {
-            (Decision::Answer { .. }, ServerFrame::Answer { faq_id, .. }) => faq_id.clone(),
-            _ => None,
-        };
-        let reason = match &decision {
-            Decision::Handoff { reason, .. } => Some(reason.as_str().to_owned()),
-            _ => None,
-        };
-        let new = NewEvent {
-            faq_id,
-            decision: Some(decision.name().to_owned()),
-            reason: reason.clone(),
-            ..event(serde_json::to_value(&frame)?)
-        };
-        let stored = self.store.append(conversation, new).await?;
-        if let Some(reason) = reason {
-            self.store
-                .set_state(conversation, ConversationState::Queued, Some(&reason))
-                .await?;
-            self.bot_active = false;
-        }
-        self.send_text(stored.frame).await
-    }
-}
-
-/// A bot event with nothing known about the message (a choice, the request-a-person button).
-fn bot_event(frame: serde_json::Value) -> NewEvent {
-    NewEvent::new(Sender::Bot, frame)
 }

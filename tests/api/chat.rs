@@ -1,93 +1,12 @@
 //! The customer chat at `/ws/chat` with a real websocket client: hello and welcome, answers,
 //! handoff and silence after it, bad frames, duplicate client ids, resume with replay.
 
-use std::time::Duration;
-
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::helpers::{TestApp, spawn_app};
-
-/// How long a test waits for a frame: the bot's turn is milliseconds, debug builds are slower.
-const FRAME_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long "nothing more arrives" is watched for.
-const QUIET: Duration = Duration::from_millis(700);
-
-/// A customer's websocket connection.
-struct Customer {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
-
-impl Customer {
-    async fn connect(app: &TestApp) -> Customer {
-        let (socket, _) = connect_async(app.chat_url())
-            .await
-            .expect("the chat endpoint accepts websockets");
-        Customer { socket }
-    }
-
-    async fn send_raw(&mut self, text: &str) {
-        self.socket
-            .send(Message::text(text))
-            .await
-            .expect("frame sent");
-    }
-
-    async fn send(&mut self, frame: Value) {
-        self.send_raw(&frame.to_string()).await;
-    }
-
-    /// The next text frame as JSON.
-    async fn next(&mut self) -> Value {
-        loop {
-            let message = tokio::time::timeout(FRAME_TIMEOUT, self.socket.next())
-                .await
-                .expect("a frame arrives in time")
-                .expect("the connection is open")
-                .expect("a valid websocket message");
-            if let Message::Text(text) = message {
-                return serde_json::from_str(text.as_str()).expect("frames are JSON");
-            }
-        }
-    }
-
-    /// Asserts no frame arrives for a while.
-    async fn expect_quiet(&mut self) {
-        if let Ok(Some(message)) = tokio::time::timeout(QUIET, self.socket.next()).await {
-            panic!("expected silence, got {message:?}");
-        }
-    }
-
-    /// Says hello (resuming when a token is given) and returns the welcome.
-    async fn hello(&mut self, resume: Option<(&str, u64)>) -> Value {
-        let mut hello = json!({"type": "hello", "protocol": 1});
-        if let Some((token, last_seq)) = resume {
-            hello["resume_token"] = json!(token);
-            hello["last_seq"] = json!(last_seq);
-        }
-        self.send(hello).await;
-        let welcome = self.next().await;
-        assert_eq!(welcome["type"], "welcome", "{welcome}");
-        welcome
-    }
-
-    async fn say(&mut self, client_id: &str, text: &str) {
-        self.send(json!({"type": "message", "client_id": client_id, "text": text}))
-            .await;
-    }
-
-    /// Sends a message and returns its ack and the bot's reply.
-    async fn ask(&mut self, client_id: &str, text: &str) -> (Value, Value) {
-        self.say(client_id, text).await;
-        let ack = self.next().await;
-        assert_eq!(ack["type"], "ack", "{ack}");
-        assert_eq!(ack["client_id"], client_id);
-        (ack, self.next().await)
-    }
-}
+use crate::customer::{Customer, FRAME_TIMEOUT};
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn hello_gets_a_welcome_to_a_new_conversation() {

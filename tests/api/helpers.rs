@@ -69,6 +69,9 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The secret test servers share with the "company backend" that signs identities.
+pub const IDENTITY_SECRET: &str = "test-identity-secret";
+
 /// Settings for a test server: port 0, temp data folder, small limits that tests can exceed.
 pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
     Settings {
@@ -81,17 +84,30 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         encoder_backend: Default::default(),
         max_body_bytes: 4096,
         max_message_chars: 500,
+        identity_secret: IDENTITY_SECRET.into(),
+        chat_idle_timeout_secs: 600,
+        max_chat_connections: 1000,
         log_format: LogFormat::Pretty,
     }
 }
 
 /// Starts a server over `knowledge_dir`, or returns why it would not start.
 pub async fn try_spawn_app_with(knowledge_dir: &Path) -> anyhow::Result<TestApp> {
+    try_spawn(knowledge_dir, |_| {}).await
+}
+
+/// Starts a server over `knowledge_dir` with settings changed by `tweak`.
+pub async fn try_spawn(
+    knowledge_dir: &Path,
+    tweak: impl FnOnce(&mut Settings),
+) -> anyhow::Result<TestApp> {
     if std::env::var_os("TEST_LOG").is_some() {
         tandem::telemetry::init(LogFormat::Pretty);
     }
     let data = TempDir::new()?;
-    let app = Application::build(test_settings(knowledge_dir, data.path())).await?;
+    let mut settings = test_settings(knowledge_dir, data.path());
+    tweak(&mut settings);
+    let app = Application::build(settings).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let app = TestApp {
@@ -105,7 +121,12 @@ pub async fn try_spawn_app_with(knowledge_dir: &Path) -> anyhow::Result<TestApp>
 
 /// Starts a server over the fixture knowledge base.
 pub async fn spawn_app() -> TestApp {
-    try_spawn_app_with(&fixture("knowledge"))
+    spawn_app_tweaked(|_| {}).await
+}
+
+/// Starts a server over the fixture knowledge base with settings changed by `tweak`.
+pub async fn spawn_app_tweaked(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    try_spawn(&fixture("knowledge"), tweak)
         .await
         .expect("the fixture knowledge base is valid")
 }

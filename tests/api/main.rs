@@ -4,8 +4,11 @@
 
 mod ask;
 mod chat;
+mod chat_limits;
 mod cli;
+mod customer;
 mod encoder_backends;
+mod handoff;
 mod health;
 mod helpers;
 mod knowledge_validation;

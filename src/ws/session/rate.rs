@@ -8,10 +8,16 @@ const RATE_PER_SECOND: f64 = 5.0;
 /// Frames a connection may send at once (a widget resending its outbox after a reconnect).
 const RATE_BURST: f64 = 10.0;
 
+/// Frames dropped in a row after which the connection is closed (1008): a widget backs off after
+/// its first `rate_limited`, so this many more is a script that does not listen.
+pub(super) const FLOOD_CLOSE: u32 = 50;
+
 /// Token bucket for one connection's frames; owned by its session, so no lock.
 pub(super) struct RateLimit {
     tokens: f64,
     at: Instant,
+    /// Frames refused since the last one allowed.
+    pub(super) refused_in_a_row: u32,
 }
 
 impl RateLimit {
@@ -20,6 +26,7 @@ impl RateLimit {
         RateLimit {
             tokens: RATE_BURST,
             at: Instant::now(),
+            refused_in_a_row: 0,
         }
     }
 
@@ -31,8 +38,10 @@ impl RateLimit {
         self.at = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
+            self.refused_in_a_row = 0;
             true
         } else {
+            self.refused_in_a_row = self.refused_in_a_row.saturating_add(1);
             false
         }
     }

@@ -11,8 +11,15 @@ const FALLBACK_TEXT: &str = "Sorry, I did not understand that. Could you rephras
 const CLARIFY_TEXT: &str = "Which of these did you mean?";
 const HANDOFF_TEXT: &str = "I am passing you to a person; they will reply here shortly.";
 
-/// The frame that carries `decision` (its `seq` is set when it is stored).
-pub(super) fn frame_for(knowledge: &Knowledge, decision: &Decision) -> ServerFrame {
+/// The frame that carries `decision` (its `seq` is set when it is stored). `position` is the
+/// place in the queue of a handoff; `topics` the most asked entries, best first, for the quick
+/// replies of small talk.
+pub(super) fn frame_for(
+    knowledge: &Knowledge,
+    decision: &Decision,
+    position: Option<u32>,
+    topics: &[String],
+) -> ServerFrame {
     match decision {
         Decision::Answer { faq_id } => match knowledge.faq(faq_id) {
             Some(entry) => ServerFrame::Answer {
@@ -32,11 +39,7 @@ pub(super) fn frame_for(knowledge: &Knowledge, decision: &Decision) -> ServerFra
             // The knowledge base was swapped between deciding and answering.
             None => small_talk(FALLBACK_TEXT, Vec::new()),
         },
-        Decision::Reply { text } => {
-            // Without usage figures yet, the first entries stand in for the most asked topics.
-            let topics = knowledge.faqs.iter().take(QUICK_REPLIES).map(choice);
-            small_talk(text, topics.collect())
-        }
+        Decision::Reply { text } => small_talk(text, quick_replies(knowledge, topics)),
         Decision::Clarify { choices } => ServerFrame::Clarify {
             seq: 0,
             text: CLARIFY_TEXT.to_owned(),
@@ -51,10 +54,26 @@ pub(super) fn frame_for(knowledge: &Knowledge, decision: &Decision) -> ServerFra
             reason: *reason,
             text: HANDOFF_TEXT.to_owned(),
             queue: queue.clone(),
-            position: None,
+            position,
         },
         Decision::Fallback => small_talk(FALLBACK_TEXT, Vec::new()),
     }
+}
+
+/// The most asked entries still in the knowledge base, topped up with the first entries while
+/// there are not enough answers to tell (a new deployment).
+fn quick_replies(knowledge: &Knowledge, topics: &[String]) -> Vec<Choice> {
+    let popular = topics.iter().filter_map(|id| knowledge.faq(id));
+    let mut chosen: Vec<&FaqEntry> = Vec::with_capacity(QUICK_REPLIES);
+    for entry in popular.chain(knowledge.faqs.iter()) {
+        if chosen.len() == QUICK_REPLIES {
+            break;
+        }
+        if !chosen.iter().any(|c| c.id == entry.id) {
+            chosen.push(entry);
+        }
+    }
+    chosen.into_iter().map(choice).collect()
 }
 
 fn choice(entry: &FaqEntry) -> Choice {

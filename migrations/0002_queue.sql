@@ -1,0 +1,16 @@
+-- Where a handed-off conversation waits for a person, how urgently, and since when.
+--
+-- `priority` is a rank so that the queue can be ordered by it: 0 low, 1 normal, 2 high,
+-- 3 urgent (the knowledge base's names). `queued_at` is set on every handoff; the queue is
+-- ordered by priority (highest first), then by queued_at (oldest first).
+
+ALTER TABLE conversations ADD COLUMN queue TEXT;
+ALTER TABLE conversations ADD COLUMN priority BIGINT NOT NULL DEFAULT 1
+    CHECK (priority BETWEEN 0 AND 3);
+ALTER TABLE conversations ADD COLUMN queued_at BIGINT;
+
+CREATE INDEX conversations_queue ON conversations (state, queue, priority, queued_at);
+
+-- The greeting's quick replies are the most answered entries of the past week, and analytics
+-- count decisions by day: both read bot events by decision and time.
+CREATE INDEX messages_decision ON messages (decision, created_at);

@@ -1,0 +1,155 @@
+//! Handed-off conversations waiting for a person: entering a queue and the place in it.
+//!
+//! A queue is ordered by priority (highest first), then by when the conversation was handed off
+//! (oldest first), with the id as the last tie-breaker so that two handoffs in the same
+//! millisecond still get distinct places.
+
+use super::store::{now_ms, priority_rank};
+use super::{ConversationState, StorageError, Store};
+use crate::knowledge::Priority;
+
+/// The place of a conversation in its queue: 1 for the next one an agent takes.
+const POSITION_SQL: &str = "SELECT COUNT(*) FROM conversations AS other, conversations AS me \
+     WHERE me.id = $1 AND me.state = 'queued' AND other.state = 'queued' \
+     AND other.queue = me.queue \
+     AND (other.priority > me.priority \
+          OR (other.priority = me.priority AND (other.queued_at < me.queued_at \
+              OR (other.queued_at = me.queued_at AND other.id <= me.id))))";
+
+impl Store {
+    /// Hands a conversation off: state queued, with its reason, queue and priority, waiting from
+    /// now. Returns its place in the queue (1 = next).
+    pub async fn enqueue(
+        &self,
+        conversation_id: &str,
+        reason: &str,
+        queue: &str,
+        priority: Priority,
+    ) -> Result<u32, StorageError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let updated = sqlx::query(
+            "UPDATE conversations SET state = $2, handoff_reason = $3, queue = $4, \
+             priority = $5, queued_at = $6, updated_at = $6, closed_at = NULL WHERE id = $1",
+        )
+        .bind(conversation_id)
+        .bind(ConversationState::Queued.as_str())
+        .bind(reason)
+        .bind(queue)
+        .bind(priority_rank(priority))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StorageError::UnknownConversation(
+                conversation_id.to_owned(),
+            ));
+        }
+        let position: i64 = sqlx::query_scalar(POSITION_SQL)
+            .bind(conversation_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(u32::try_from(position).unwrap_or(u32::MAX))
+    }
+
+    /// The conversation's place in its queue (1 = next), or `None` when it is not waiting.
+    pub async fn queue_position(&self, conversation_id: &str) -> Result<Option<u32>, StorageError> {
+        let position: i64 = sqlx::query_scalar(POSITION_SQL)
+            .bind(conversation_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((position > 0).then(|| u32::try_from(position).unwrap_or(u32::MAX)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::NewConversation;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let store = Store::open(dir.path()).await.expect("store opens");
+        (dir, store)
+    }
+
+    async fn conversation(store: &Store) -> String {
+        let (conversation, _) = store
+            .create_conversation(NewConversation::default())
+            .await
+            .expect("created");
+        conversation.id
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_ordered_by_priority_then_by_arrival() {
+        let (_dir, store) = store().await;
+        let first = conversation(&store).await;
+        let second = conversation(&store).await;
+        let urgent = conversation(&store).await;
+        let elsewhere = conversation(&store).await;
+        let position = |id: String| {
+            let store = store.clone();
+            async move { store.queue_position(&id).await.expect("position") }
+        };
+        assert_eq!(position(first.clone()).await, None, "not queued yet");
+        let normal = Priority::Normal;
+        assert_eq!(
+            store
+                .enqueue(&first, "intent", "general", normal)
+                .await
+                .ok(),
+            Some(1)
+        );
+        assert_eq!(
+            store
+                .enqueue(&second, "intent", "general", normal)
+                .await
+                .ok(),
+            Some(2)
+        );
+        assert_eq!(
+            store
+                .enqueue(&elsewhere, "intent", "billing", normal)
+                .await
+                .ok(),
+            Some(1),
+            "each queue has its own line"
+        );
+        assert_eq!(
+            store
+                .enqueue(&urgent, "intent", "general", Priority::Urgent)
+                .await
+                .ok(),
+            Some(1),
+            "urgent goes first"
+        );
+        assert_eq!(position(first.clone()).await, Some(2));
+        assert_eq!(position(second.clone()).await, Some(3));
+        store
+            .set_state(&first, ConversationState::Agent, None)
+            .await
+            .expect("taken");
+        assert_eq!(position(first).await, None, "taken by an agent");
+        assert_eq!(position(second).await, Some(2), "moved up");
+        let stored = store
+            .conversation(&urgent)
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(stored.queue.as_deref(), Some("general"));
+        assert_eq!(stored.priority, Priority::Urgent);
+        assert_eq!(stored.handoff_reason.as_deref(), Some("intent"));
+        assert!(stored.queued_at.is_some());
+    }
+
+    #[tokio::test]
+    async fn enqueueing_an_unknown_conversation_is_an_error() {
+        let (_dir, store) = store().await;
+        let result = store
+            .enqueue("nope", "intent", "general", Priority::Normal)
+            .await;
+        assert!(matches!(result, Err(StorageError::UnknownConversation(_))));
+    }
+}

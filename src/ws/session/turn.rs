@@ -1,0 +1,275 @@
+//! The customer's frames that the bot acts on, and the bot's turn: store and acknowledge,
+//! understand, decide, store and send the reply.
+
+use std::sync::Arc;
+
+use super::{Session, SessionError, reply};
+use crate::bot::Bot;
+use crate::bot::policy::{self, Decision, HUMAN_REQUEST_INTENT, Turn, decide};
+use crate::knowledge::{DEFAULT_QUEUE, Priority};
+use crate::storage::{Appended, NewEvent, Sender, StorageError};
+use crate::ws::{ErrorCode, HandoffReason, ServerFrame};
+
+/// FAQ candidates the bot looks at: enough for a three-way clarification.
+const CANDIDATES: usize = 3;
+
+/// What a request for a person stores as the customer's message.
+const REQUEST_HUMAN_TEXT: &str = "(asked for a person)";
+
+impl Session {
+    /// Something the customer typed.
+    pub(super) async fn message(
+        &mut self,
+        conversation: &str,
+        client_id: &str,
+        text: &str,
+    ) -> Result<(), SessionError> {
+        if text.is_empty() {
+            let e = ServerFrame::error(ErrorCode::BadFrame, "the message text is empty");
+            return self.send(&e).await;
+        }
+        let max = self.state.settings.max_message_chars;
+        if text.chars().count() > max {
+            let message = format!("a message may have at most {max} characters");
+            return self
+                .send(&ServerFrame::error(ErrorCode::TooLarge, message))
+                .await;
+        }
+        if self
+            .customer_event(conversation, client_id, text, None)
+            .await?
+        {
+            self.bot_turn(conversation, text).await?;
+        }
+        Ok(())
+    }
+
+    /// A quick reply, a related entry or a clarify choice: answered with that entry when it is
+    /// one, otherwise treated as if the label had been typed.
+    pub(super) async fn choose(
+        &mut self,
+        conversation: &str,
+        client_id: &str,
+        choice_id: &str,
+        label: &str,
+    ) -> Result<(), SessionError> {
+        let stored = self
+            .customer_event(conversation, client_id, label, Some(choice_id))
+            .await?;
+        if !stored || !self.bot_active {
+            return Ok(());
+        }
+        let bot = self.state.bot.load_full();
+        if bot.knowledge().faq(choice_id).is_some() {
+            let decision = policy::answer(choice_id, &self.memory);
+            self.memory.observe(&decision);
+            self.respond(conversation, &bot, decision, plain_event)
+                .await
+        } else {
+            self.bot_turn(conversation, label).await
+        }
+    }
+
+    /// The "talk to a person" button.
+    pub(super) async fn request_human(
+        &mut self,
+        conversation: &str,
+        client_id: Option<&str>,
+    ) -> Result<(), SessionError> {
+        let stored = match client_id {
+            Some(id) => {
+                self.customer_event(conversation, id, REQUEST_HUMAN_TEXT, None)
+                    .await?
+            }
+            None => true,
+        };
+        if !stored || !self.bot_active {
+            return Ok(());
+        }
+        let bot = self.state.bot.load_full();
+        // The queue and priority editors gave the "talk to a person" intent, if any.
+        let intent = bot.knowledge().intent(HUMAN_REQUEST_INTENT);
+        let decision = Decision::Handoff {
+            reason: HandoffReason::CustomerRequest,
+            queue: intent
+                .and_then(|i| i.queue.clone())
+                .unwrap_or_else(|| DEFAULT_QUEUE.to_owned()),
+            priority: intent.map_or(Priority::Normal, |i| i.priority),
+        };
+        self.respond(conversation, &bot, decision, plain_event)
+            .await
+    }
+
+    /// Helpful / not helpful on an answer; the second answer marked not helpful hands off.
+    pub(super) async fn feedback(
+        &mut self,
+        conversation: &str,
+        seq: u64,
+        helpful: bool,
+    ) -> Result<(), SessionError> {
+        match self.store.record_feedback(conversation, seq, helpful).await {
+            Err(StorageError::UnknownEvent { .. }) => {
+                return self
+                    .bad_state(format!("there is no answer with seq {seq}"))
+                    .await;
+            }
+            other => other?,
+        }
+        if !self.bot_active {
+            return Ok(());
+        }
+        match policy::on_feedback(&self.policy, &mut self.memory, seq, helpful) {
+            Some(decision) => {
+                let bot = self.state.bot.load_full();
+                self.respond(conversation, &bot, decision, plain_event)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Stores a customer message and acknowledges it; false when it was a duplicate (acked again
+    /// with its first seq, not answered again).
+    async fn customer_event(
+        &mut self,
+        conversation: &str,
+        client_id: &str,
+        text: &str,
+        choice_id: Option<&str>,
+    ) -> Result<bool, SessionError> {
+        let frame = ServerFrame::CustomerMessage {
+            seq: 0,
+            client_id: client_id.to_owned(),
+            text: text.to_owned(),
+            choice_id: choice_id.map(str::to_owned),
+        };
+        let event = NewEvent::new(Sender::Customer, serde_json::to_value(&frame)?);
+        let (seq, new) = match self
+            .store
+            .append_customer_message(conversation, client_id, event)
+            .await?
+        {
+            Appended::New(stored) => (stored.seq, true),
+            Appended::Duplicate(seq) => (seq, false),
+        };
+        let ack = ServerFrame::Ack {
+            client_id: client_id.to_owned(),
+            seq,
+        };
+        self.send(&ack).await?;
+        Ok(new)
+    }
+
+    /// Runs the bot on a stored message: embed, analyse, decide, store and send the reply.
+    async fn bot_turn(&mut self, conversation: &str, text: &str) -> Result<(), SessionError> {
+        if !self.bot_active {
+            return Ok(());
+        }
+        let bot = self.state.bot.load_full();
+        let embedding = self.state.embedder.embed(text).await?;
+        if self.previous.is_none()
+            && let Some(previous) = self.previous_text.take()
+        {
+            self.previous = Some(self.state.embedder.embed(&previous).await?);
+        }
+        let similarity = self.previous.as_deref().map(|p| cosine(p, &embedding));
+        // Retrieval and the intent model's small matrix products take a millisecond or so:
+        // too long to hold an async thread that thousands of sockets share.
+        let (analysed, text_owned) = (Arc::clone(&bot), text.to_owned());
+        let (embedding, turn) = tokio::task::spawn_blocking(move || {
+            let analysis = analysed.analyse(&text_owned, &embedding, CANDIDATES)?;
+            let turn = analysis.map(|a| Turn::from_analysis(&text_owned, &a, analysed.knowledge()));
+            Ok::<_, SessionError>((embedding, turn))
+        })
+        .await??;
+        self.previous = Some(embedding);
+        let (decision, turn) = match turn {
+            Some(mut turn) => {
+                turn.similarity_to_previous = similarity;
+                (decide(&self.policy, &turn, &self.memory), Some(turn))
+            }
+            // The model is still training: say so rather than count a miss.
+            None => (Decision::Fallback, None),
+        };
+        if turn.is_some() {
+            self.memory.observe(&decision);
+        }
+        let (intent, confidence) = turn
+            .as_ref()
+            .and_then(|t| t.intent.as_ref())
+            .map_or((None, None), |i| {
+                (Some(i.name.clone()), Some(f64::from(i.probability)))
+            });
+        let annotate = |frame| NewEvent {
+            intent: intent.clone(),
+            confidence,
+            ..NewEvent::new(Sender::Bot, frame)
+        };
+        self.respond(conversation, &bot, decision, annotate).await
+    }
+
+    /// Builds the frame for `decision`, stores it, sends it; a handoff first queues the
+    /// conversation (so the frame can say the place in line) and silences the bot.
+    async fn respond(
+        &mut self,
+        conversation: &str,
+        bot: &Bot,
+        decision: Decision,
+        event: impl Fn(serde_json::Value) -> NewEvent,
+    ) -> Result<(), SessionError> {
+        let mut position = None;
+        if let Decision::Handoff {
+            reason,
+            queue,
+            priority,
+        } = &decision
+        {
+            let place = self
+                .store
+                .enqueue(conversation, reason.as_str(), queue, *priority)
+                .await?;
+            position = Some(place);
+            self.bot_active = false;
+            tracing::info!(conversation, reason = reason.as_str(), queue, "handed off");
+        }
+        let topics = match &decision {
+            Decision::Reply { .. } => self.state.topics.get(&self.store).await,
+            _ => Vec::new(),
+        };
+        let frame = reply::frame_for(bot.knowledge(), &decision, position, &topics);
+        let faq_id = match (&decision, &frame) {
+            (Decision::Answer { .. }, ServerFrame::Answer { faq_id, .. }) => faq_id.clone(),
+            _ => None,
+        };
+        let reason = match &decision {
+            Decision::Handoff { reason, .. } => Some(reason.as_str().to_owned()),
+            _ => None,
+        };
+        let new = NewEvent {
+            faq_id,
+            decision: Some(decision.name().to_owned()),
+            reason,
+            ..event(serde_json::to_value(&frame)?)
+        };
+        let stored = self.store.append(conversation, new).await?;
+        self.send_text(stored.frame).await
+    }
+}
+
+/// A bot event with nothing known about the message (a choice, a button, feedback).
+fn plain_event(frame: serde_json::Value) -> NewEvent {
+    NewEvent::new(Sender::Bot, frame)
+}
+
+/// Cosine similarity; the encoder's embeddings are unit length, but a zero vector (empty text)
+/// must not divide by zero.
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let (na, nb) = (norm(a), norm(b));
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}

@@ -1,0 +1,171 @@
+//! A customer's websocket client for the chat tests: send frames, read them as JSON, assert
+//! silence.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use crate::helpers::TestApp;
+
+/// How long a test waits for a frame: the bot's turn is milliseconds, debug builds are slower.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long "nothing more arrives" is watched for.
+pub const QUIET: Duration = Duration::from_millis(700);
+
+/// A customer's websocket connection.
+pub struct Customer {
+    /// The socket, for tests that send or expect raw websocket messages.
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Customer {
+    /// Connects to the app's chat endpoint.
+    pub async fn connect(app: &TestApp) -> Customer {
+        Customer::connect_url(&app.chat_url()).await
+    }
+
+    /// Connects to a chat endpoint by URL.
+    pub async fn connect_url(url: &str) -> Customer {
+        let (socket, _) = connect_async(url)
+            .await
+            .expect("the chat endpoint accepts websockets");
+        Customer { socket }
+    }
+
+    /// Sends a text frame as it is.
+    pub async fn send_raw(&mut self, text: &str) {
+        self.socket
+            .send(Message::text(text))
+            .await
+            .expect("frame sent");
+    }
+
+    /// Sends a JSON frame.
+    pub async fn send(&mut self, frame: Value) {
+        self.send_raw(&frame.to_string()).await;
+    }
+
+    /// The next text frame as JSON.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(FRAME_TIMEOUT, self.socket.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("the connection is open")
+                .expect("a valid websocket message");
+            if let Message::Text(text) = message {
+                return serde_json::from_str(text.as_str()).expect("frames are JSON");
+            }
+        }
+    }
+
+    /// Asserts no frame arrives for a while.
+    pub async fn expect_quiet(&mut self) {
+        if let Ok(Some(message)) = tokio::time::timeout(QUIET, self.socket.next()).await {
+            panic!("expected silence, got {message:?}");
+        }
+    }
+
+    /// Says hello (resuming when a token is given) and returns the welcome.
+    pub async fn hello(&mut self, resume: Option<(&str, u64)>) -> Value {
+        let mut hello = json!({"type": "hello", "protocol": 1});
+        if let Some((token, last_seq)) = resume {
+            hello["resume_token"] = json!(token);
+            hello["last_seq"] = json!(last_seq);
+        }
+        self.send(hello).await;
+        let welcome = self.next().await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        welcome
+    }
+
+    /// Sends a `message` frame.
+    pub async fn say(&mut self, client_id: &str, text: &str) {
+        self.send(json!({"type": "message", "client_id": client_id, "text": text}))
+            .await;
+    }
+
+    /// Sends a message and returns its ack and the bot's reply.
+    pub async fn ask(&mut self, client_id: &str, text: &str) -> (Value, Value) {
+        self.say(client_id, text).await;
+        let ack = self.next().await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        assert_eq!(ack["client_id"], client_id);
+        (ack, self.next().await)
+    }
+
+    /// Sends a `choose` for a button (`id` and `label` as the server sent them) and returns its
+    /// ack and the bot's reply.
+    pub async fn send_choice(
+        &mut self,
+        client_id: &str,
+        id: &Value,
+        label: &Value,
+    ) -> (Value, Value) {
+        self.send(
+            json!({"type": "choose", "client_id": client_id, "choice_id": id, "label": label}),
+        )
+        .await;
+        let ack = self.next().await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        (ack, self.next().await)
+    }
+
+    /// The next text frame as JSON, or the close code when the server closes instead.
+    pub async fn next_frame_or_close(&mut self) -> Result<Value, Option<u16>> {
+        loop {
+            match self.socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(serde_json::from_str(text.as_str()).expect("frames are JSON"));
+                }
+                Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                _ => return Err(None),
+            }
+        }
+    }
+
+    /// Sends a message and returns its ack and the text frame that follows within [`QUIET`],
+    /// if any.
+    pub async fn ask_expecting_only_ack(
+        &mut self,
+        client_id: &str,
+        text: &str,
+    ) -> (Value, Option<Value>) {
+        self.say(client_id, text).await;
+        let ack = self.next().await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        let reply = match tokio::time::timeout(QUIET, self.socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                Some(serde_json::from_str(text.as_str()).expect("frames are JSON"))
+            }
+            _ => None,
+        };
+        (ack, reply)
+    }
+
+    /// The next frame that is not an ack (replies arrive after the ack of their message).
+    pub async fn next_reply(&mut self) -> Value {
+        loop {
+            let frame = self.next().await;
+            if frame["type"] != "ack" {
+                return frame;
+            }
+        }
+    }
+
+    /// Waits for the server to close the connection and returns the close code.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(FRAME_TIMEOUT, self.socket.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+}
