@@ -7,6 +7,8 @@
 //! - `loop BS`: embeds batches of `BS` messages for 5 s (for profilers).
 //! - `cmp PATH`: embeds the same sentences (one batch per group, plus one at a time) and reports
 //!   the minimum cosine against the file written by `ref`.
+//! - `pairs`: the cosine of consecutive-message pairs (repeats, paraphrases, other questions on
+//!   one topic), the figures behind `PolicyConfig::repeat_similarity`.
 
 use std::path::Path;
 use std::time::Instant;
@@ -193,6 +195,74 @@ fn bench(enc: &Encoder) -> Result<()> {
     Ok(())
 }
 
+/// Pairs of consecutive customer messages, by kind.
+const PAIRS: [(&str, &str, &str); 15] = [
+    (
+        "repeat",
+        "How long does delivery take?",
+        "how long does delivery take??",
+    ),
+    ("repeat", "where is my package", "where is my package!!"),
+    ("repeat", "I want a refund", "i want a refund."),
+    (
+        "repeat",
+        "can I return an item I bought last week?",
+        "can i return an item i bought last week",
+    ),
+    (
+        "repeat",
+        "my card was charged twice",
+        "My card was charged twice!",
+    ),
+    (
+        "paraphrase",
+        "How long does delivery take?",
+        "When will my parcel arrive?",
+    ),
+    ("paraphrase", "where is my package", "where is my order"),
+    ("paraphrase", "I want a refund", "can I get my money back"),
+    (
+        "paraphrase",
+        "my card was charged twice",
+        "I was billed two times for one order",
+    ),
+    (
+        "paraphrase",
+        "how do I reset my password",
+        "I forgot my password",
+    ),
+    (
+        "same topic",
+        "How long does delivery take?",
+        "How much does shipping cost?",
+    ),
+    (
+        "same topic",
+        "where is my package",
+        "can I change the delivery address",
+    ),
+    ("same topic", "I want a refund", "how long do refunds take"),
+    (
+        "same topic",
+        "my card was charged twice",
+        "which cards do you accept",
+    ),
+    (
+        "same topic",
+        "how do I reset my password",
+        "how do I change my email address",
+    ),
+];
+
+fn pairs(enc: &Encoder) -> Result<()> {
+    for (kind, a, b) in PAIRS {
+        let e = enc.embed(&[a, b])?;
+        let cosine: f32 = e[0].iter().zip(&e[1]).map(|(x, y)| x * y).sum();
+        println!("{kind:<11} {cosine:.3}  {a:?} / {b:?}");
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map_or("bench", String::as_str);
@@ -203,6 +273,10 @@ fn main() -> Result<()> {
     };
     let t = Instant::now();
     match mode {
+        "pairs" => {
+            let enc = Encoder::load(Path::new(&dir(1)))?;
+            pairs(&enc)
+        }
         "bench" => {
             let enc = Encoder::load(Path::new(&dir(1)))?;
             eprintln!("load {:.0} ms", t.elapsed().as_secs_f64() * 1e3);

@@ -1,8 +1,7 @@
 //! Handed-off conversations waiting for a person: entering a queue and the place in it.
 //!
-//! A queue is ordered by priority (highest first), then by when the conversation was handed off
-//! (oldest first), with the id as the last tie-breaker so that two handoffs in the same
-//! millisecond still get distinct places.
+//! A queue is ordered by priority (highest first), then by the order of the handoffs (oldest
+//! first): `queue_seq` numbers them without ties (see `migrations/0002_queue.sql`).
 
 use super::store::{now_ms, priority_rank};
 use super::{ConversationState, StorageError, Store};
@@ -13,8 +12,7 @@ const POSITION_SQL: &str = "SELECT COUNT(*) FROM conversations AS other, convers
      WHERE me.id = $1 AND me.state = 'queued' AND other.state = 'queued' \
      AND other.queue = me.queue \
      AND (other.priority > me.priority \
-          OR (other.priority = me.priority AND (other.queued_at < me.queued_at \
-              OR (other.queued_at = me.queued_at AND other.id <= me.id))))";
+          OR (other.priority = me.priority AND other.queue_seq <= me.queue_seq))";
 
 impl Store {
     /// Hands a conversation off: state queued, with its reason, queue and priority, waiting from
@@ -30,7 +28,9 @@ impl Store {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
             "UPDATE conversations SET state = $2, handoff_reason = $3, queue = $4, \
-             priority = $5, queued_at = $6, updated_at = $6, closed_at = NULL WHERE id = $1",
+             priority = $5, queued_at = $6, updated_at = $6, closed_at = NULL, \
+             queue_seq = (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM conversations) \
+             WHERE id = $1",
         )
         .bind(conversation_id)
         .bind(ConversationState::Queued.as_str())

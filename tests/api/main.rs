@@ -14,4 +14,5 @@ mod helpers;
 mod knowledge_validation;
 mod model;
 mod protocol_doc;
+mod restart;
 mod understanding;

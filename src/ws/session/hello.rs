@@ -88,6 +88,7 @@ impl Session {
             for event in self.store.events_after(&conversation.id, after).await? {
                 self.send_text(event.frame).await?;
             }
+            self.answer_pending(&conversation).await?;
         }
         Ok(())
     }

@@ -14,7 +14,10 @@ use crate::ws::{ErrorCode, HandoffReason, ServerFrame};
 const CANDIDATES: usize = 3;
 
 /// What a request for a person stores as the customer's message.
-const REQUEST_HUMAN_TEXT: &str = "(asked for a person)";
+const REQUEST_HUMAN_TEXT: &str = "I'd like to talk to a person.";
+/// The `choice_id` a request for a person is stored with, so that a replay (and the bot, when
+/// it answers a message left pending by a crash) can tell the button from typed words.
+pub(super) const REQUEST_HUMAN_CHOICE: &str = "request_human";
 
 impl Session {
     /// Something the customer typed.
@@ -44,6 +47,53 @@ impl Session {
         Ok(())
     }
 
+    /// Answers the conversation's last customer message if nothing followed it: the server
+    /// stored (and maybe acknowledged) it, then died before the bot's reply was stored. The
+    /// widget will not resend an acknowledged message, so the reply is owed now.
+    pub(super) async fn answer_pending(
+        &mut self,
+        conversation: &crate::storage::Conversation,
+    ) -> Result<(), SessionError> {
+        if !self.bot_active {
+            return Ok(());
+        }
+        let Some(last) = self
+            .store
+            .recent_customer_messages(&conversation.id, 1)
+            .await?
+            .pop()
+            .filter(|event| event.seq == conversation.last_seq)
+        else {
+            return Ok(());
+        };
+        tracing::info!(
+            conversation = conversation.id,
+            seq = last.seq,
+            "answering a message left pending"
+        );
+        // The earlier embedding of this message is the one repeat detection would compare it
+        // with: answering it must not count as the customer repeating themself.
+        self.previous_text = None;
+        match serde_json::from_str::<ServerFrame>(&last.frame)? {
+            ServerFrame::CustomerMessage {
+                choice_id: Some(choice_id),
+                ..
+            } if choice_id == REQUEST_HUMAN_CHOICE => self.hand_to_person(&conversation.id).await,
+            ServerFrame::CustomerMessage {
+                choice_id: Some(choice_id),
+                text,
+                ..
+            } => {
+                self.act_on_choice(&conversation.id, &choice_id, &text)
+                    .await
+            }
+            ServerFrame::CustomerMessage { text, .. } => {
+                self.bot_turn(&conversation.id, &text).await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A quick reply, a related entry or a clarify choice: answered with that entry when it is
     /// one, otherwise treated as if the label had been typed.
     pub(super) async fn choose(
@@ -56,7 +106,20 @@ impl Session {
         let stored = self
             .customer_event(conversation, client_id, label, Some(choice_id))
             .await?;
-        if !stored || !self.bot_active {
+        if stored {
+            self.act_on_choice(conversation, choice_id, label).await?;
+        }
+        Ok(())
+    }
+
+    /// The bot's turn on a stored choice.
+    async fn act_on_choice(
+        &mut self,
+        conversation: &str,
+        choice_id: &str,
+        label: &str,
+    ) -> Result<(), SessionError> {
+        if !self.bot_active {
             return Ok(());
         }
         let bot = self.state.bot.load_full();
@@ -78,12 +141,25 @@ impl Session {
     ) -> Result<(), SessionError> {
         let stored = match client_id {
             Some(id) => {
-                self.customer_event(conversation, id, REQUEST_HUMAN_TEXT, None)
-                    .await?
+                self.customer_event(
+                    conversation,
+                    id,
+                    REQUEST_HUMAN_TEXT,
+                    Some(REQUEST_HUMAN_CHOICE),
+                )
+                .await?
             }
             None => true,
         };
-        if !stored || !self.bot_active {
+        if stored {
+            self.hand_to_person(conversation).await?;
+        }
+        Ok(())
+    }
+
+    /// The handoff a request for a person gets.
+    async fn hand_to_person(&mut self, conversation: &str) -> Result<(), SessionError> {
+        if !self.bot_active {
             return Ok(());
         }
         let bot = self.state.bot.load_full();
