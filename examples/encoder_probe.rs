@@ -258,7 +258,7 @@ fn pairs(enc: &Encoder) -> Result<()> {
     for (kind, a, b) in PAIRS {
         let e = enc.embed(&[a, b])?;
         let cosine: f32 = e[0].iter().zip(&e[1]).map(|(x, y)| x * y).sum();
-        println!("{kind:<11} {cosine:.3}  {a:?} / {b:?}");
+        eprintln!("{kind:<11} {cosine:.3}  {a:?} / {b:?}");
     }
     Ok(())
 }
