@@ -77,6 +77,7 @@ impl Application {
         if settings.identity_secret.is_empty() {
             tracing::info!("no identity_secret set: every chat customer is anonymous");
         }
+        let policy = Arc::new(settings.policy()?);
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let chat_slots = Arc::new(tokio::sync::Semaphore::new(settings.max_chat_connections));
         let max_chat_connections = settings.max_chat_connections;
@@ -86,6 +87,7 @@ impl Application {
             chat_slots: Arc::clone(&chat_slots),
             shutdown: shutdown_rx,
             topics: Arc::default(),
+            policy,
             settings: Arc::new(settings),
             store,
         };

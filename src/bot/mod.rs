@@ -14,6 +14,7 @@
 
 pub mod brain;
 pub mod frustration;
+pub mod memory;
 pub mod policy;
 pub mod selftest;
 

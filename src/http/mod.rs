@@ -39,6 +39,8 @@ pub struct AppState {
     pub store: Store,
     /// One permit per open chat connection, `max_chat_connections` in all.
     pub chat_slots: Arc<tokio::sync::Semaphore>,
+    /// The decision policy's thresholds, from the settings.
+    pub policy: Arc<crate::bot::policy::PolicyConfig>,
     /// The most asked topics, for greetings.
     pub topics: Arc<crate::ws::topics::TopTopics>,
     /// Changes once, when the server begins to shut down: chat sessions then close with 1001

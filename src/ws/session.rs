@@ -15,6 +15,7 @@ mod rate;
 mod reply;
 mod turn;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -193,7 +194,7 @@ struct Session {
     /// Whether the bot still talks in this conversation (false once handed off).
     bot_active: bool,
     memory: Memory,
-    policy: PolicyConfig,
+    policy: Arc<PolicyConfig>,
     rate: RateLimit,
     /// The embedding of the customer's previous message, for repeat detection.
     previous: Option<Vec<f32>>,
@@ -208,6 +209,7 @@ struct Session {
 impl Session {
     fn new(state: AppState, outbox: mpsc::Sender<Message>) -> Self {
         let now = Instant::now();
+        let policy = Arc::clone(&state.policy);
         Session {
             store: state.store.clone(),
             state,
@@ -215,7 +217,7 @@ impl Session {
             conversation: None,
             bot_active: true,
             memory: Memory::default(),
-            policy: PolicyConfig::default(),
+            policy,
             rate: RateLimit::new(),
             previous: None,
             previous_text: None,

@@ -198,3 +198,13 @@ async fn two_entries_too_close_to_call_are_clarified_and_the_choice_answered() {
     assert_eq!(answer["type"], "answer", "{answer}");
     assert_eq!(answer["faq_id"], chosen["id"], "{answer}");
 }
+
+#[tokio::test]
+async fn the_policy_thresholds_come_from_the_settings() {
+    let app = crate::helpers::spawn_app_tweaked(|s| s.policy_max_misses = 1).await;
+    let mut customer = customer(&app).await;
+
+    let (_, reply) = customer.ask("m1", "what is the capital of mongolia").await;
+
+    assert_handoff(&reply, "low_confidence");
+}

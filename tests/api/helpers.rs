@@ -74,6 +74,7 @@ pub const IDENTITY_SECRET: &str = "test-identity-secret";
 
 /// Settings for a test server: port 0, temp data folder, small limits that tests can exceed.
 pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
+    let policy = tandem::bot::policy::PolicyConfig::default();
     Settings {
         host: "127.0.0.1".into(),
         port: 0,
@@ -87,6 +88,11 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         identity_secret: IDENTITY_SECRET.into(),
         chat_idle_timeout_secs: 600,
         max_chat_connections: 1000,
+        policy_min_answer_score: policy.min_answer_score,
+        policy_clarify_margin: policy.clarify_margin,
+        policy_max_misses: policy.max_misses,
+        policy_max_unhelpful: policy.max_unhelpful,
+        policy_repeat_similarity: policy.repeat_similarity,
         log_format: LogFormat::Pretty,
     }
 }
