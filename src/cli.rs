@@ -1,8 +1,10 @@
-//! The `tandem` command line: serve (the default), check, ask, import, eval.
+//! The `tandem` command line: serve (the default), check, ask, import, eval, bench, agents.
 //!
 //! This is an edge of the program: commands return `anyhow` errors, printed once as one
 //! `error:` line (with its causes) before exiting non-zero. Command output goes to stdout,
 //! logs to stderr.
+
+mod agents;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -81,6 +83,9 @@ pub enum Command {
     /// Measure speed and print the figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Manage agent accounts (in the database under `data_dir`).
+    #[command(subcommand)]
+    Agents(agents::AgentsCommand),
 }
 
 /// The benchmarks.
@@ -181,6 +186,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             return check(&mut out, &dir, run_tests.then_some(&settings));
         }
         Command::Ask { text, limit } => ask(&mut out, &settings, &text, limit)?,
+        Command::Agents(command) => agents::run(&mut out, &settings, command)?,
         Command::Import {
             file,
             out: dir,

@@ -10,15 +10,19 @@
 //! - [`bot`]: the pipeline every customer message goes through (classify → retrieve → decide).
 //! - [`http`]: axum router, endpoints, `{code, message}` errors.
 //! - [`ws`]: live chat over a websocket: the protocol's frames, signed customer identities.
+//! - [`auth`]: agent accounts: argon2id passwords, session cookies, the first admin.
+//! - [`handoff`]: human agents: the live hub, the agent websocket, claim / reply / resolve...
 //! - [`storage`]: sqlx store (SQLite by default) for conversations, their numbered events, feedback.
 //! - [`startup`]: [`startup::Application`] builds the server and runs it until stopped.
 //! - [`cli`]: the `tandem` command line (serve, check, ask, import, eval).
 //! - [`eval`]: evaluation on public benchmarks.
 
+pub mod auth;
 pub mod bot;
 pub mod cli;
 pub mod config;
 pub mod eval;
+pub mod handoff;
 pub mod http;
 pub mod knowledge;
 pub mod model;

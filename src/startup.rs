@@ -66,6 +66,22 @@ impl Application {
         let store = Store::open(&settings.data_dir)
             .await
             .with_context(|| format!("conversation store in {}", settings.data_dir.display()))?;
+        // The admin's one-time password goes to the log once; it is never stored in clear
+        // and never printed again (the next start finds an agent and creates nothing).
+        let queues = bot
+            .knowledge()
+            .queues
+            .iter()
+            .map(|q| q.name.clone())
+            .collect();
+        if let Some(password) = crate::auth::ensure_first_admin(&store, queues).await? {
+            tracing::warn!(
+                email = crate::auth::FIRST_ADMIN_EMAIL,
+                password = %password,
+                "first start: created the admin account; sign in at /console/ and add agents with \
+                 `tandem agents add` (this password is shown once)"
+            );
+        }
         let embedder = Embedder::spawn(Arc::clone(&encoder), BatchConfig::default())?;
         let bot = Arc::new(ArcSwap::from_pointee(bot));
         train_in_background(Arc::clone(&bot), encoder, settings.clone());
@@ -87,6 +103,7 @@ impl Application {
             chat_slots: Arc::clone(&chat_slots),
             shutdown: shutdown_rx,
             topics: Arc::default(),
+            hub: Arc::default(),
             policy,
             settings: Arc::new(settings),
             store,

@@ -4,6 +4,7 @@
 //! request goes through (body size limit, tracing).
 
 mod ask;
+mod console;
 mod error;
 
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub chat_slots: Arc<tokio::sync::Semaphore>,
     /// The decision policy's thresholds, from the settings.
     pub policy: Arc<crate::bot::policy::PolicyConfig>,
+    /// Live news between customer and agent sessions.
+    pub hub: Arc<crate::handoff::Hub>,
     /// The most asked topics, for greetings.
     pub topics: Arc<crate::ws::topics::TopTopics>,
     /// Changes once, when the server begins to shut down: chat sessions then close with 1001
@@ -55,6 +58,14 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/api/ask", post(ask::ask))
         .route("/ws/chat", get(crate::ws::session::chat))
+        .route("/ws/agent", get(crate::handoff::agent_socket))
+        .route("/console", get(console::redirect))
+        .route("/console/", get(console::index))
+        .route("/console/console.js", get(console::script))
+        .route("/console/console.css", get(console::style))
+        .route("/api/agent/login", post(crate::auth::login))
+        .route("/api/agent/logout", post(crate::auth::logout))
+        .route("/api/agent/me", get(crate::auth::me))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -12,7 +12,9 @@
 //! `RETURNING`) are written so that PostgreSQL can follow; only the connection setup and the
 //! `BEGIN IMMEDIATE` in `events.rs` are SQLite's own.
 
+mod agents;
 mod events;
+mod handoff;
 mod queue;
 mod store;
 
@@ -27,6 +29,8 @@ use std::str::FromStr;
 
 use crate::knowledge::Priority;
 
+pub use agents::{Agent, NewAgent, Role};
+pub use handoff::{Note, Waiting};
 pub use store::{DB_FILE, Store, now_ms};
 
 /// Everything that can go wrong in the store.
@@ -56,6 +60,12 @@ pub enum StorageError {
     /// A migration in `migrations/` failed (or the database is newer than this build).
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An agent with this email exists already.
+    #[error("an agent with email {0} exists already")]
+    Duplicate(String),
+    /// No agent has this email.
+    #[error("no agent with email {0}")]
+    UnknownAgent(String),
     /// No conversation has this id.
     #[error("no conversation with id {0}")]
     UnknownConversation(String),

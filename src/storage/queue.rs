@@ -15,8 +15,8 @@ const POSITION_SQL: &str = "SELECT COUNT(*) FROM conversations AS other, convers
           OR (other.priority = me.priority AND other.queue_seq <= me.queue_seq))";
 
 impl Store {
-    /// Hands a conversation off: state queued, with its reason, queue and priority, waiting from
-    /// now. Returns its place in the queue (1 = next).
+    /// Hands a conversation off (or transfers it to a queue): state queued, with its reason,
+    /// queue and priority, no agent, waiting from now. Returns its place in the queue (1 = next).
     pub async fn enqueue(
         &self,
         conversation_id: &str,
@@ -29,6 +29,7 @@ impl Store {
         let updated = sqlx::query(
             "UPDATE conversations SET state = $2, handoff_reason = $3, queue = $4, \
              priority = $5, queued_at = $6, updated_at = $6, closed_at = NULL, \
+             assigned_agent_id = NULL, assigned_at = NULL, \
              queue_seq = (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM conversations) \
              WHERE id = $1",
         )

@@ -304,7 +304,7 @@ fn new_resume_token() -> Result<String, StorageError> {
 
 /// What is stored instead of the token. A plain SHA-256 suffices (no salt, no slow hash): the
 /// token has 256 bits of entropy, so there is nothing to brute-force, and lookups stay indexed.
-fn token_hash(token: &str) -> String {
+pub(super) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 

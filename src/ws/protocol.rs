@@ -87,6 +87,14 @@ pub enum ClientFrame {
     /// The customer ended the conversation. (Braces rather than a unit variant so that
     /// `deny_unknown_fields` applies to it too.)
     Close {},
+    /// The customer rates the conversation after an agent resolved it (`csat_request`).
+    Rate {
+        /// 1 (bad) to 5 (great).
+        score: u8,
+        /// Optional words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
 }
 
 impl ClientFrame {
@@ -99,6 +107,7 @@ impl ClientFrame {
         "choose",
         "request_human",
         "close",
+        "rate",
     ];
 
     /// Parses one websocket text message, telling an unknown `type` (`unknown_type`) from a frame
@@ -228,6 +237,24 @@ pub enum ServerFrame {
         /// Its place in the conversation.
         seq: u64,
     },
+    /// The customer's place in the queue changed (not stored, never replayed).
+    QueueUpdate {
+        /// The queue.
+        queue: String,
+        /// Place in it (1 = next).
+        position: u32,
+        /// Estimated seconds until an agent takes the conversation, when there is history to
+        /// estimate from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_secs: Option<u64>,
+    },
+    /// An agent resolved the conversation: ask the customer for a 1–5 rating (`rate`).
+    CsatRequest {
+        /// Place in the conversation.
+        seq: u64,
+        /// The question to show.
+        text: String,
+    },
     /// The customer's own message, as stored: replays carry it so a reloaded page can show the
     /// whole transcript.
     CustomerMessage {
@@ -256,6 +283,8 @@ impl ServerFrame {
         "error",
         "ack",
         "customer_message",
+        "queue_update",
+        "csat_request",
     ];
 
     /// The frame's place in the conversation, for frames that have one (`ack` refers to a seq
@@ -266,11 +295,13 @@ impl ServerFrame {
             | ServerFrame::Clarify { seq, .. }
             | ServerFrame::Handoff { seq, .. }
             | ServerFrame::AgentMessage { seq, .. }
-            | ServerFrame::CustomerMessage { seq, .. } => Some(*seq),
+            | ServerFrame::CustomerMessage { seq, .. }
+            | ServerFrame::CsatRequest { seq, .. } => Some(*seq),
             ServerFrame::Notice { seq, .. } => *seq,
             ServerFrame::Welcome { .. }
             | ServerFrame::Typing { .. }
             | ServerFrame::Error { .. }
+            | ServerFrame::QueueUpdate { .. }
             | ServerFrame::Ack { .. } => None,
         }
     }

@@ -36,6 +36,10 @@ fn client_frames_round_trip_through_json() {
         },
         ClientFrame::RequestHuman { client_id: None },
         ClientFrame::Close {},
+        ClientFrame::Rate {
+            score: 4,
+            comment: Some("quick".into()),
+        },
     ];
     let mut types = Vec::new();
     for frame in frames {
@@ -137,6 +141,21 @@ fn server_frames_round_trip_through_json_and_report_their_seq() {
                 choice_id: None,
             },
             Some(6),
+        ),
+        (
+            ServerFrame::QueueUpdate {
+                queue: "general".into(),
+                position: 2,
+                wait_secs: Some(60),
+            },
+            None,
+        ),
+        (
+            ServerFrame::CsatRequest {
+                seq: 9,
+                text: "Rate us".into(),
+            },
+            Some(9),
         ),
     ];
     let mut types = Vec::new();

@@ -7,10 +7,12 @@
 //! gets exactly what it missed from the store ([`Store::events_after`]).
 //!
 //! - `hello.rs`: starting or resuming a conversation, identity, replay;
+//! - `live.rs`: what the hub says while a person handles the conversation;
 //! - `turn.rs`: storing customer events and the bot's turn;
 //! - `reply.rs`: the frame for each decision; `rate.rs`: the frame rate limit.
 
 mod hello;
+mod live;
 mod rate;
 mod reply;
 mod turn;
@@ -116,7 +118,12 @@ async fn run(socket: WebSocket, state: AppState, _slot: OwnedSemaphorePermit) {
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     let mut last_heard = Instant::now();
     let mut shutdown = session.state.shutdown.clone();
+    // The hub's channel for this conversation, once hello has named it.
+    let mut news: Option<tokio::sync::broadcast::Receiver<crate::handoff::CustomerNews>> = None;
     loop {
+        if news.is_none() {
+            news = session.news.take();
+        }
         let idle_deadline = session.idle_deadline();
         let idle = async {
             match idle_deadline {
@@ -124,8 +131,26 @@ async fn run(socket: WebSocket, state: AppState, _slot: OwnedSemaphorePermit) {
                 None => std::future::pending().await,
             }
         };
+        let heard = async {
+            match news.as_mut() {
+                Some(news) => news.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         let received = tokio::select! {
             received = stream.next() => received,
+            heard = heard => {
+                let result = match heard {
+                    Ok(heard) => session.on_news(heard).await,
+                    // Missed some: what was stored is in the store, so resend from there.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => session.catch_up().await,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => Ok(()),
+                };
+                if result.is_err() {
+                    break;
+                }
+                continue;
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() >= DEAD_AFTER
                     || session.outbox.send(Message::Ping(Default::default())).await.is_err()
@@ -180,6 +205,10 @@ async fn run(socket: WebSocket, state: AppState, _slot: OwnedSemaphorePermit) {
         }
     }
     // Dropping the session drops the outbox, so the writer sends what is queued and ends.
+    drop(news);
+    if let Some(conversation) = &session.conversation {
+        session.state.hub.forget(conversation);
+    }
     drop(session);
     let _ = writer.await;
 }
@@ -200,6 +229,13 @@ struct Session {
     previous: Option<Vec<f32>>,
     /// The previous message's text when resuming, embedded when the next message arrives.
     previous_text: Option<String>,
+    /// The hub's channel, from hello until the connection loop takes it.
+    news: Option<tokio::sync::broadcast::Receiver<crate::handoff::CustomerNews>>,
+    /// The highest seq sent on this connection, so a frame the hub announces after the replay
+    /// sent it is not sent twice.
+    sent_seq: u64,
+    /// The queue and place last told to the customer.
+    place: Option<(String, u32)>,
     connected_at: Instant,
     /// When the customer last sent a frame.
     last_active: Instant,
@@ -221,6 +257,9 @@ impl Session {
             rate: RateLimit::new(),
             previous: None,
             previous_text: None,
+            news: None,
+            sent_seq: 0,
+            place: None,
             connected_at: now,
             last_active: now,
             closed: false,
@@ -309,8 +348,19 @@ impl Session {
             ClientFrame::Feedback { seq, helpful } => {
                 self.feedback(&conversation, seq, helpful).await
             }
-            // Nobody reads the customer's typing while the bot serves; the agent console will.
-            ClientFrame::Typing { .. } => Ok(()),
+            ClientFrame::Typing { active } => {
+                // Only a person reads it; the bot does not care.
+                if !self.bot_active {
+                    self.state
+                        .hub
+                        .tell_agents(crate::handoff::AgentNews::CustomerTyping {
+                            conversation_id: conversation.as_str().into(),
+                            active,
+                        });
+                }
+                Ok(())
+            }
+            ClientFrame::Rate { score, comment } => self.rate(&conversation, score, comment).await,
             ClientFrame::Close {} => {
                 self.store
                     .set_state(&conversation, ConversationState::Closed, None)

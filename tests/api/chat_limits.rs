@@ -179,6 +179,12 @@ async fn a_handed_off_conversation_stays_with_people_after_a_reconnect() {
 
     let mut again = Customer::connect(&app).await;
     again.hello(Some((&token, seen))).await;
+    let place = again.next().await;
+    assert_eq!(
+        place["type"], "queue_update",
+        "a resumed customer learns their place: {place}"
+    );
+    assert_eq!(place["position"], 1, "{place}");
     let (_, reply) = again
         .ask_expecting_only_ack("m1", "How long does delivery take?")
         .await;

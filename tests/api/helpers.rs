@@ -13,6 +13,8 @@ pub struct TestApp {
     pub address: String,
     /// HTTP client.
     pub client: reqwest::Client,
+    /// The server's data folder (its database is `tandem.db` there).
+    pub data_dir: PathBuf,
     _data: TempDir,
 }
 
@@ -48,6 +50,52 @@ impl TestApp {
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+
+    /// The server's store, opened a second time (SQLite in WAL mode takes both).
+    pub async fn store(&self) -> tandem::storage::Store {
+        tandem::storage::Store::open(&self.data_dir)
+            .await
+            .expect("the test server's database opens")
+    }
+
+    /// Creates an agent with a known password and the given skills; returns the password.
+    pub async fn add_agent(&self, email: &str, name: &str, skills: &[&str]) -> String {
+        let password = format!("pw-{email}-long-enough");
+        let skills = skills.iter().map(|s| (*s).to_owned()).collect();
+        let store = self.store().await;
+        tandem::auth::add_agent(
+            &store,
+            email,
+            name,
+            password.clone(),
+            tandem::storage::Role::Agent,
+            skills,
+            2,
+        )
+        .await
+        .expect("agent created");
+        store.close().await;
+        password
+    }
+
+    /// Signs in and returns the `Cookie` header value for later requests.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/agent/login", self.address))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(response.status(), 200, "login of {email}");
+        let set_cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .expect("a session cookie")
+            .to_owned();
+        set_cookie.split(';').next().expect("name=value").to_owned()
     }
 
     /// `ws://127.0.0.1:PORT/ws/chat`: the customer chat endpoint.
@@ -119,6 +167,7 @@ pub async fn try_spawn(
     let app = TestApp {
         address,
         client: reqwest::Client::new(),
+        data_dir: data.path().to_owned(),
         _data: data,
     };
     app.wait_for_model().await?;

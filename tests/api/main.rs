@@ -2,6 +2,9 @@
 //!
 //! One test binary (faster to link than one per file); one module per feature.
 
+mod agent_client;
+mod agent_console;
+mod agents;
 mod ask;
 mod chat;
 mod chat_limits;

@@ -71,6 +71,9 @@ impl Session {
         };
         self.bot_active = conversation.state == ConversationState::Bot;
         self.conversation = Some(conversation.id.clone());
+        // Listen before replaying, so nothing stored meanwhile is missed (the seq check in
+        // `on_news` drops what the replay already sent).
+        self.news = Some(self.state.hub.listen(&conversation.id));
         if resumed {
             self.restore_memory(&conversation).await?;
         }
@@ -85,10 +88,24 @@ impl Session {
         .await?;
         if resumed {
             let after = last_seq.unwrap_or(0);
+            self.sent_seq = after;
             for event in self.store.events_after(&conversation.id, after).await? {
+                self.sent_seq = self.sent_seq.max(event.seq);
                 self.send_text(event.frame).await?;
             }
             self.answer_pending(&conversation).await?;
+            if conversation.state == ConversationState::Queued
+                && let Some(position) = self.store.queue_position(&conversation.id).await?
+            {
+                let queue = conversation.queue.clone().unwrap_or_default();
+                self.place = Some((queue.clone(), position));
+                self.send(&ServerFrame::QueueUpdate {
+                    queue,
+                    position,
+                    wait_secs: None,
+                })
+                .await?;
+            }
         }
         Ok(())
     }

@@ -225,7 +225,10 @@ impl Session {
             .append_customer_message(conversation, client_id, event)
             .await?
         {
-            Appended::New(stored) => (stored.seq, true),
+            Appended::New(stored) => {
+                self.tell_agents(&stored);
+                (stored.seq, true)
+            }
             Appended::Duplicate(seq) => (seq, false),
         };
         let ack = ServerFrame::Ack {
@@ -305,6 +308,7 @@ impl Session {
                 .enqueue(conversation, reason.as_str(), queue, *priority)
                 .await?;
             position = Some(place);
+            self.place = Some((queue.clone(), place));
             self.bot_active = false;
             tracing::info!(conversation, reason = reason.as_str(), queue, "handed off");
         }
@@ -328,7 +332,16 @@ impl Session {
             ..event(serde_json::to_value(&frame)?)
         };
         let stored = self.store.append(conversation, new).await?;
-        self.send_text(stored.frame).await
+        self.sent_seq = self.sent_seq.max(stored.seq);
+        self.send_text(stored.frame).await?;
+        if position.is_some() {
+            self.state
+                .hub
+                .tell_agents(crate::handoff::AgentNews::QueueChanged);
+            // A handoff of higher priority moves those already waiting down.
+            crate::handoff::announce_positions(&self.state).await;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,98 @@
+//! The sign-in endpoints and the [`CurrentAgent`] extractor (see `docs/agent-protocol.md`).
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::{Deserialize, Serialize};
+
+use super::{AuthError, SESSION_COOKIE, sign_in};
+use crate::http::{ApiError, ApiJson, AppState};
+use crate::storage::Agent;
+
+/// `POST /api/agent/login` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The agent's email (any case).
+    pub email: String,
+    /// Their password.
+    pub password: String,
+}
+
+/// The body of a successful sign-in and of `GET /api/agent/me`.
+#[derive(Debug, Serialize)]
+pub struct Me {
+    /// The signed-in agent.
+    pub agent: Agent,
+}
+
+/// `POST /api/agent/login`: checks the password and sets the session cookie.
+pub async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<(CookieJar, Json<Me>), ApiError> {
+    match sign_in(&state.store, &body.email, &body.password).await {
+        Ok((agent, token)) => {
+            // A browser-session cookie: it goes when the browser closes, and the server ends
+            // the session after SESSION_TTL whatever the browser does.
+            let cookie = Cookie::build((SESSION_COOKIE, token))
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .path("/");
+            tracing::info!(agent = agent.id, "agent signed in");
+            Ok((jar.add(cookie), Json(Me { agent })))
+        }
+        Err(AuthError::BadCredentials) => Err(ApiError::Unauthorized("wrong email or password")),
+        Err(e) => Err(ApiError::Internal(e.into())),
+    }
+}
+
+/// `POST /api/agent/logout`: deletes the session and clears the cookie.
+pub async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<Response, ApiError> {
+    if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+        state
+            .store
+            .delete_session(&token)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+    }
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((jar, StatusCode::NO_CONTENT).into_response())
+}
+
+/// `GET /api/agent/me`: who is signed in.
+pub async fn me(agent: CurrentAgent) -> Json<Me> {
+    Json(Me { agent: agent.0 })
+}
+
+/// The session token in a request's cookies, if any.
+pub fn session_token(parts: &Parts) -> Option<String> {
+    CookieJar::from_headers(&parts.headers)
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// The signed-in agent of a request; rejects with `401` when there is none.
+#[derive(Debug, Clone)]
+pub struct CurrentAgent(pub Agent);
+
+impl FromRequestParts<AppState> for CurrentAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = session_token(parts).ok_or(ApiError::Unauthorized("sign in first"))?;
+        match state.store.agent_for_session(&token).await {
+            Ok(Some(agent)) => Ok(CurrentAgent(agent)),
+            Ok(None) => Err(ApiError::Unauthorized("sign in first")),
+            Err(e) => Err(ApiError::Internal(e.into())),
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! `/ws/agent`: an agent's live connection (see `docs/agent-protocol.md`).
+//!
+//! The upgrade needs a valid session cookie (401 otherwise) and, when the browser sends an
+//! `Origin`, the server's own origin (403 otherwise): a page on another site cannot open an
+//! agent socket with the agent's cookie (cross-site websocket hijacking). The session is checked
+//! again on every frame and every few seconds, so a disabled agent is signed out at once.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::actions::{self, ActionError};
+use super::{AgentNews, transcript_entry};
+use crate::auth::session_token;
+use crate::http::{ApiError, AppState};
+use crate::storage::{Agent, Role};
+
+/// Close code for a signed-out (disabled, expired) agent: the console goes back to sign-in.
+pub const SIGNED_OUT: u16 = 4001;
+/// How often an idle agent socket re-checks its session.
+const RECHECK: Duration = Duration::from_secs(5);
+/// FAQ answers suggested to the agent for the customer's latest message.
+const SUGGESTIONS: usize = 3;
+
+/// A frame from the console.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum Command {
+    Presence {
+        status: String,
+    },
+    Open {
+        conversation_id: String,
+    },
+    Claim {
+        conversation_id: String,
+    },
+    Reply {
+        conversation_id: String,
+        client_id: String,
+        text: String,
+    },
+    Typing {
+        conversation_id: String,
+        active: bool,
+    },
+    Note {
+        conversation_id: String,
+        text: String,
+    },
+    Transfer {
+        conversation_id: String,
+        #[serde(default)]
+        queue: Option<String>,
+        #[serde(default)]
+        agent_id: Option<String>,
+    },
+    Resolve {
+        conversation_id: String,
+    },
+    HandBack {
+        conversation_id: String,
+    },
+}
+
+const TYPES: &[&str] = &[
+    "presence",
+    "open",
+    "claim",
+    "reply",
+    "typing",
+    "note",
+    "transfer",
+    "resolve",
+    "hand_back",
+];
+
+/// `GET /ws/agent`.
+pub async fn agent_socket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    parts: Parts,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::Forbidden("this origin may not open an agent connection").into_response();
+    }
+    let Some(token) = session_token(&parts) else {
+        return ApiError::Unauthorized("sign in first").into_response();
+    };
+    match state.store.agent_for_session(&token).await {
+        Ok(Some(agent)) => ws.on_upgrade(move |socket| run(socket, state, agent, token)),
+        Ok(None) => ApiError::Unauthorized("sign in first").into_response(),
+        Err(e) => ApiError::Internal(e.into()).into_response(),
+    }
+}
+
+/// The knowledge base's name for a stored priority rank.
+fn priority_name(rank: i64) -> &'static str {
+    match rank {
+        0 => "low",
+        2 => "high",
+        3 => "urgent",
+        _ => "normal",
+    }
+}
+
+/// Whether the `Origin` header, if any, names this server (scheme aside).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else {
+        // Browsers always send it on websockets; tools (and the tests' clients) may not, and
+        // they cannot carry a victim's cookie anyway.
+        return true;
+    };
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    let origin = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest);
+    matches!((origin, host), (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host))
+}
+
+struct AgentSession {
+    state: AppState,
+    agent: Agent,
+    token: String,
+    /// Conversations whose live events this console shows.
+    open: HashSet<String>,
+    out: Vec<Value>,
+}
+
+async fn run(socket: WebSocket, state: AppState, agent: Agent, token: String) {
+    let (mut sink, mut stream) = socket.split();
+    let mut news = state.hub.listen_agents();
+    let mut shutdown = state.shutdown.clone();
+    let mut recheck = tokio::time::interval(RECHECK);
+    let mut session = AgentSession {
+        state,
+        agent,
+        token,
+        open: HashSet::new(),
+        out: Vec::new(),
+    };
+    session.welcome().await;
+    let mut close = None;
+    loop {
+        for frame in session.out.drain(..) {
+            if sink
+                .send(Message::Text(Utf8Bytes::from(frame.to_string())))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        tokio::select! {
+            received = stream.next() => match received {
+                Some(Ok(Message::Text(text))) => {
+                    if !session.still_signed_in().await {
+                        close = Some((SIGNED_OUT, "signed out"));
+                        break;
+                    }
+                    session.handle(text.as_str()).await;
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            heard = news.recv() => match heard {
+                Ok(AgentNews::SignedOut { agent_id }) if *agent_id == *session.agent.id => {
+                    close = Some((SIGNED_OUT, "signed out"));
+                    break;
+                }
+                Ok(heard) => session.on_news(heard).await,
+                Err(RecvError::Lagged(_)) => session.snapshot().await,
+                Err(RecvError::Closed) => break,
+            },
+            _ = recheck.tick() => {
+                if !session.still_signed_in().await {
+                    close = Some((SIGNED_OUT, "signed out"));
+                    break;
+                }
+            }
+            _ = shutdown.changed() => {
+                close = Some((crate::ws::protocol::close_code::GOING_AWAY, "server shutting down"));
+                break;
+            }
+        }
+    }
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+}
+
+impl AgentSession {
+    async fn still_signed_in(&self) -> bool {
+        // A store error is not a sign-out: keep the agent, the next check decides.
+        self.state
+            .store
+            .agent_for_session(&self.token)
+            .await
+            .map_or(true, |a| a.is_some())
+    }
+
+    fn error(&mut self, code: &str, message: impl Into<String>) {
+        self.out
+            .push(json!({"type": "error", "code": code, "message": message.into()}));
+    }
+
+    async fn welcome(&mut self) {
+        let queues: Vec<String> = self
+            .state
+            .bot
+            .load()
+            .knowledge()
+            .queues
+            .iter()
+            .map(|q| q.name.clone())
+            .collect();
+        self.out
+            .push(json!({"type": "welcome", "agent": self.agent, "queues": queues}));
+        self.snapshot().await;
+    }
+
+    /// The `queue` frame: what this agent may take, and what they hold.
+    async fn snapshot(&mut self) {
+        let (waiting, mine) = match (
+            self.state.store.waiting().await,
+            self.state.store.assigned_to(&self.agent.id).await,
+        ) {
+            (Ok(waiting), Ok(mine)) => (waiting, mine),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "cannot read the queue");
+                return self.error("internal", "the queue could not be read");
+            }
+        };
+        let now = crate::storage::now_ms();
+        let mut places = std::collections::HashMap::<String, u32>::new();
+        let mut visible = Vec::new();
+        for w in waiting {
+            let place = places.entry(w.queue.clone()).or_insert(0);
+            *place += 1;
+            if self.agent.role == Role::Admin || self.agent.skills.contains(&w.queue) {
+                visible.push(json!({
+                    "conversation_id": w.conversation_id,
+                    "queue": w.queue,
+                    "priority": priority_name(w.priority),
+                    "reason": w.reason,
+                    "position": *place,
+                    "waiting_secs": (now - w.queued_at).max(0) / 1000,
+                    "preview": w.preview,
+                    "locale": w.locale,
+                    "customer_name": w.customer_attributes.as_ref().and_then(|a| a.get("name")).cloned(),
+                }));
+            }
+        }
+        let mine: Vec<Value> = mine
+            .into_iter()
+            .map(|(id, queue, preview)| json!({"conversation_id": id, "queue": queue, "preview": preview}))
+            .collect();
+        self.out
+            .push(json!({"type": "queue", "waiting": visible, "mine": mine}));
+    }
+
+    async fn on_news(&mut self, news: AgentNews) {
+        match news {
+            AgentNews::QueueChanged => self.snapshot().await,
+            AgentNews::Event {
+                conversation_id,
+                entry,
+            } if self.open.contains(&*conversation_id) => {
+                self.out.push(
+                    json!({"type": "event", "conversation_id": &*conversation_id, "event": *entry}),
+                );
+            }
+            AgentNews::Note {
+                conversation_id,
+                note,
+            } if self.open.contains(&*conversation_id) => {
+                self.out.push(
+                    json!({"type": "note", "conversation_id": &*conversation_id, "note": *note}),
+                );
+            }
+            AgentNews::CustomerTyping {
+                conversation_id,
+                active,
+            } if self.open.contains(&*conversation_id) => {
+                self.out.push(json!({"type": "typing", "conversation_id": &*conversation_id, "active": active}));
+            }
+            _ => {}
+        }
+    }
+
+    async fn handle(&mut self, text: &str) {
+        let value: Value = match serde_json::from_str(text) {
+            Ok(value) => value,
+            Err(e) => return self.error("bad_frame", format!("not valid JSON: {e}")),
+        };
+        let kind = value
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if !TYPES.contains(&kind.as_str()) {
+            return self.error(
+                "unknown_type",
+                format!(
+                    "unknown frame type {kind:?}; expected one of: {}",
+                    TYPES.join(", ")
+                ),
+            );
+        }
+        let command: Command = match serde_json::from_value(value) {
+            Ok(command) => command,
+            Err(e) => return self.error("bad_frame", format!("{kind}: {e}")),
+        };
+        let (state, agent) = (self.state.clone(), self.agent.clone());
+        let result = match command {
+            Command::Presence { status } => {
+                // Recorded for auto-assignment, which is still to come.
+                tracing::debug!(agent = agent.id, status, "presence");
+                Ok(())
+            }
+            Command::Open { conversation_id } => self.show(&conversation_id).await,
+            Command::Claim { conversation_id } => {
+                let claimed = actions::claim(&state, &agent, &conversation_id).await;
+                if claimed.is_ok() {
+                    self.out
+                        .push(json!({"type": "claimed", "conversation_id": conversation_id}));
+                    let shown = self.show(&conversation_id).await;
+                    shown.and(claimed)
+                } else {
+                    claimed
+                }
+            }
+            Command::Reply {
+                conversation_id,
+                client_id,
+                text,
+            } => actions::reply(&state, &agent, &conversation_id, text.trim())
+                .await
+                .map(|stored| {
+                    self.out
+                        .push(json!({"type": "ack", "client_id": client_id, "seq": stored.seq}));
+                }),
+            Command::Typing {
+                conversation_id,
+                active,
+            } => actions::typing(&state, &agent, &conversation_id, active).await,
+            Command::Note {
+                conversation_id,
+                text,
+            } => actions::note(&state, &agent, &conversation_id, text.trim()).await,
+            Command::Transfer {
+                conversation_id,
+                queue: Some(queue),
+                agent_id: None,
+            } => actions::transfer_to_queue(&state, &agent, &conversation_id, &queue).await,
+            Command::Transfer {
+                conversation_id,
+                queue: None,
+                agent_id: Some(target),
+            } => actions::transfer_to_agent(&state, &agent, &conversation_id, &target).await,
+            Command::Transfer { .. } => {
+                return self.error("bad_frame", "transfer: give either queue or agent_id");
+            }
+            Command::Resolve { conversation_id } => {
+                actions::resolve(&state, &agent, &conversation_id).await
+            }
+            Command::HandBack { conversation_id } => {
+                actions::hand_back(&state, &agent, &conversation_id).await
+            }
+        };
+        if let Err(e) = result {
+            if matches!(e, ActionError::Storage(_) | ActionError::Json(_)) {
+                tracing::error!(error = %e, "agent action failed");
+            }
+            let message = e.to_string();
+            self.error(e.code(), message);
+        }
+    }
+
+    /// The `conversation` frame: transcript, what the bot understood, notes, suggestions,
+    /// earlier conversations. From now on this console gets the conversation's live events.
+    async fn show(&mut self, id: &str) -> Result<(), ActionError> {
+        let store = &self.state.store;
+        let conversation = store
+            .conversation(id)
+            .await?
+            .ok_or_else(|| ActionError::NotFound(id.to_owned()))?;
+        let feedback = store.feedback(id).await?;
+        let events = store.events_after(id, 0).await?;
+        let transcript: Vec<Value> = events
+            .iter()
+            .map(|e| transcript_entry(e, feedback.get(&e.seq).copied()))
+            .collect();
+        let notes = store.notes(id).await?;
+        let history = match &conversation.customer_id {
+            Some(customer) => store.customer_history(customer, id).await?,
+            None => Vec::new(),
+        };
+        let latest = events
+            .iter()
+            .rev()
+            .find(|e| e.sender == crate::storage::Sender::Customer);
+        let suggestions = match latest.and_then(|e| e.text.clone()) {
+            Some(text) => self.suggest(&text).await,
+            None => Vec::new(),
+        };
+        self.open.insert(id.to_owned());
+        self.out.push(json!({
+            "type": "conversation",
+            "conversation_id": id,
+            "state": conversation.state.as_str(),
+            "queue": conversation.queue,
+            "reason": conversation.handoff_reason,
+            "assigned_to": store.holder(id).await?,
+            "customer": {
+                "id": conversation.customer_id,
+                "attributes": conversation.customer_attributes,
+                "locale": conversation.locale,
+                "page_url": conversation.page_url,
+            },
+            "transcript": transcript,
+            "notes": notes,
+            "suggestions": suggestions,
+            "history": history.into_iter().map(|(id, created_at, state)| json!({"conversation_id": id, "created_at": created_at, "state": state})).collect::<Vec<_>>(),
+        }));
+        Ok(())
+    }
+
+    /// The best FAQ answers for a customer message, for the agent to edit and send.
+    async fn suggest(&self, text: &str) -> Vec<Value> {
+        let bot = self.state.bot.load_full();
+        let embedding = self.state.embedder.embed(text).await.ok();
+        let text = text.to_owned();
+        let found = tokio::task::spawn_blocking(move || {
+            bot.retrieve(&text, embedding.as_deref(), SUGGESTIONS).map(|candidates| {
+                candidates
+                    .iter()
+                    .map(|c| json!({"faq_id": c.entry.id, "question": c.entry.question, "answer": c.entry.answer_markdown, "score": c.score}))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await;
+        match found {
+            Ok(Ok(found)) => found,
+            _ => Vec::new(),
+        }
+    }
+}

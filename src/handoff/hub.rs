@@ -1,0 +1,174 @@
+//! The live fan-out between customer sessions and agent sessions, in memory.
+//!
+//! The store is the truth; the hub only tells the sessions that hold a socket that something
+//! changed, so they can forward it at once:
+//!
+//! - per conversation, a broadcast channel the customer's session(s) listen on: stored frames
+//!   written by someone else (an agent's reply, a notice), queue position updates, and whether
+//!   the bot serves the conversation (an agent took it, or handed it back);
+//! - one channel every agent session listens on: the queues changed, a conversation got a new
+//!   event or note, a customer is typing, an agent was disabled.
+//!
+//! Frames carry their `seq`, so a customer session that replays from the store while a live
+//! frame arrives forwards each frame once (it skips seqs it has sent). Channels of a conversation
+//! nobody listens to are removed when its last session ends, so idle conversations cost nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+/// Messages a customer session may miss before it lags: far more than a conversation produces
+/// between two reads of a live socket.
+const CONVERSATION_BUFFER: usize = 16;
+/// Messages an agent session may miss before it lags (it then reloads its snapshot).
+const AGENT_BUFFER: usize = 256;
+
+/// What a customer session is told.
+#[derive(Debug, Clone)]
+pub enum CustomerNews {
+    /// A stored frame (JSON, `seq` set) to forward.
+    Frame {
+        /// The frame's seq.
+        seq: u64,
+        /// The frame as sent.
+        json: Arc<str>,
+    },
+    /// A frame that is not stored (typing).
+    Transient(Arc<str>),
+    /// The conversation's place in its queue (sessions send it when it changed).
+    Position {
+        /// The queue.
+        queue: Arc<str>,
+        /// Place in it, 1 = next.
+        position: u32,
+    },
+    /// The bot serves the conversation again (true) or a person does (false).
+    BotActive(bool),
+}
+
+/// What agent sessions are told.
+#[derive(Debug, Clone)]
+pub enum AgentNews {
+    /// Waiting or assigned conversations changed: reload the queue snapshot.
+    QueueChanged,
+    /// A new transcript entry in a conversation (the JSON of a transcript entry).
+    Event {
+        /// The conversation.
+        conversation_id: Arc<str>,
+        /// The entry, as in the `event` frame of the agent protocol.
+        entry: Arc<serde_json::Value>,
+    },
+    /// A new internal note.
+    Note {
+        /// The conversation.
+        conversation_id: Arc<str>,
+        /// The note, as in the `note` frame.
+        note: Arc<serde_json::Value>,
+    },
+    /// The customer started or stopped typing.
+    CustomerTyping {
+        /// The conversation.
+        conversation_id: Arc<str>,
+        /// Typing or not.
+        active: bool,
+    },
+    /// This agent was disabled: close their sockets.
+    SignedOut {
+        /// The agent.
+        agent_id: Arc<str>,
+    },
+}
+
+/// The hub; one per server, shared through `AppState`.
+#[derive(Debug)]
+pub struct Hub {
+    conversations: Mutex<HashMap<String, broadcast::Sender<CustomerNews>>>,
+    agents: broadcast::Sender<AgentNews>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            conversations: Mutex::new(HashMap::new()),
+            agents: broadcast::channel(AGENT_BUFFER).0,
+        }
+    }
+}
+
+impl Hub {
+    /// Listens to a conversation (a customer session after `hello`).
+    pub fn listen(&self, conversation_id: &str) -> broadcast::Receiver<CustomerNews> {
+        let mut map = self.lock();
+        map.entry(conversation_id.to_owned())
+            .or_insert_with(|| broadcast::channel(CONVERSATION_BUFFER).0)
+            .subscribe()
+    }
+
+    /// Stops listening (drop the receiver first): removes the channel when nobody listens.
+    pub fn forget(&self, conversation_id: &str) {
+        let mut map = self.lock();
+        if map
+            .get(conversation_id)
+            .is_some_and(|sender| sender.receiver_count() == 0)
+        {
+            map.remove(conversation_id);
+        }
+    }
+
+    /// Tells the customer session(s) of a conversation; nothing happens when none is connected
+    /// (they will replay from the store when they come back).
+    pub fn tell_customer(&self, conversation_id: &str, news: CustomerNews) {
+        if let Some(sender) = self.lock().get(conversation_id) {
+            let _ = sender.send(news);
+        }
+    }
+
+    /// Listens to what agents are told (an agent session).
+    pub fn listen_agents(&self) -> broadcast::Receiver<AgentNews> {
+        self.agents.subscribe()
+    }
+
+    /// Tells every agent session.
+    pub fn tell_agents(&self, news: AgentNews) {
+        // An error only means no agent is connected.
+        let _ = self.agents.send(news);
+    }
+
+    /// Conversations with a listening customer session (for tests and metrics).
+    pub fn listening(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<CustomerNews>>> {
+        // A panic while holding this lock leaves the map consistent (every operation on it is a
+        // single insert, get or remove), so a poisoned lock is safe to use.
+        self.conversations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn news_reaches_listeners_and_a_channel_goes_with_its_last_listener() {
+        let hub = Hub::default();
+        let mut first = hub.listen("c1");
+        let second = hub.listen("c1");
+        hub.tell_customer("c1", CustomerNews::BotActive(false));
+        hub.tell_customer("c2", CustomerNews::BotActive(true));
+        assert!(matches!(
+            first.recv().await,
+            Ok(CustomerNews::BotActive(false))
+        ));
+        drop(first);
+        hub.forget("c1");
+        assert_eq!(hub.listening(), 1, "one listener left");
+        drop(second);
+        hub.forget("c1");
+        assert_eq!(hub.listening(), 0);
+    }
+}

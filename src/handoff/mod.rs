@@ -1,0 +1,82 @@
+//! Human handoff: the live hub between customers and agents, the agent websocket, and what each
+//! agent action does to a conversation.
+//!
+//! - [`hub`]: in-memory fan-out of live news (the store stays the truth).
+//! - `agent_ws.rs`: `/ws/agent`, authenticated by the session cookie, origin checked.
+//! - `actions.rs`: claim, reply, note, transfer, resolve, hand back; each stores first, then
+//!   tells the customer and the other agents through the hub.
+//!
+//! The console is in `console/`; its protocol in `docs/agent-protocol.md`.
+
+mod actions;
+mod agent_ws;
+pub mod hub;
+
+pub use agent_ws::agent_socket;
+pub use hub::{AgentNews, CustomerNews, Hub};
+
+use serde_json::{Value, json};
+
+use crate::http::AppState;
+use crate::storage::StoredEvent;
+use crate::ws::ServerFrame;
+
+/// A stored event as agents see it in a transcript: the text and what the bot made of it.
+/// `helpful` is the customer's verdict on an answer, when they gave one.
+pub fn transcript_entry(event: &StoredEvent, helpful: Option<bool>) -> Value {
+    let mut entry = json!({
+        "seq": event.seq,
+        "sender": event.sender.as_str(),
+        "kind": event.kind,
+        "text": event.text,
+        "created_at": event.created_at,
+    });
+    let fields = [
+        ("intent", event.intent.clone().map(Value::from)),
+        ("confidence", event.confidence.map(Value::from)),
+        ("faq_id", event.faq_id.clone().map(Value::from)),
+        ("decision", event.decision.clone().map(Value::from)),
+        ("reason", event.reason.clone().map(Value::from)),
+        ("helpful", helpful.map(Value::from)),
+        ("agent_name", agent_name(&event.frame).map(Value::from)),
+    ];
+    if let Some(object) = entry.as_object_mut() {
+        for (key, value) in fields {
+            if let Some(value) = value {
+                object.insert(key.to_owned(), value);
+            }
+        }
+    }
+    entry
+}
+
+fn agent_name(frame: &str) -> Option<String> {
+    match serde_json::from_str::<ServerFrame>(frame).ok()? {
+        ServerFrame::AgentMessage { agent_name, .. } => Some(agent_name),
+        _ => None,
+    }
+}
+
+/// Tells every waiting customer their place in line (after the queue moved: a claim, a
+/// transfer, a new handoff ahead of them). Sessions forward a place only when it changed.
+pub async fn announce_positions(state: &AppState) {
+    let waiting = match state.store.waiting().await {
+        Ok(waiting) => waiting,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the queue to announce places");
+            return;
+        }
+    };
+    let mut places: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    for entry in &waiting {
+        let place = places.entry(entry.queue.as_str()).or_insert(0);
+        *place += 1;
+        state.hub.tell_customer(
+            &entry.conversation_id,
+            CustomerNews::Position {
+                queue: entry.queue.as_str().into(),
+                position: *place,
+            },
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! The customer side of a conversation in human hands: forwarding what the hub announces (agent
+//! messages, notices, queue places, the bot taking over again), telling agents what the customer
+//! does, and the satisfaction rating.
+
+use std::sync::Arc;
+
+use super::{Session, SessionError};
+use crate::bot::policy::Memory;
+use crate::handoff::{AgentNews, CustomerNews, transcript_entry};
+use crate::storage::{ConversationState, StoredEvent};
+use crate::ws::{ErrorCode, ServerFrame};
+
+/// Most characters of a rating comment.
+const MAX_COMMENT_CHARS: usize = 2000;
+
+impl Session {
+    /// Forwards one piece of news from the hub.
+    pub(super) async fn on_news(&mut self, news: CustomerNews) -> Result<(), SessionError> {
+        match news {
+            CustomerNews::Frame { seq, json } => {
+                if seq > self.sent_seq {
+                    self.sent_seq = seq;
+                    self.send_text(json.to_string()).await?;
+                }
+            }
+            CustomerNews::Transient(json) => self.send_text(json.to_string()).await?,
+            CustomerNews::Position { queue, position } => {
+                let place = Some((queue.to_string(), position));
+                if self.place != place {
+                    self.place = place;
+                    let frame = ServerFrame::QueueUpdate {
+                        queue: queue.to_string(),
+                        position,
+                        wait_secs: None,
+                    };
+                    self.send(&frame).await?;
+                }
+            }
+            CustomerNews::BotActive(active) => {
+                self.bot_active = active;
+                if active {
+                    // A fresh start: what led to the handoff is the agent's business now.
+                    self.memory = Memory::default();
+                    self.previous = None;
+                    self.previous_text = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends every stored frame after the last one sent (the hub's channel overflowed).
+    pub(super) async fn catch_up(&mut self) -> Result<(), SessionError> {
+        let Some(conversation) = self.conversation.clone() else {
+            return Ok(());
+        };
+        for event in self
+            .store
+            .events_after(&conversation, self.sent_seq)
+            .await?
+        {
+            self.sent_seq = self.sent_seq.max(event.seq);
+            self.send_text(event.frame).await?;
+        }
+        let state = self
+            .store
+            .conversation(&conversation)
+            .await?
+            .map(|c| c.state);
+        self.bot_active = state == Some(ConversationState::Bot);
+        Ok(())
+    }
+
+    /// Tells agents about a stored customer event while a person handles the conversation.
+    pub(super) fn tell_agents(&self, event: &StoredEvent) {
+        if !self.bot_active {
+            self.state.hub.tell_agents(AgentNews::Event {
+                conversation_id: event.conversation_id.as_str().into(),
+                entry: Arc::new(transcript_entry(event, None)),
+            });
+        }
+    }
+
+    /// The customer's rating after an agent resolved the conversation.
+    pub(super) async fn rate(
+        &mut self,
+        conversation: &str,
+        score: u8,
+        comment: Option<String>,
+    ) -> Result<(), SessionError> {
+        if !(1..=5).contains(&score) {
+            let e = ServerFrame::error(ErrorCode::BadFrame, "a rating is a score from 1 to 5");
+            return self.send(&e).await;
+        }
+        let resolved = self
+            .store
+            .conversation(conversation)
+            .await?
+            .is_some_and(|c| c.state == ConversationState::Closed);
+        if !resolved {
+            return self
+                .bad_state("a conversation is rated once an agent has resolved it")
+                .await;
+        }
+        let comment = comment
+            .map(|c| c.trim().chars().take(MAX_COMMENT_CHARS).collect::<String>())
+            .filter(|c| !c.is_empty());
+        self.store
+            .record_csat(conversation, score, comment.as_deref())
+            .await?;
+        Ok(())
+    }
+}
