@@ -96,3 +96,25 @@ impl FromRequestParts<AppState> for CurrentAgent {
         }
     }
 }
+
+/// `GET /api/agent/canned?q=` query.
+#[derive(Debug, Deserialize)]
+pub struct CannedQuery {
+    /// Words that must all appear in the title or text; empty lists everything.
+    #[serde(default)]
+    pub q: String,
+}
+
+/// Most canned responses listed at once: the console shows a short pick list.
+const CANNED_LIMIT: usize = 20;
+
+/// `GET /api/agent/canned?q=`: canned responses for the console's `/` picker.
+pub async fn canned(
+    _agent: CurrentAgent,
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<CannedQuery>,
+) -> Json<serde_json::Value> {
+    let bot = state.bot.load();
+    let found = crate::knowledge::canned::search(&bot.knowledge().canned, &query.q, CANNED_LIMIT);
+    Json(serde_json::json!({ "canned": found }))
+}

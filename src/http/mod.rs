@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/agent/login", post(crate::auth::login))
         .route("/api/agent/logout", post(crate::auth::logout))
         .route("/api/agent/me", get(crate::auth::me))
+        .route("/api/agent/canned", get(crate::auth::canned))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

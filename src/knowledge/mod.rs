@@ -13,6 +13,7 @@
 //! than stopping at the first, so an editor fixes a batch of mistakes in one round.
 //! [`FaqIndex`] is the tantivy index over the loaded entries.
 
+pub mod canned;
 mod import;
 mod index;
 mod parse;
@@ -23,6 +24,7 @@ mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use canned::{CANNED_DIR, Canned};
 pub use import::{ImportError, ImportReport, import_file};
 pub use index::{FaqIndex, IndexError, SearchHit};
 pub use render::{markdown_to_plain_text, markdown_to_safe_html};
@@ -148,6 +150,8 @@ pub struct Knowledge {
     pub intents: Vec<Intent>,
     /// Queues in file order.
     pub queues: Vec<Queue>,
+    /// Canned responses for agents, by file name.
+    pub canned: Vec<Canned>,
 }
 
 impl Knowledge {
@@ -240,13 +244,14 @@ pub fn load(dir: &Path) -> Result<Knowledge, KnowledgeError> {
             source,
         }
     })?;
-    let knowledge = validate::cross_check(
+    let mut knowledge = validate::cross_check(
         &dir.join(INTENTS_FILE),
         queues,
         intents,
         faqs,
         &mut problems,
     );
+    knowledge.canned = canned::read_dir(&dir.join(CANNED_DIR), &mut problems);
     if problems.is_empty() {
         Ok(knowledge)
     } else {

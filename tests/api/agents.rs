@@ -156,3 +156,34 @@ async fn the_agents_command_adds_lists_and_disables_accounts() {
         401
     );
 }
+
+#[tokio::test]
+async fn canned_responses_are_searchable_by_signed_in_agents_only() {
+    let app = spawn_app().await;
+    let password = app.add_agent("sam@example.com", "Sam", &["general"]).await;
+    let cookie = app.sign_in("sam@example.com", &password).await;
+    let canned = |query: &'static str, cookie: Option<String>| {
+        let request = app
+            .client
+            .get(format!("{}/api/agent/canned", app.address))
+            .query(&[("q", query)]);
+        let request = match cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        };
+        async move { request.send().await.expect("request") }
+    };
+
+    let found: Value = canned("ORDER number", Some(cookie.clone()))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let all: Value = canned("", Some(cookie)).await.json().await.expect("json");
+
+    assert_eq!(found["canned"].as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found["canned"][0]["id"], "order-number");
+    assert_eq!(found["canned"][0]["title"], "Ask for the order number");
+    assert_eq!(all["canned"].as_array().map(Vec::len), Some(2), "{all}");
+    assert_eq!(canned("", None).await.status(), 401);
+}
