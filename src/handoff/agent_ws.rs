@@ -135,6 +135,8 @@ struct AgentSession {
     state: AppState,
     agent: Agent,
     token: String,
+    /// This console's number in the hub's presence list.
+    console: u64,
     /// Conversations whose live events this console shows.
     open: HashSet<String>,
     out: Vec<Value>,
@@ -145,10 +147,12 @@ async fn run(socket: WebSocket, state: AppState, agent: Agent, token: String) {
     let mut news = state.hub.listen_agents();
     let mut shutdown = state.shutdown.clone();
     let mut recheck = tokio::time::interval(RECHECK);
+    let console = state.hub.arrive(agent.skills.clone());
     let mut session = AgentSession {
         state,
         agent,
         token,
+        console,
         open: HashSet::new(),
         out: Vec::new(),
     };
@@ -197,6 +201,9 @@ async fn run(socket: WebSocket, state: AppState, agent: Agent, token: String) {
             }
         }
     }
+    session.state.hub.leave(session.console);
+    // Fewer agents online: the waiting customers' estimates change.
+    super::announce_positions(&session.state).await;
     if let Some((code, reason)) = close {
         let frame = CloseFrame {
             code,
@@ -330,11 +337,14 @@ impl AgentSession {
         };
         let (state, agent) = (self.state.clone(), self.agent.clone());
         let result = match command {
-            Command::Presence { status } => {
-                // Recorded for auto-assignment, which is still to come.
-                tracing::debug!(agent = agent.id, status, "presence");
-                Ok(())
-            }
+            Command::Presence { status } => match status.as_str() {
+                "online" | "away" => {
+                    state.hub.set_online(self.console, status == "online");
+                    super::announce_positions(&state).await;
+                    Ok(())
+                }
+                _ => return self.error("bad_frame", "presence: status is online or away"),
+            },
             Command::Open { conversation_id } => self.show(&conversation_id).await,
             Command::Claim { conversation_id } => {
                 let claimed = actions::claim(&state, &agent, &conversation_id).await;

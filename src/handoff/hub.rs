@@ -42,6 +42,8 @@ pub enum CustomerNews {
         queue: Arc<str>,
         /// Place in it, 1 = next.
         position: u32,
+        /// Estimated seconds until an agent takes it, when there is a basis for one.
+        wait_secs: Option<u64>,
     },
     /// The bot serves the conversation again (true) or a person does (false).
     BotActive(bool),
@@ -85,6 +87,9 @@ pub enum AgentNews {
 pub struct Hub {
     conversations: Mutex<HashMap<String, broadcast::Sender<CustomerNews>>>,
     agents: broadcast::Sender<AgentNews>,
+    /// Connected agent consoles: connection number → (skills, whether online rather than away).
+    present: Mutex<HashMap<u64, (Vec<String>, bool)>>,
+    next_console: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Hub {
@@ -92,6 +97,8 @@ impl Default for Hub {
         Hub {
             conversations: Mutex::new(HashMap::new()),
             agents: broadcast::channel(AGENT_BUFFER).0,
+            present: Mutex::new(HashMap::new()),
+            next_console: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -135,18 +142,52 @@ impl Hub {
         let _ = self.agents.send(news);
     }
 
+    /// Registers a connected console (online) with its agent's skills; returns its number.
+    pub fn arrive(&self, skills: Vec<String>) -> u64 {
+        let id = self
+            .next_console
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.present).insert(id, (skills, true));
+        id
+    }
+
+    /// Marks a console online or away.
+    pub fn set_online(&self, console: u64, online: bool) {
+        if let Some(entry) = lock(&self.present).get_mut(&console) {
+            entry.1 = online;
+        }
+    }
+
+    /// Forgets a console that disconnected.
+    pub fn leave(&self, console: u64) {
+        lock(&self.present).remove(&console);
+    }
+
+    /// Online consoles whose agent takes `queue` (an agent with two consoles counts twice:
+    /// an estimate, not a roster).
+    pub fn online_for(&self, queue: &str) -> usize {
+        lock(&self.present)
+            .values()
+            .filter(|(skills, online)| *online && skills.iter().any(|s| s == queue))
+            .count()
+    }
+
     /// Conversations with a listening customer session (for tests and metrics).
     pub fn listening(&self) -> usize {
         self.lock().len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<CustomerNews>>> {
-        // A panic while holding this lock leaves the map consistent (every operation on it is a
-        // single insert, get or remove), so a poisoned lock is safe to use.
-        self.conversations
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.conversations)
     }
+}
+
+/// A panic while holding one of the hub's locks leaves its map consistent (every operation on
+/// it is a single insert, get, update or remove), so a poisoned lock is safe to use.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -57,6 +57,25 @@ fn agent_name(frame: &str) -> Option<String> {
     }
 }
 
+/// Handling times of the last conversations resolved from a queue that the median is taken of.
+const HANDLING_SAMPLE: u32 = 20;
+
+/// How long each place in `queue` takes, in seconds: the median recent handling time divided
+/// among the agents online for the queue. `None` when nobody is online for it or no
+/// conversation was resolved from it yet: no estimate beats a made-up one.
+pub async fn seconds_per_place(state: &AppState, queue: &str) -> Option<u64> {
+    let online = u64::try_from(state.hub.online_for(queue)).unwrap_or(0);
+    if online == 0 {
+        return None;
+    }
+    let median = state
+        .store
+        .median_handling_secs(queue, HANDLING_SAMPLE)
+        .await
+        .ok()??;
+    Some(median.div_ceil(online).max(1))
+}
+
 /// Tells every waiting customer their place in line (after the queue moved: a claim, a
 /// transfer, a new handoff ahead of them). Sessions forward a place only when it changed.
 pub async fn announce_positions(state: &AppState) {
@@ -68,14 +87,28 @@ pub async fn announce_positions(state: &AppState) {
         }
     };
     let mut places: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut per_place: std::collections::HashMap<&str, Option<u64>> =
+        std::collections::HashMap::new();
     for entry in &waiting {
         let place = places.entry(entry.queue.as_str()).or_insert(0);
         *place += 1;
+        if !per_place.contains_key(entry.queue.as_str()) {
+            per_place.insert(
+                entry.queue.as_str(),
+                seconds_per_place(state, &entry.queue).await,
+            );
+        }
+        let wait_secs = per_place
+            .get(entry.queue.as_str())
+            .copied()
+            .flatten()
+            .map(|secs| secs * u64::from(*place));
         state.hub.tell_customer(
             &entry.conversation_id,
             CustomerNews::Position {
                 queue: entry.queue.as_str().into(),
                 position: *place,
+                wait_secs,
             },
         );
     }

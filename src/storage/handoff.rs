@@ -292,3 +292,29 @@ impl Store {
         .await?)
     }
 }
+
+impl Store {
+    /// The median handling time (resolved − taken, in seconds) of the latest `n` conversations
+    /// resolved from `queue`; `None` before any was.
+    pub async fn median_handling_secs(
+        &self,
+        queue: &str,
+        n: u32,
+    ) -> Result<Option<u64>, StorageError> {
+        let mut times: Vec<i64> = sqlx::query_scalar(
+            "SELECT resolved_at - assigned_at FROM conversations \
+             WHERE queue = $1 AND resolved_at IS NOT NULL AND assigned_at IS NOT NULL \
+             ORDER BY resolved_at DESC LIMIT $2",
+        )
+        .bind(queue)
+        .bind(i64::from(n))
+        .fetch_all(&self.pool)
+        .await?;
+        if times.is_empty() {
+            return Ok(None);
+        }
+        times.sort_unstable();
+        let median = times[times.len() / 2].max(0);
+        Ok(Some(u64::try_from(median / 1000).unwrap_or(0)))
+    }
+}

@@ -273,3 +273,36 @@ async fn a_disabled_agent_is_signed_out_of_the_console() {
 
     assert_eq!(sam.close_code().await, Some(4001));
 }
+
+#[tokio::test]
+async fn the_wait_estimate_comes_from_recent_handling_times_and_agents_online() {
+    let app = spawn_app().await;
+    let (mut first, first_id) = waiting_customer(&app).await;
+    let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
+    sam.send(claim(&first_id)).await;
+    sam.next_of("claimed").await;
+    sam.send(json!({"type": "resolve", "conversation_id": first_id}))
+        .await;
+    assert_eq!(first.next().await["type"], "notice", "joined");
+    assert_eq!(first.next().await["type"], "notice", "resolved");
+
+    // One conversation handled (in well under a second: counted as 1 s), one agent online.
+    let (mut second, _) = waiting_customer(&app).await;
+    let estimate = second.next().await;
+    assert_eq!(estimate["type"], "queue_update", "{estimate}");
+    assert_eq!(
+        (
+            estimate["position"].as_u64(),
+            estimate["wait_secs"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{estimate}"
+    );
+
+    // Away: nobody online for the queue, so no estimate rather than a made-up one.
+    sam.send(json!({"type": "presence", "status": "away"}))
+        .await;
+    sam.latest_queue().await;
+    let (mut third, _) = waiting_customer(&app).await;
+    third.expect_quiet().await;
+}

@@ -99,10 +99,11 @@ impl Session {
             {
                 let queue = conversation.queue.clone().unwrap_or_default();
                 self.place = Some((queue.clone(), position));
+                let per_place = crate::handoff::seconds_per_place(&self.state, &queue).await;
                 self.send(&ServerFrame::QueueUpdate {
                     queue,
                     position,
-                    wait_secs: None,
+                    wait_secs: per_place.map(|secs| secs * u64::from(position)),
                 })
                 .await?;
             }

@@ -24,14 +24,18 @@ impl Session {
                 }
             }
             CustomerNews::Transient(json) => self.send_text(json.to_string()).await?,
-            CustomerNews::Position { queue, position } => {
+            CustomerNews::Position {
+                queue,
+                position,
+                wait_secs,
+            } => {
                 let place = Some((queue.to_string(), position));
                 if self.place != place {
                     self.place = place;
                     let frame = ServerFrame::QueueUpdate {
                         queue: queue.to_string(),
                         position,
-                        wait_secs: None,
+                        wait_secs,
                     };
                     self.send(&frame).await?;
                 }

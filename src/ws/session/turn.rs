@@ -334,7 +334,16 @@ impl Session {
         let stored = self.store.append(conversation, new).await?;
         self.sent_seq = self.sent_seq.max(stored.seq);
         self.send_text(stored.frame).await?;
-        if position.is_some() {
+        if let (Some(position), Decision::Handoff { queue, .. }) = (position, &decision) {
+            // The handoff frame says the place; the wait, when there is a basis for it, follows.
+            if let Some(per_place) = crate::handoff::seconds_per_place(&self.state, queue).await {
+                let update = ServerFrame::QueueUpdate {
+                    queue: queue.clone(),
+                    position,
+                    wait_secs: Some(per_place * u64::from(position)),
+                };
+                self.send(&update).await?;
+            }
             self.state
                 .hub
                 .tell_agents(crate::handoff::AgentNews::QueueChanged);
