@@ -163,6 +163,18 @@ pub struct Settings {
     )]
     pub identity_secret: Secret,
 
+    /// Key that seals customers' contact details at rest (32 bytes, base64; e.g. `openssl rand
+    /// -base64 32`). Empty: a key is generated into `DATA_DIR/data.key` on first start.
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_DATA_KEY",
+        default_value = "",
+        hide_default_value = true,
+        hide_env_values = true
+    )]
+    pub data_key: Secret,
+
     /// Seconds a chat connection the bot is serving may stay silent before the server closes it
     /// (code 1000; the conversation stays resumable). Frees the sockets of forgotten tabs;
     /// connections waiting for or talking to a person are kept open (pinged) however long.

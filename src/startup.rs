@@ -94,6 +94,10 @@ impl Application {
             tracing::info!("no identity_secret set: every chat customer is anonymous");
         }
         let policy = Arc::new(settings.policy()?);
+        let sealer = Arc::new(crate::storage::seal::Sealer::load_or_create(
+            settings.data_key.expose(),
+            &settings.data_dir,
+        )?);
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let chat_slots = Arc::new(tokio::sync::Semaphore::new(settings.max_chat_connections));
         let max_chat_connections = settings.max_chat_connections;
@@ -104,6 +108,7 @@ impl Application {
             shutdown: shutdown_rx,
             topics: Arc::default(),
             hub: Arc::default(),
+            sealer,
             policy,
             settings: Arc::new(settings),
             store,

@@ -279,8 +279,39 @@ impl AgentSession {
             .into_iter()
             .map(|(id, queue, preview)| json!({"conversation_id": id, "queue": queue, "preview": preview}))
             .collect();
+        let tickets = self.tickets().await;
         self.out
-            .push(json!({"type": "queue", "waiting": visible, "mine": mine}));
+            .push(json!({"type": "queue", "waiting": visible, "mine": mine, "tickets": tickets}));
+    }
+
+    /// Open offline tickets of the queues this agent may see, contact details opened for them.
+    async fn tickets(&self) -> Vec<Value> {
+        let tickets = match self.state.store.open_tickets().await {
+            Ok(tickets) => tickets,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the tickets");
+                return Vec::new();
+            }
+        };
+        tickets
+            .into_iter()
+            .filter(|t| self.agent.role == Role::Admin || self.agent.skills.contains(&t.queue))
+            .map(|t| {
+                // A ticket sealed with another key shows without its email rather than failing
+                // the whole snapshot; the log says why (without the data).
+                let email = self.state.sealer.open(&t.email_sealed).map_err(|e| {
+                    tracing::error!(ticket = t.id, error = %e, "cannot open a ticket's email");
+                });
+                json!({
+                    "id": t.id,
+                    "conversation_id": t.conversation_id,
+                    "queue": t.queue,
+                    "email": email.ok(),
+                    "text": t.text,
+                    "created_at": t.created_at,
+                })
+            })
+            .collect()
     }
 
     async fn on_news(&mut self, news: AgentNews) {

@@ -42,6 +42,8 @@ pub struct AppState {
     pub chat_slots: Arc<tokio::sync::Semaphore>,
     /// The decision policy's thresholds, from the settings.
     pub policy: Arc<crate::bot::policy::PolicyConfig>,
+    /// Seals customers' contact details at rest.
+    pub sealer: Arc<crate::storage::seal::Sealer>,
     /// Live news between customer and agent sessions.
     pub hub: Arc<crate::handoff::Hub>,
     /// The most asked topics, for greetings.

@@ -16,7 +16,9 @@ mod agents;
 mod events;
 mod handoff;
 mod queue;
+pub mod seal;
 mod store;
+mod tickets;
 
 #[cfg(test)]
 mod events_tests;
@@ -32,6 +34,7 @@ use crate::knowledge::Priority;
 pub use agents::{Agent, NewAgent, Role};
 pub use handoff::{Note, Waiting};
 pub use store::{DB_FILE, Store, now_ms};
+pub use tickets::Ticket;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -87,6 +87,15 @@ pub enum ClientFrame {
     /// The customer ended the conversation. (Braces rather than a unit variant so that
     /// `deny_unknown_fields` applies to it too.)
     Close {},
+    /// The customer leaves a message for the team when nobody can take the chat (`offline`).
+    LeaveMessage {
+        /// As for `message`.
+        client_id: String,
+        /// Where the team replies.
+        email: String,
+        /// The message.
+        text: String,
+    },
     /// The customer rates the conversation after an agent resolved it (`csat_request`).
     Rate {
         /// 1 (bad) to 5 (great).
@@ -107,6 +116,7 @@ impl ClientFrame {
         "choose",
         "request_human",
         "close",
+        "leave_message",
         "rate",
     ];
 
@@ -248,6 +258,13 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wait_secs: Option<u64>,
     },
+    /// Nobody can take the conversation now: offer the form for a message (`leave_message`).
+    Offline {
+        /// Place in the conversation.
+        seq: u64,
+        /// What to tell the customer.
+        text: String,
+    },
     /// An agent resolved the conversation: ask the customer for a 1–5 rating (`rate`).
     CsatRequest {
         /// Place in the conversation.
@@ -284,6 +301,7 @@ impl ServerFrame {
         "ack",
         "customer_message",
         "queue_update",
+        "offline",
         "csat_request",
     ];
 
@@ -296,7 +314,8 @@ impl ServerFrame {
             | ServerFrame::Handoff { seq, .. }
             | ServerFrame::AgentMessage { seq, .. }
             | ServerFrame::CustomerMessage { seq, .. }
-            | ServerFrame::CsatRequest { seq, .. } => Some(*seq),
+            | ServerFrame::CsatRequest { seq, .. }
+            | ServerFrame::Offline { seq, .. } => Some(*seq),
             ServerFrame::Notice { seq, .. } => *seq,
             ServerFrame::Welcome { .. }
             | ServerFrame::Typing { .. }

@@ -36,6 +36,11 @@ fn client_frames_round_trip_through_json() {
         },
         ClientFrame::RequestHuman { client_id: None },
         ClientFrame::Close {},
+        ClientFrame::LeaveMessage {
+            client_id: "m3".into(),
+            email: "ada@example.com".into(),
+            text: "call me".into(),
+        },
         ClientFrame::Rate {
             score: 4,
             comment: Some("quick".into()),
@@ -149,6 +154,13 @@ fn server_frames_round_trip_through_json_and_report_their_seq() {
                 wait_secs: Some(60),
             },
             None,
+        ),
+        (
+            ServerFrame::Offline {
+                seq: 8,
+                text: "Nobody is online".into(),
+            },
+            Some(8),
         ),
         (
             ServerFrame::CsatRequest {

@@ -69,6 +69,9 @@ pub enum SessionError {
     /// A frame could not be serialised.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    /// Personal data could not be sealed.
+    #[error("cannot seal personal data: {0}")]
+    Seal(String),
     /// The bot's worker task panicked or was cancelled.
     #[error("the bot's worker failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
@@ -361,6 +364,14 @@ impl Session {
                 Ok(())
             }
             ClientFrame::Rate { score, comment } => self.rate(&conversation, score, comment).await,
+            ClientFrame::LeaveMessage {
+                client_id,
+                email,
+                text,
+            } => {
+                self.leave_message(&conversation, &client_id, &email, &text)
+                    .await
+            }
             ClientFrame::Close {} => {
                 self.store
                     .set_state(&conversation, ConversationState::Closed, None)

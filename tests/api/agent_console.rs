@@ -9,8 +9,20 @@ use crate::agent_client::{Console, open};
 use crate::customer::Customer;
 use crate::helpers::{TestApp, spawn_app};
 
-/// A customer who asked for a person; returns them with their conversation id.
+/// A customer who asked for a person while no agent was online (so the offline form was
+/// offered); returns them with their conversation id.
 async fn waiting_customer(app: &TestApp) -> (Customer, String) {
+    let (mut customer, id) = waiting_customer_with_agents_online(app).await;
+    let offline = customer.next().await;
+    assert_eq!(
+        offline["type"], "offline",
+        "nobody is online yet: {offline}"
+    );
+    (customer, id)
+}
+
+/// A customer who asked for a person; returns them with their conversation id.
+async fn waiting_customer_with_agents_online(app: &TestApp) -> (Customer, String) {
     let mut customer = Customer::connect(app).await;
     let welcome = customer.hello(None).await;
     customer
@@ -287,7 +299,7 @@ async fn the_wait_estimate_comes_from_recent_handling_times_and_agents_online() 
     assert_eq!(first.next().await["type"], "notice", "resolved");
 
     // One conversation handled (in well under a second: counted as 1 s), one agent online.
-    let (mut second, _) = waiting_customer(&app).await;
+    let (mut second, _) = waiting_customer_with_agents_online(&app).await;
     let estimate = second.next().await;
     assert_eq!(estimate["type"], "queue_update", "{estimate}");
     assert_eq!(
@@ -305,4 +317,36 @@ async fn the_wait_estimate_comes_from_recent_handling_times_and_agents_online() 
     sam.latest_queue().await;
     let (mut third, _) = waiting_customer(&app).await;
     third.expect_quiet().await;
+}
+
+#[tokio::test]
+async fn with_nobody_online_a_customer_leaves_a_message_that_agents_see_with_the_email_sealed_at_rest()
+ {
+    let app = spawn_app().await;
+    let (mut customer, id) = waiting_customer(&app).await;
+
+    customer
+        .send(json!({"type": "leave_message", "client_id": "m2", "email": "not an email", "text": "hi"}))
+        .await;
+    assert_eq!(customer.next().await["code"], "bad_frame");
+    customer
+        .send(json!({"type": "leave_message", "client_id": "m2", "email": "ada@example.com", "text": "Parcel SO-1234 never came."}))
+        .await;
+
+    assert_eq!(customer.next().await["type"], "ack");
+    let thanks = customer.next().await;
+    assert_eq!(thanks["type"], "notice", "{thanks}");
+    let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
+    let tickets = sam.latest_queue().await["tickets"].clone();
+    assert_eq!(tickets[0]["conversation_id"], id.as_str(), "{tickets}");
+    assert_eq!(tickets[0]["email"], "ada@example.com");
+    assert_eq!(tickets[0]["text"], "Parcel SO-1234 never came.");
+    let db = std::fs::read(app.data_dir.join("tandem.db")).expect("database file");
+    let wal = std::fs::read(app.data_dir.join("tandem.db-wal")).unwrap_or_default();
+    let needle = b"ada@example.com";
+    let found = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        !found(&db) && !found(&wal),
+        "the email is not stored in clear"
+    );
 }

@@ -72,6 +72,8 @@ async fn asking_for_a_human_hands_off_and_the_bot_stays_silent_after() {
     let (_, handoff) = customer.ask("m1", "I want to talk to a human").await;
     assert_eq!(handoff["type"], "handoff", "{handoff}");
     assert_eq!(handoff["reason"], "customer_request");
+    let offline = customer.next().await;
+    assert_eq!(offline["type"], "offline", "nobody is online: {offline}");
 
     customer.say("m2", "How long does delivery take?").await;
     let ack = customer.next().await;

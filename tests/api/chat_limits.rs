@@ -39,6 +39,7 @@ async fn a_customer_waiting_for_a_person_is_not_timed_out() {
         .send(json!({"type": "request_human", "client_id": "b1"}))
         .await;
     assert_eq!(customer.next_reply().await["type"], "handoff");
+    assert_eq!(customer.next().await["type"], "offline");
 
     // Three idle timeouts of silence, watched in QUIET-sized steps.
     let until = tokio::time::Instant::now() + Duration::from_secs(3);
@@ -179,6 +180,7 @@ async fn a_handed_off_conversation_stays_with_people_after_a_reconnect() {
 
     let mut again = Customer::connect(&app).await;
     again.hello(Some((&token, seen))).await;
+    assert_eq!(again.next().await["type"], "offline", "replayed");
     let place = again.next().await;
     assert_eq!(
         place["type"], "queue_update",

@@ -134,6 +134,7 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         max_body_bytes: 4096,
         max_message_chars: 500,
         identity_secret: IDENTITY_SECRET.into(),
+        data_key: "".into(),
         chat_idle_timeout_secs: 600,
         max_chat_connections: 1000,
         policy_min_answer_score: policy.min_answer_score,

@@ -85,6 +85,68 @@ impl Session {
         }
     }
 
+    /// The offline form: the message joins the transcript, the email is sealed into a ticket.
+    pub(super) async fn leave_message(
+        &mut self,
+        conversation: &str,
+        client_id: &str,
+        email: &str,
+        text: &str,
+    ) -> Result<(), SessionError> {
+        let (email, text) = (email.trim(), text.trim());
+        let looks_like_email = email.len() <= 254
+            && email
+                .split_once('@')
+                .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
+        if !looks_like_email {
+            let e = ServerFrame::error(
+                ErrorCode::BadFrame,
+                "leave_message: that email does not look right",
+            );
+            return self.send(&e).await;
+        }
+        let max = self.state.settings.max_message_chars;
+        if text.is_empty() || text.chars().count() > max {
+            let message = format!("leave_message: the text needs 1 to {max} characters");
+            return self
+                .send(&ServerFrame::error(ErrorCode::BadFrame, message))
+                .await;
+        }
+        if !self
+            .customer_event(conversation, client_id, text, None)
+            .await?
+        {
+            // Resent: the ticket exists already.
+            return Ok(());
+        }
+        let sealed = self
+            .state
+            .sealer
+            .seal(email)
+            .map_err(|e| SessionError::Seal(e.to_string()))?;
+        let queue = self
+            .store
+            .conversation(conversation)
+            .await?
+            .and_then(|c| c.queue)
+            .unwrap_or_else(|| crate::knowledge::DEFAULT_QUEUE.to_owned());
+        self.store
+            .add_ticket(conversation, &queue, &sealed, text)
+            .await?;
+        self.state.hub.tell_agents(AgentNews::QueueChanged);
+        let thanks = ServerFrame::Notice {
+            seq: Some(0),
+            text: "Thank you. Our team will reply to you by email.".to_owned(),
+        };
+        let event = crate::storage::NewEvent::new(
+            crate::storage::Sender::System,
+            serde_json::to_value(&thanks)?,
+        );
+        let stored = self.store.append(conversation, event).await?;
+        self.sent_seq = self.sent_seq.max(stored.seq);
+        self.send_text(stored.frame).await
+    }
+
     /// The customer's rating after an agent resolved the conversation.
     pub(super) async fn rate(
         &mut self,

@@ -13,6 +13,11 @@ use crate::ws::{ErrorCode, HandoffReason, ServerFrame};
 /// FAQ candidates the bot looks at: enough for a three-way clarification.
 const CANDIDATES: usize = 3;
 
+/// What the customer is told when nobody is online for the queue of their handoff.
+const OFFLINE_TEXT: &str = "Nobody from our team is online right now. Leave your email and a \
+     message, and we will get back to you. You can also stay: someone will answer here as soon \
+     as they are back.";
+
 /// What a request for a person stores as the customer's message.
 const REQUEST_HUMAN_TEXT: &str = "I'd like to talk to a person.";
 /// The `choice_id` a request for a person is stored with, so that a replay (and the bot, when
@@ -206,7 +211,7 @@ impl Session {
 
     /// Stores a customer message and acknowledges it; false when it was a duplicate (acked again
     /// with its first seq, not answered again).
-    async fn customer_event(
+    pub(super) async fn customer_event(
         &mut self,
         conversation: &str,
         client_id: &str,
@@ -343,6 +348,16 @@ impl Session {
                     wait_secs: Some(per_place * u64::from(position)),
                 };
                 self.send(&update).await?;
+            }
+            if self.state.hub.online_for(queue) == 0 {
+                let offline = ServerFrame::Offline {
+                    seq: 0,
+                    text: OFFLINE_TEXT.to_owned(),
+                };
+                let event = NewEvent::new(Sender::System, serde_json::to_value(&offline)?);
+                let stored = self.store.append(conversation, event).await?;
+                self.sent_seq = self.sent_seq.max(stored.seq);
+                self.send_text(stored.frame).await?;
             }
             self.state
                 .hub
