@@ -11,6 +11,7 @@ run: model
 
 ## Run every test (unit, integration, CLI).
 test: model
+	scripts/install-chromium >/dev/null
 	$(CARGO) test --all-targets
 
 ## Install the sentence encoder into models/ (verified against models/MODEL.md).

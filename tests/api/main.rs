@@ -6,6 +6,8 @@ mod agent_client;
 mod agent_console;
 mod agents;
 mod ask;
+mod browser;
+mod cdp;
 mod chat;
 mod chat_limits;
 mod cli;
