@@ -1,0 +1,163 @@
+//! The agent console in a real browser (headless Chromium over the DevTools protocol, see
+//! `cdp.rs`): an agent signs in through the login form, claims a waiting chat from the queue,
+//! replies with text that looks like HTML, and the customer on `/ws/chat` receives it as plain
+//! text; the customer's answer then shows up in the console's transcript.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::cdp::Browser;
+use crate::customer::Customer;
+use crate::helpers::spawn_app;
+
+/// How long the console may take to show what the server sent (debug builds, a busy CI box).
+const UI_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A reply that would run a script if the console or the chat ever inserted it as HTML.
+const REPLY: &str = "Hello from the console <script>alert(1)</script>";
+
+/// `text` as a JavaScript string literal (JSON's syntax is a subset of JavaScript's).
+fn js(text: &str) -> String {
+    Value::from(text).to_string()
+}
+
+/// The next frame that is not about waiting: the console tells the customer when the agent
+/// types (`typing`), and a customer who asked while nobody was signed in is told so
+/// (`offline`, `queue_update`); this test does not look at those.
+async fn next_but_waiting_news(customer: &mut Customer) -> Value {
+    loop {
+        let frame = customer.next().await;
+        if !["typing", "offline", "queue_update"].contains(&frame["type"].as_str().unwrap_or("")) {
+            return frame;
+        }
+    }
+}
+
+/// Clicks the first element matching `selector`, failing when there is none.
+async fn click(browser: &mut Browser, selector: &str) {
+    let clicked = browser
+        .eval(&format!(
+            "(() => {{ const e = document.querySelector({}); if (!e) return false; e.click(); \
+             return true; }})()",
+            js(selector)
+        ))
+        .await;
+    assert_eq!(clicked, json!(true), "nothing to click at {selector}");
+}
+
+#[tokio::test]
+async fn an_agent_signs_in_claims_a_waiting_chat_and_the_customer_receives_the_reply() {
+    let app = spawn_app().await;
+    let email = "sam@example.com";
+    let password = app.add_agent(email, "Sam", &["general"]).await;
+    let mut customer = Customer::connect(&app).await;
+    let welcome = customer.hello(None).await;
+    let id = welcome["conversation_id"]
+        .as_str()
+        .expect("the welcome names the conversation")
+        .to_owned();
+    customer
+        .send(json!({"type": "request_human", "client_id": "b1"}))
+        .await;
+    let handoff = customer.next_reply().await;
+    assert_eq!(handoff["type"], "handoff", "{handoff}");
+
+    let mut browser = Browser::launch().await;
+    browser.navigate(&format!("{}/console/", app.address)).await;
+
+    // Sign in the way a person does: fill both fields (with the `input` events a keyboard
+    // fires) and press the button, so the form's own submit handler runs.
+    browser
+        .wait_for("!document.getElementById('login').hidden", UI_TIMEOUT)
+        .await;
+    browser
+        .eval(&format!(
+            "(() => {{ for (const [id, v] of [['login-email', {}], ['login-password', {}]]) {{ \
+             const e = document.querySelector(`[data-testid=\"${{id}}\"]`); e.value = v; \
+             e.dispatchEvent(new Event('input', {{bubbles: true}})); }} return true; }})()",
+            js(email),
+            js(&password)
+        ))
+        .await;
+    click(&mut browser, "[data-testid=\"login-submit\"]").await;
+
+    // The queue arrives over /ws/agent once signed in; open the chat, then claim it.
+    let waiting = format!("[data-testid=\"waiting-item\"][data-conversation-id=\"{id}\"]");
+    browser
+        .wait_for(
+            &format!("document.querySelector({})", js(&waiting)),
+            UI_TIMEOUT,
+        )
+        .await;
+    click(
+        &mut browser,
+        &format!("{waiting} [data-testid=\"waiting-open\"]"),
+    )
+    .await;
+    browser
+        .wait_for(
+            &format!(
+                "!document.getElementById('chat').hidden && document.querySelector({})",
+                js(&format!("{waiting}.selected"))
+            ),
+            UI_TIMEOUT,
+        )
+        .await;
+    click(&mut browser, &format!("{waiting} [data-testid=\"claim\"]")).await;
+
+    // The composer takes internal notes on any open chat; replying needs the chat to be ours,
+    // which the console shows by moving it to "mine" and enabling Send.
+    let mine = format!("[data-testid=\"mine-item\"][data-conversation-id=\"{id}\"].selected");
+    browser
+        .wait_for(
+            &format!(
+                "document.querySelector({}) && \
+                 !document.querySelector('[data-testid=\"composer\"]').disabled && \
+                 !document.querySelector('[data-testid=\"send\"]').disabled",
+                js(&mine)
+            ),
+            UI_TIMEOUT,
+        )
+        .await;
+    let joined = next_but_waiting_news(&mut customer).await;
+    assert_eq!(joined["type"], "notice", "the agent joins first: {joined}");
+
+    browser
+        .eval("document.querySelector('[data-testid=\"composer\"]').focus()")
+        .await;
+    browser.insert_text(REPLY).await;
+    click(&mut browser, "[data-testid=\"send\"]").await;
+
+    let reply = next_but_waiting_news(&mut customer).await;
+    assert_eq!(reply["type"], "agent_message", "{reply}");
+    assert_eq!(reply["text"], REPLY, "the text arrives as it was typed");
+
+    // The server's echo replaces the "sending…" entry; it must show the markup as text.
+    browser
+        .wait_for(
+            "[...document.querySelectorAll('[data-testid=\"entry\"][data-sender=\"agent\"]')]\
+             .some((e) => e.textContent.includes('<script>alert(1)</script>'))",
+            UI_TIMEOUT,
+        )
+        .await;
+    let scripts = browser
+        .eval("document.querySelectorAll('[data-testid=\"transcript\"] script').length")
+        .await;
+    assert_eq!(scripts, json!(0), "the reply added no script element");
+
+    customer.say("m2", "thanks!").await;
+    browser
+        .wait_for(
+            "[...document.querySelectorAll('[data-testid=\"entry\"][data-sender=\"customer\"]')]\
+             .some((e) => e.textContent.includes('thanks!'))",
+            UI_TIMEOUT,
+        )
+        .await;
+
+    let screenshot =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/console-chat.png");
+    browser.screenshot(&screenshot).await;
+    eprintln!("console screenshot: {}", screenshot.display());
+}
