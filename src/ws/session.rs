@@ -209,7 +209,7 @@ async fn run(socket: WebSocket, state: AppState, _slot: OwnedSemaphorePermit) {
     }
     // Dropping the session drops the outbox, so the writer sends what is queued and ends.
     drop(news);
-    if let Some(conversation) = &session.conversation {
+    if let Some(conversation) = session.conversation.as_ref().filter(|_| session.listening) {
         session.state.hub.forget(conversation);
     }
     drop(session);
@@ -237,6 +237,8 @@ struct Session {
     /// The highest seq sent on this connection, so a frame the hub announces after the replay
     /// sent it is not sent twice.
     sent_seq: u64,
+    /// Whether this session listens to the hub (see `Session::listen`).
+    listening: bool,
     /// The queue and place last told to the customer.
     place: Option<(String, u32)>,
     connected_at: Instant,
@@ -263,6 +265,7 @@ impl Session {
             news: None,
             sent_seq: 0,
             place: None,
+            listening: false,
             connected_at: now,
             last_active: now,
             closed: false,

@@ -71,9 +71,11 @@ impl Session {
         };
         self.bot_active = conversation.state == ConversationState::Bot;
         self.conversation = Some(conversation.id.clone());
-        // Listen before replaying, so nothing stored meanwhile is missed (the seq check in
-        // `on_news` drops what the replay already sent).
-        self.news = Some(self.state.hub.listen(&conversation.id));
+        if conversation.state != ConversationState::Bot {
+            // Listen before replaying, so nothing stored meanwhile is missed (the seq check in
+            // `on_news` drops what the replay already sent).
+            self.listen(&conversation.id);
+        }
         if resumed {
             self.restore_memory(&conversation).await?;
         }

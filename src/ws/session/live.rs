@@ -14,6 +14,15 @@ use crate::ws::{ErrorCode, ServerFrame};
 const MAX_COMMENT_CHARS: usize = 2000;
 
 impl Session {
+    /// Starts listening to the hub for this conversation, once. Only conversations a person is
+    /// involved in need it, so the thousands of customers talking to the bot cost the hub nothing.
+    pub(super) fn listen(&mut self, conversation: &str) {
+        if !self.listening {
+            self.listening = true;
+            self.news = Some(self.state.hub.listen(conversation));
+        }
+    }
+
     /// Forwards one piece of news from the hub.
     pub(super) async fn on_news(&mut self, news: CustomerNews) -> Result<(), SessionError> {
         match news {

@@ -308,6 +308,8 @@ impl Session {
             priority,
         } = &decision
         {
+            // Listen first: an agent may claim the conversation the moment it is queued.
+            self.listen(conversation);
             let place = self
                 .store
                 .enqueue(conversation, reason.as_str(), queue, *priority)
