@@ -19,18 +19,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::AgentNews;
 use super::actions::{self, ActionError};
-use super::{AgentNews, transcript_entry};
 use crate::auth::session_token;
 use crate::http::{ApiError, AppState};
-use crate::storage::{Agent, Role};
+use crate::storage::Agent;
 
 /// Close code for a signed-out (disabled, expired) agent: the console goes back to sign-in.
 pub const SIGNED_OUT: u16 = 4001;
 /// How often an idle agent socket re-checks its session.
 const RECHECK: Duration = Duration::from_secs(5);
-/// FAQ answers suggested to the agent for the customer's latest message.
-const SUGGESTIONS: usize = 3;
 
 /// A frame from the console.
 #[derive(Debug, Deserialize)]
@@ -105,16 +103,6 @@ pub async fn agent_socket(
     }
 }
 
-/// The knowledge base's name for a stored priority rank.
-fn priority_name(rank: i64) -> &'static str {
-    match rank {
-        0 => "low",
-        2 => "high",
-        3 => "urgent",
-        _ => "normal",
-    }
-}
-
 /// Whether the `Origin` header, if any, names this server (scheme aside).
 fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(ORIGIN) else {
@@ -131,15 +119,16 @@ fn same_origin(headers: &HeaderMap) -> bool {
     matches!((origin, host), (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host))
 }
 
-struct AgentSession {
-    state: AppState,
-    agent: Agent,
+/// One agent console's connection state.
+pub(super) struct AgentSession {
+    pub(super) state: AppState,
+    pub(super) agent: Agent,
     token: String,
     /// This console's number in the hub's presence list.
-    console: u64,
+    pub(super) console: u64,
     /// Conversations whose live events this console shows.
-    open: HashSet<String>,
-    out: Vec<Value>,
+    pub(super) open: HashSet<String>,
+    pub(super) out: Vec<Value>,
 }
 
 async fn run(socket: WebSocket, state: AppState, agent: Agent, token: String) {
@@ -223,7 +212,7 @@ impl AgentSession {
             .map_or(true, |a| a.is_some())
     }
 
-    fn error(&mut self, code: &str, message: impl Into<String>) {
+    pub(super) fn error(&mut self, code: &str, message: impl Into<String>) {
         self.out
             .push(json!({"type": "error", "code": code, "message": message.into()}));
     }
@@ -241,77 +230,6 @@ impl AgentSession {
         self.out
             .push(json!({"type": "welcome", "agent": self.agent, "queues": queues}));
         self.snapshot().await;
-    }
-
-    /// The `queue` frame: what this agent may take, and what they hold.
-    async fn snapshot(&mut self) {
-        let (waiting, mine) = match (
-            self.state.store.waiting().await,
-            self.state.store.assigned_to(&self.agent.id).await,
-        ) {
-            (Ok(waiting), Ok(mine)) => (waiting, mine),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(error = %e, "cannot read the queue");
-                return self.error("internal", "the queue could not be read");
-            }
-        };
-        let now = crate::storage::now_ms();
-        let mut places = std::collections::HashMap::<String, u32>::new();
-        let mut visible = Vec::new();
-        for w in waiting {
-            let place = places.entry(w.queue.clone()).or_insert(0);
-            *place += 1;
-            if self.agent.role == Role::Admin || self.agent.skills.contains(&w.queue) {
-                visible.push(json!({
-                    "conversation_id": w.conversation_id,
-                    "queue": w.queue,
-                    "priority": priority_name(w.priority),
-                    "reason": w.reason,
-                    "position": *place,
-                    "waiting_secs": (now - w.queued_at).max(0) / 1000,
-                    "preview": w.preview,
-                    "locale": w.locale,
-                    "customer_name": w.customer_attributes.as_ref().and_then(|a| a.get("name")).cloned(),
-                }));
-            }
-        }
-        let mine: Vec<Value> = mine
-            .into_iter()
-            .map(|(id, queue, preview)| json!({"conversation_id": id, "queue": queue, "preview": preview}))
-            .collect();
-        let tickets = self.tickets().await;
-        self.out
-            .push(json!({"type": "queue", "waiting": visible, "mine": mine, "tickets": tickets}));
-    }
-
-    /// Open offline tickets of the queues this agent may see, contact details opened for them.
-    async fn tickets(&self) -> Vec<Value> {
-        let tickets = match self.state.store.open_tickets().await {
-            Ok(tickets) => tickets,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the tickets");
-                return Vec::new();
-            }
-        };
-        tickets
-            .into_iter()
-            .filter(|t| self.agent.role == Role::Admin || self.agent.skills.contains(&t.queue))
-            .map(|t| {
-                // A ticket sealed with another key shows without its email rather than failing
-                // the whole snapshot; the log says why (without the data).
-                let email = self.state.sealer.open(&t.email_sealed).map_err(|e| {
-                    tracing::error!(ticket = t.id, error = %e, "cannot open a ticket's email");
-                });
-                json!({
-                    "id": t.id,
-                    "conversation_id": t.conversation_id,
-                    "queue": t.queue,
-                    "email": email.ok(),
-                    "text": t.text,
-                    "created_at": t.created_at,
-                })
-            })
-            .collect()
     }
 
     async fn on_news(&mut self, news: AgentNews) {
@@ -432,75 +350,6 @@ impl AgentSession {
             }
             let message = e.to_string();
             self.error(e.code(), message);
-        }
-    }
-
-    /// The `conversation` frame: transcript, what the bot understood, notes, suggestions,
-    /// earlier conversations. From now on this console gets the conversation's live events.
-    async fn show(&mut self, id: &str) -> Result<(), ActionError> {
-        let store = &self.state.store;
-        let conversation = store
-            .conversation(id)
-            .await?
-            .ok_or_else(|| ActionError::NotFound(id.to_owned()))?;
-        let feedback = store.feedback(id).await?;
-        let events = store.events_after(id, 0).await?;
-        let transcript: Vec<Value> = events
-            .iter()
-            .map(|e| transcript_entry(e, feedback.get(&e.seq).copied()))
-            .collect();
-        let notes = store.notes(id).await?;
-        let history = match &conversation.customer_id {
-            Some(customer) => store.customer_history(customer, id).await?,
-            None => Vec::new(),
-        };
-        let latest = events
-            .iter()
-            .rev()
-            .find(|e| e.sender == crate::storage::Sender::Customer);
-        let suggestions = match latest.and_then(|e| e.text.clone()) {
-            Some(text) => self.suggest(&text).await,
-            None => Vec::new(),
-        };
-        self.open.insert(id.to_owned());
-        self.out.push(json!({
-            "type": "conversation",
-            "conversation_id": id,
-            "state": conversation.state.as_str(),
-            "queue": conversation.queue,
-            "reason": conversation.handoff_reason,
-            "assigned_to": store.holder(id).await?,
-            "customer": {
-                "id": conversation.customer_id,
-                "attributes": conversation.customer_attributes,
-                "locale": conversation.locale,
-                "page_url": conversation.page_url,
-            },
-            "transcript": transcript,
-            "notes": notes,
-            "suggestions": suggestions,
-            "history": history.into_iter().map(|(id, created_at, state)| json!({"conversation_id": id, "created_at": created_at, "state": state})).collect::<Vec<_>>(),
-        }));
-        Ok(())
-    }
-
-    /// The best FAQ answers for a customer message, for the agent to edit and send.
-    async fn suggest(&self, text: &str) -> Vec<Value> {
-        let bot = self.state.bot.load_full();
-        let embedding = self.state.embedder.embed(text).await.ok();
-        let text = text.to_owned();
-        let found = tokio::task::spawn_blocking(move || {
-            bot.retrieve(&text, embedding.as_deref(), SUGGESTIONS).map(|candidates| {
-                candidates
-                    .iter()
-                    .map(|c| json!({"faq_id": c.entry.id, "question": c.entry.question, "answer": c.entry.answer_markdown, "score": c.score}))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .await;
-        match found {
-            Ok(Ok(found)) => found,
-            _ => Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`hub`]: in-memory fan-out of live news (the store stays the truth).
 //! - `agent_ws.rs`: `/ws/agent`, authenticated by the session cookie, origin checked.
+//! - `views.rs`: the queue snapshot and the conversation view a console is shown.
 //! - `actions.rs`: claim, reply, note, transfer, resolve, hand back; each stores first, then
 //!   tells the customer and the other agents through the hub.
 //!
@@ -11,6 +12,7 @@
 mod actions;
 mod agent_ws;
 pub mod hub;
+mod views;
 
 pub use agent_ws::agent_socket;
 pub use hub::{AgentNews, CustomerNews, Hub};
