@@ -141,6 +141,20 @@ impl Store {
         Ok(ids)
     }
 
+    /// The seq of the conversation's latest handoff, if it had one.
+    pub async fn last_handoff_seq(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<u64>, StorageError> {
+        let seq: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(seq) FROM messages WHERE conversation_id = $1 AND decision = 'handoff'",
+        )
+        .bind(conversation_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(seq.map(seq_from_db))
+    }
+
     /// The seqs of the answers in a conversation the customer marked not helpful, in order.
     pub async fn unhelpful_answers(&self, conversation_id: &str) -> Result<Vec<u64>, StorageError> {
         let seqs: Vec<i64> = sqlx::query_scalar(

@@ -350,3 +350,45 @@ async fn with_nobody_online_a_customer_leaves_a_message_that_agents_see_with_the
         "the email is not stored in clear"
     );
 }
+
+#[tokio::test]
+async fn after_a_hand_back_and_a_reconnect_an_earlier_unhelpful_vote_does_not_count_again() {
+    let app = spawn_app().await;
+    let mut customer = Customer::connect(&app).await;
+    let welcome = customer.hello(None).await;
+    let token = welcome["resume_token"].as_str().expect("token").to_owned();
+    let id = welcome["conversation_id"].as_str().expect("id").to_owned();
+    let (_, answer) = customer.ask("m1", "How long does delivery take?").await;
+    customer
+        .send(json!({"type": "feedback", "seq": answer["seq"], "helpful": false}))
+        .await;
+    let (_, handoff) = customer.ask("m2", "I want to talk to a human").await;
+    assert_eq!(handoff["type"], "handoff", "{handoff}");
+    let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
+    sam.send(claim(&id)).await;
+    sam.next_of("claimed").await;
+    sam.send(json!({"type": "hand_back", "conversation_id": id}))
+        .await;
+    let back = loop {
+        let frame = customer.next().await;
+        if frame["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("assistant again"))
+        {
+            break frame;
+        }
+    };
+    drop(customer);
+
+    let mut again = Customer::connect(&app).await;
+    again
+        .hello(Some((&token, back["seq"].as_u64().expect("seq"))))
+        .await;
+    let (_, answer) = again.ask("m3", "How do I return something?").await;
+    assert_eq!(answer["type"], "answer", "{answer}");
+    again
+        .send(json!({"type": "feedback", "seq": answer["seq"], "helpful": false}))
+        .await;
+
+    again.expect_quiet().await;
+}

@@ -125,7 +125,20 @@ impl Session {
         {
             memory.observe_stored(&decision, faq_id.as_deref());
         }
-        memory.unhelpful = self.store.unhelpful_answers(&conversation.id).await?;
+        // A conversation the bot serves again was handed back after its last handoff: votes
+        // from before it are the agent's business, not a second strike for the bot.
+        let since = self
+            .store
+            .last_handoff_seq(&conversation.id)
+            .await?
+            .unwrap_or(0);
+        memory.unhelpful = self
+            .store
+            .unhelpful_answers(&conversation.id)
+            .await?
+            .into_iter()
+            .filter(|&seq| seq > since)
+            .collect();
         self.memory = memory;
         self.previous_text = self
             .store
