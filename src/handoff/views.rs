@@ -147,10 +147,18 @@ impl AgentSession {
         let bot = self.state.bot.load_full();
         let embedding = self.state.embedder.embed(text).await.ok();
         let text = text.to_owned();
+        // Only entries the bot itself would answer with: "thanks!" deserves no suggestion. (Until
+        // the model is ready, scores are BM25's and not comparable, so nothing is filtered.)
+        let min = if bot.brain().is_some() {
+            self.state.policy.min_answer_score
+        } else {
+            f32::MIN
+        };
         let found = tokio::task::spawn_blocking(move || {
             bot.retrieve(&text, embedding.as_deref(), SUGGESTIONS).map(|candidates| {
                 candidates
                     .iter()
+                    .filter(|c| c.score >= min)
                     .map(|c| json!({"faq_id": c.entry.id, "question": c.entry.question, "answer": c.entry.answer_markdown, "score": c.score}))
                     .collect::<Vec<_>>()
             })

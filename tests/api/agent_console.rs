@@ -392,3 +392,32 @@ async fn after_a_hand_back_and_a_reconnect_an_earlier_unhelpful_vote_does_not_co
 
     again.expect_quiet().await;
 }
+
+#[tokio::test]
+async fn suggestions_are_the_faq_answers_for_the_latest_customer_message_and_none_for_small_talk() {
+    let app = spawn_app().await;
+    let (mut customer, id) = waiting_customer(&app).await;
+    let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
+    sam.send(json!({"type": "open", "conversation_id": id}))
+        .await;
+    let view = sam.next_of("conversation").await;
+    assert_eq!(
+        view["suggestions"],
+        json!([]),
+        "nothing fits a request for a person: {view}"
+    );
+
+    customer.say("m2", "How much does shipping cost?").await;
+    assert_eq!(customer.next().await["type"], "ack");
+    sam.next_of("event").await;
+    sam.send(json!({"type": "open", "conversation_id": id}))
+        .await;
+
+    let view = sam.next_of("conversation").await;
+    assert_eq!(view["suggestions"][0]["faq_id"], "shipping-cost", "{view}");
+    assert!(
+        view["suggestions"][0]["answer"]
+            .as_str()
+            .is_some_and(|a| a.contains("$50"))
+    );
+}
