@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::customer::{FRAME_TIMEOUT, QUIET};
+use crate::customer::QUIET;
 use crate::helpers::TestApp;
 
 /// An agent's console connection.
@@ -73,16 +73,7 @@ impl Console {
 
     /// The next text frame as JSON.
     pub async fn next(&mut self) -> Value {
-        loop {
-            let message = tokio::time::timeout(FRAME_TIMEOUT, self.socket.next())
-                .await
-                .expect("a frame arrives in time")
-                .expect("the connection is open")
-                .expect("a valid websocket message");
-            if let Message::Text(text) = message {
-                return serde_json::from_str(text.as_str()).expect("frames are JSON");
-            }
-        }
+        crate::customer::next_json(&mut self.socket).await
     }
 
     /// The next frame of this type, skipping others (queue snapshots come with every change).
@@ -110,12 +101,6 @@ impl Console {
 
     /// Waits for the server to close the socket and returns the close code.
     pub async fn close_code(&mut self) -> Option<u16> {
-        loop {
-            match tokio::time::timeout(FRAME_TIMEOUT, self.socket.next()).await {
-                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
-                Ok(Some(Ok(_))) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
+        crate::customer::close_code(&mut self.socket).await
     }
 }

@@ -51,16 +51,7 @@ impl Customer {
 
     /// The next text frame as JSON.
     pub async fn next(&mut self) -> Value {
-        loop {
-            let message = tokio::time::timeout(FRAME_TIMEOUT, self.socket.next())
-                .await
-                .expect("a frame arrives in time")
-                .expect("the connection is open")
-                .expect("a valid websocket message");
-            if let Message::Text(text) = message {
-                return serde_json::from_str(text.as_str()).expect("frames are JSON");
-            }
-        }
+        next_json(&mut self.socket).await
     }
 
     /// Asserts no frame arrives for a while.
@@ -160,12 +151,31 @@ impl Customer {
 
     /// Waits for the server to close the connection and returns the close code.
     pub async fn close_code(&mut self) -> Option<u16> {
-        loop {
-            match tokio::time::timeout(FRAME_TIMEOUT, self.socket.next()).await {
-                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
-                Ok(Some(Ok(_))) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
+        close_code(&mut self.socket).await
+    }
+}
+
+/// The next text frame on a test socket, as JSON (other messages are skipped).
+pub async fn next_json(socket: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Value {
+    loop {
+        let message = tokio::time::timeout(FRAME_TIMEOUT, socket.next())
+            .await
+            .expect("a frame arrives in time")
+            .expect("the connection is open")
+            .expect("a valid websocket message");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(text.as_str()).expect("frames are JSON");
+        }
+    }
+}
+
+/// Waits for the server to close a test socket and returns the close code.
+pub async fn close_code(socket: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(FRAME_TIMEOUT, socket.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
         }
     }
 }
