@@ -146,7 +146,7 @@ pub async fn transfer_to_queue(
     id: &str,
     queue: &str,
 ) -> Result<(), ActionError> {
-    must_hold(state, agent, id).await?;
+    let conversation = must_hold(state, agent, id).await?;
     let known = state
         .bot
         .load()
@@ -159,11 +159,6 @@ pub async fn transfer_to_queue(
             "there is no queue {queue:?}"
         )));
     }
-    let conversation = state
-        .store
-        .conversation(id)
-        .await?
-        .ok_or_else(|| ActionError::NotFound(id.to_owned()))?;
     let reason = conversation
         .handoff_reason
         .unwrap_or_else(|| "transfer".to_owned());
@@ -241,8 +236,12 @@ pub async fn hand_back(state: &AppState, agent: &Agent, id: &str) -> Result<(), 
     Ok(())
 }
 
-/// Only the holder (or an admin) acts on a held conversation.
-async fn must_hold(state: &AppState, agent: &Agent, id: &str) -> Result<(), ActionError> {
+/// Only the holder (or an admin) acts on a held conversation; returns it.
+async fn must_hold(
+    state: &AppState,
+    agent: &Agent,
+    id: &str,
+) -> Result<crate::storage::Conversation, ActionError> {
     let conversation = state
         .store
         .conversation(id)
@@ -256,7 +255,7 @@ async fn must_hold(state: &AppState, agent: &Agent, id: &str) -> Result<(), Acti
     }
     let holder = state.store.holder(id).await?;
     if holder.as_deref() == Some(agent.id.as_str()) || agent.role == Role::Admin {
-        Ok(())
+        Ok(conversation)
     } else {
         Err(ActionError::NotYours)
     }
