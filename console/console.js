@@ -19,12 +19,19 @@
     banner: $("chat-banner"), transcript: $("transcript"), typing: $("typing"),
     canned: $("canned"), composer: $("composer"), note: $("note"), send: $("send"),
     context: $("context"), transferDialog: $("transfer-dialog"), transferQueue: $("transfer-queue"),
-    toasts: $("toasts"),
+    toasts: $("toasts"), queueStatus: $("queue-status"), chatPriority: $("chat-priority"), chatSla: $("chat-sla"),
+    chatsTab: $("chats-tab"), chatsPanel: $("chats-panel"), ticketsTab: $("tickets-tab"), ticketsPanel: $("tickets-panel"),
+    tickets: $("tickets"), ticketsEmpty: $("tickets-empty"), ticketsCount: $("tickets-count"),
   };
 
   // ---- State ---------------------------------------------------------------------------------
   const S = {
     agent: null, queues: [], waiting: [], mine: [], queueAt: Date.now(),
+    skew: 0,               // server clock minus ours (ms), from the `now` of the latest queue frame
+    queueStatus: [],       // the queue frame's `queues`: [{name, open, opens_at, closes_at, online, auto_assign}]
+    tickets: [], ticketBusy: null, // open offline tickets; the id of the one a ticket_done was sent for
+    autoClaim: null,       // id of a conversation the server just auto-assigned (its frame comes next)
+    autoNew: new Set(),    // auto-assigned conversations not opened yet (shown with a "new" mark)
     frames: 0, queueNo: 0, convNo: 0, // order in which queue/conversation frames arrived
     conv: null,            // the last `conversation` frame shown, kept up to date by event/note
     seqs: new Set(),       // seqs shown for conv, to ignore repeats
@@ -73,15 +80,39 @@
   // The conversation frame says it is ours, and no later queue snapshot says otherwise (there is
   // no frame for "resolved/transferred/handed back": it just leaves the "mine" list).
   const active = () => isMine(S.conv) && !(S.queueNo > S.convNo && !S.mine.some((m) => m.conversation_id === S.conv.conversation_id));
+  // Countdowns run on the server's clock (the queue frame's `now`), so a wrong local clock cannot
+  // hide a breach.
+  const serverNow = () => Date.now() + S.skew;
+  const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+  // 8:42 under an hour, 23h 10m under a day, 2d 3h beyond.
+  function span(secs) {
+    if (secs < 3600) return mss(secs);
+    if (secs < 86400) return Math.floor(secs / 3600) + "h " + Math.floor((secs % 3600) / 60) + "m";
+    return Math.floor(secs / 86400) + "d " + Math.floor((secs % 86400) / 3600) + "h";
+  }
+  // A moment in the browser's locale: "Mon 09:00", with the date when it is a week or more away.
+  function when(ms) {
+    const far = Math.abs(ms - serverNow()) > 6 * 86400000;
+    const opts = far ? { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" } : { weekday: "short", hour: "2-digit", minute: "2-digit" };
+    try { return new Date(ms).toLocaleString(undefined, opts); } catch (_) { return dateTime(ms); }
+  }
+  function ago(ms) {
+    const s = Math.max(0, Math.floor((serverNow() - ms) / 1000));
+    if (s < 60) return "just now";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 86400) return Math.floor(s / 3600) + " h ago";
+    return Math.floor(s / 86400) + " d ago";
+  }
 
   // ---- Toasts --------------------------------------------------------------------------------
-  function toast(message, code) {
-    const t = el("div", { class: "toast", role: "alert", "data-testid": "toast" },
+  // Errors are alerts; news (an auto-assigned chat) is a quieter status that goes sooner.
+  function toast(message, code, info) {
+    const t = el("div", { class: "toast" + (info ? " info" : ""), role: info ? "status" : "alert", "data-testid": "toast", "data-kind": info ? "info" : "error" },
       code ? el("span", { class: "toast-code" }, code) : null,
       el("span", { class: "toast-msg" }, message || "Something went wrong."),
       el("button", { type: "button", "aria-label": "Dismiss", "data-testid": "toast-dismiss", onclick: () => t.remove() }, "✕"));
     ui.toasts.appendChild(t);
-    setTimeout(() => t.remove(), 10000);
+    setTimeout(() => t.remove(), info ? 6000 : 10000);
   }
 
   // ---- HTTP ----------------------------------------------------------------------------------
@@ -216,6 +247,7 @@
       S.backoff = 1000;
       if (f.agent) { S.agent = f.agent; renderMe(); }
       S.queues = Array.isArray(f.queues) ? f.queues : [];
+      S.ticketBusy = null; S.autoClaim = null;
       setConn("Connected", true);
       send({ type: "presence", status: S.presence });
       if (S.conv) send({ type: "open", conversation_id: S.conv.conversation_id }); // refresh after a reconnect
@@ -224,16 +256,38 @@
       S.waiting = Array.isArray(f.waiting) ? f.waiting : [];
       S.mine = Array.isArray(f.mine) ? f.mine : [];
       S.queueAt = Date.now();
+      if (num(f.now) !== null) S.skew = f.now - S.queueAt;
       S.queueNo = ++S.frames;
+      S.queueStatus = Array.isArray(f.queues) ? f.queues.filter((q) => q && typeof q === "object") : [];
+      S.tickets = Array.isArray(f.tickets) ? f.tickets.filter((t) => t && typeof t === "object") : [];
+      if (!S.tickets.some((t) => String(t.id) === S.ticketBusy)) S.ticketBusy = null; // done
+      for (const id of S.autoNew) if (!S.mine.some((m) => String(m.conversation_id) === id)) S.autoNew.delete(id);
+      renderQueueStatus();
       renderQueues();
+      renderTickets();
       updateBanner();
     },
-    claimed(f) { if (S.conv && S.conv.conversation_id === f.conversation_id) S.conv.assigned_to = S.agent.id; },
-    conversation(f) { showConversation(f); },
+    claimed(f) {
+      const id = String(f.conversation_id);
+      if (S.conv && S.conv.conversation_id === f.conversation_id && S.agent) S.conv.assigned_to = S.agent.id;
+      if (f.auto) { S.autoClaim = id; S.autoNew.add(id); renderQueues(); } // its `conversation` frame follows
+    },
+    conversation(f) {
+      if (S.autoClaim !== null && String(f.conversation_id) === S.autoClaim) {
+        S.autoClaim = null;
+        toast("A chat from " + (f.queue || "a queue") + " was assigned to you", null, true);
+        // Opened only when it takes nothing from the agent: no conversation shown, or one that
+        // stopped being theirs with nothing typed. Otherwise it waits in "mine", marked new.
+        const idle = !S.conv || S.conv.conversation_id === f.conversation_id || (isMine(S.conv) && !active() && !ui.composer.value.trim());
+        if (!idle) { renderQueues(); return; }
+      }
+      showConversation(f);
+    },
     event(f) {
       if (!S.conv || f.conversation_id !== S.conv.conversation_id || !f.event) return;
       addEntry(f.event);
       if (f.event.sender === "customer") setCustomerTyping(false);
+      if (f.event.sender === "agent") firstResponseMade(S.conv.conversation_id);
     },
     note(f) {
       if (!S.conv || f.conversation_id !== S.conv.conversation_id || !f.note) return;
@@ -246,6 +300,7 @@
     typing(f) { if (S.conv && f.conversation_id === S.conv.conversation_id) setCustomerTyping(!!f.active); },
     error(f) {
       toast(f.message || label(f.code), f.code);
+      if (S.ticketBusy !== null) { S.ticketBusy = null; renderTickets(); } // a refused ticket_done
       // Frames carry no id the error could point at: mark what is still unconfirmed.
       for (const p of S.pending) if (!p.failed) { p.failed = true; p.node.classList.add("failed"); p.status.textContent = "not confirmed"; }
     },
@@ -288,7 +343,8 @@
           el("span", { class: "badge" }, w.queue || ""),
           el("span", { class: "badge" + (hot ? " prio-badge-" + prio : "") }, prio),
           w.reason ? el("span", { class: "badge" }, label(w.reason)) : null,
-          w.locale ? el("span", { class: "badge" }, w.locale) : null),
+          w.locale ? el("span", { class: "badge" }, w.locale) : null,
+          slaNode(w.sla)),
         el("span", { class: "item-preview" }, w.preview || "")),
       el("div", { class: "item-foot" },
         el("button", { type: "button", class: "primary", "data-testid": "claim", "data-focus-key": "claim:" + id,
@@ -298,22 +354,164 @@
   function mineItem(m, i, cur) {
     const id = String(m.conversation_id);
     const unread = Number(m.unread) || 0;
-    return el("li", { class: id === cur ? "selected" : "", "data-testid": "mine-item", "data-conversation-id": id },
+    const fresh = !unread && S.autoNew.has(id);
+    const prio = String(m.priority || "normal");
+    const hot = prio === "high" || prio === "urgent";
+    return el("li", { class: [hot ? "prio-" + prio : "", id === cur ? "selected" : ""].join(" ").trim(),
+      "data-testid": "mine-item", "data-conversation-id": id, "data-priority": prio },
       el("button", { type: "button", class: "item-main", "data-focus-key": "mine:" + id,
         onclick: () => send({ type: "open", conversation_id: id }) },
         el("span", { class: "item-row" },
           el("span", { class: "item-name" }, m.customer_name || "Conversation " + id.slice(0, 8)),
           el("span", { class: "badge" }, m.queue || ""),
+          hot ? el("span", { class: "badge prio-badge-" + prio }, prio) : null,
           unread ? el("span", { class: "badge unread", "data-testid": "unread", "aria-label": unread + " unread" }, String(unread)) : null,
+          fresh ? el("span", { class: "badge unread", "data-testid": "unread", "aria-label": "new, assigned to you" }, "new") : null,
+          slaNode(m.sla),
           i < 9 ? el("span", { class: "shortcut", "aria-hidden": "true" }, "Alt+" + (i + 1)) : null),
         el("span", { class: "item-preview" }, m.preview || "")));
+  }
+
+  // ---- SLA countdowns ------------------------------------------------------------------------
+  // An sla element keeps its due times in data-fr / data-res; the clock repaints its text every
+  // second (no list is re-rendered for it). The nearest target counts: first response while it
+  // is due (not null), then resolution. Past it: "FR overdue 2:10" and class `breach` on the
+  // element and on its list item.
+  function slaNode(sla) {
+    if (!sla || typeof sla !== "object") return null;
+    const n = el("span", { class: "badge sla", "data-testid": "sla" });
+    setSla(n, sla);
+    return n;
+  }
+  function setSla(n, sla) {
+    const fr = sla ? num(sla.first_response_due) : null;
+    const res = sla ? num(sla.resolution_due) : null;
+    n.setAttribute("data-fr", fr === null ? "" : String(fr));
+    n.setAttribute("data-res", res === null ? "" : String(res));
+    paintSla(n, serverNow());
+  }
+  function paintSla(n, now) {
+    const fr = n.getAttribute("data-fr"), res = n.getAttribute("data-res");
+    const first = fr !== "" && fr !== null;
+    const due = first ? Number(fr) : res ? Number(res) : null;
+    const li = n.closest("li");
+    show(n, due !== null);
+    if (due === null) { n.classList.remove("breach"); if (li) li.classList.remove("breach"); return; }
+    const over = now >= due;
+    const secs = over ? Math.floor((now - due) / 1000) : Math.ceil((due - now) / 1000);
+    n.textContent = (first ? "FR " : "Res ") + (over ? "overdue " : "") + span(secs);
+    n.title = (first ? "First response" : "Resolution") + (over ? " was due " : " due ") + dateTime(due);
+    n.classList.toggle("breach", over);
+    if (li) li.classList.toggle("breach", over);
+  }
+  // An agent replied: the first-response target is met (the server sends null from now on).
+  function firstResponseMade(id) {
+    if (S.conv && S.conv.sla && S.conv.conversation_id === id) { S.conv.sla.first_response_due = null; setSla(ui.chatSla, S.conv.sla); }
+    const m = S.mine.find((x) => x.conversation_id === id);
+    if (m && m.sla) m.sla.first_response_due = null;
+    const li = [...ui.mine.children].find((x) => x.getAttribute("data-conversation-id") === String(id));
+    const n = li && li.querySelector("[data-testid=sla]");
+    if (n) { n.setAttribute("data-fr", ""); paintSla(n, serverNow()); }
   }
 
   function tick() {
     const elapsed = (Date.now() - S.queueAt) / 1000;
     for (const n of ui.waiting.querySelectorAll("[data-wait]")) n.textContent = mss(Number(n.getAttribute("data-wait")) + elapsed);
+    const now = serverNow();
+    for (const n of document.querySelectorAll("[data-testid=sla]")) paintSla(n, now);
+    for (const n of ui.tickets.querySelectorAll("[data-created]")) {
+      const t = ago(Number(n.getAttribute("data-created")));
+      if (n.textContent !== t) n.textContent = t;
+    }
   }
   setInterval(tick, 1000);
+
+  // ---- Queue status strip --------------------------------------------------------------------
+  function renderQueueStatus() {
+    show(ui.queueStatus, S.queueStatus.length > 0);
+    ui.queueStatus.replaceChildren(...S.queueStatus.map((q) => {
+      const open = !!q.open;
+      const opens = num(q.opens_at), closes = num(q.closes_at);
+      const online = Number(q.online) || 0;
+      return el("li", { class: "qs-item " + (open ? "qs-open" : "qs-closed"), "data-testid": "queue-status-item",
+        "data-queue": String(q.name ?? ""), "data-open": open ? "true" : "false",
+        title: open ? (closes !== null ? "Open, closes " + when(closes) : "Open") : (opens !== null ? "Closed, opens " + when(opens) : "Closed") },
+        el("span", { class: "qs-name" }, String(q.name ?? "")),
+        el("span", { class: "qs-state", "data-testid": "queue-open-state" }, open ? "open" : "closed" + (opens !== null ? " — opens " + when(opens) : "")),
+        el("span", { class: "qs-online", "data-testid": "queue-online" }, online + " online"),
+        q.auto_assign ? el("span", { class: "badge qs-auto", "data-testid": "queue-auto", title: "New chats are assigned to online agents automatically" }, "auto") : null);
+    }));
+  }
+
+  // ---- Offline tickets -----------------------------------------------------------------------
+  // What customers left when nobody could take their chat: a message and maybe an email, both
+  // customer text. The email becomes a mailto: link only when it looks like one address.
+  const EMAIL = /^[^\s\x00-\x1f\x7f@<>()[\]\\,;:"'`]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+  function emailNode(email) {
+    if (email == null || email === "") return el("span", { class: "muted" }, "No email left");
+    const text = String(email).trim();
+    if (text.length > 254 || !EMAIL.test(text)) return el("span", { class: "muted", title: "Does not look like an email address" }, text);
+    const at = text.lastIndexOf("@");
+    const a = el("a", { "data-testid": "ticket-email-link" }, text);
+    a.href = "mailto:" + encodeURIComponent(text.slice(0, at)) + "@" + text.slice(at + 1);
+    return a;
+  }
+
+  function renderTickets() {
+    const n = S.tickets.length;
+    ui.ticketsCount.textContent = n ? String(n) : "";
+    show(ui.ticketsCount, n > 0);
+    ui.ticketsTab.setAttribute("aria-label", "Tickets" + (n ? " (" + n + " open)" : ""));
+    show(ui.ticketsEmpty, n === 0);
+    const inside = ui.tickets.contains(document.activeElement);
+    const before = inside ? [...ui.tickets.children].indexOf(document.activeElement.closest("li")) : -1;
+    keepFocus(ui.tickets, () => ui.tickets.replaceChildren(...S.tickets.map(ticketItem)));
+    // The ticket with focus was done and is gone: move on to the next one, not to the page.
+    if (inside && !ui.tickets.contains(document.activeElement)) {
+      const next = ui.tickets.children[Math.min(before, n - 1)];
+      (next ? next.querySelector("[data-testid=ticket-done]") : ui.ticketsTab).focus();
+    }
+  }
+
+  function ticketItem(t) {
+    const id = String(t.id);
+    const conv = t.conversation_id == null ? "" : String(t.conversation_id);
+    const created = num(t.created_at);
+    const busy = S.ticketBusy === id;
+    return el("li", { class: "ticket", "data-testid": "ticket", "data-ticket-id": id, "data-conversation-id": conv },
+      el("div", { class: "item-row" },
+        el("span", { class: "badge" }, String(t.queue ?? "")),
+        created !== null ? el("span", { class: "wait", "data-created": String(created), "data-testid": "ticket-age", title: dateTime(created) }, ago(created)) : null),
+      el("div", { class: "ticket-email", "data-testid": "ticket-email" }, emailNode(t.email)),
+      el("p", { class: "ticket-text", "data-testid": "ticket-text" }, String(t.text ?? "")),
+      el("div", { class: "item-foot" },
+        el("button", { type: "button", "data-testid": "ticket-open", "data-focus-key": "topen:" + id, disabled: !conv,
+          onclick: () => send({ type: "open", conversation_id: conv }) }, "View conversation"),
+        el("button", { type: "button", class: "primary", "data-testid": "ticket-done", "data-focus-key": "tdone:" + id, "aria-disabled": busy ? "true" : null,
+          onclick: () => { if (S.ticketBusy === null && send({ type: "ticket_done", ticket_id: id })) { S.ticketBusy = id; renderTickets(); } } },
+        busy ? "Marking done…" : "Mark done")));
+  }
+
+  // ---- Tabs: chats / tickets (arrow keys move between them, as tabs do) ----------------------
+  const tabs = [["chats", ui.chatsTab, ui.chatsPanel], ["tickets", ui.ticketsTab, ui.ticketsPanel]];
+  function setTab(name, focus) {
+    for (const [n, tab, panel] of tabs) {
+      tab.setAttribute("aria-selected", n === name ? "true" : "false");
+      tab.tabIndex = n === name ? 0 : -1;
+      show(panel, n === name);
+      if (n === name && focus) tab.focus();
+    }
+  }
+  for (const [n, tab] of tabs) {
+    tab.addEventListener("click", () => setTab(n, false));
+    tab.addEventListener("keydown", (e) => {
+      const i = tabs.findIndex((x) => x[0] === n);
+      const j = e.key === "ArrowRight" ? i + 1 : e.key === "ArrowLeft" ? i - 1 : e.key === "Home" ? 0 : e.key === "End" ? tabs.length - 1 : null;
+      if (j === null) return;
+      e.preventDefault();
+      setTab(tabs[(j + tabs.length) % tabs.length][0], true);
+    });
+  }
 
   // ---- Conversation view ---------------------------------------------------------------------
   function selectConversation(conv) {
@@ -329,6 +527,7 @@
     selectConversation(f);
     S.convNo = ++S.frames;
     S.seqs = new Set();
+    S.autoNew.delete(String(f.conversation_id)); // seen now; renderQueues below drops its mark
     if (!same) { S.pending = []; ui.composer.value = ""; }
     for (const e of f.transcript || []) if (e.sender === "agent") takePending("reply", e);
     for (const n of f.notes || []) takePending("note", n);
@@ -357,6 +556,12 @@
     const f = S.conv;
     ui.chatState.textContent = label(f.state || "unknown");
     ui.chatState.setAttribute("data-state", String(f.state || ""));
+    const prio = String(f.priority || "normal");
+    const hot = prio === "high" || prio === "urgent";
+    ui.chatPriority.textContent = prio;
+    ui.chatPriority.className = "badge" + (hot ? " prio-badge-" + prio : "");
+    show(ui.chatPriority, !!f.priority && prio !== "normal");
+    setSla(ui.chatSla, f.state === "closed" ? null : f.sla);
     ui.composer.disabled = false; // notes can be written on any open conversation
     updateBanner();
   }

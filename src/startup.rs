@@ -113,6 +113,8 @@ impl Application {
             settings: Arc::new(settings),
             store,
         };
+        // Offers, SLA breaches and auto-assignment; it stops at shutdown.
+        crate::handoff::watch::spawn(state.clone());
         Ok(Self {
             port,
             listener,

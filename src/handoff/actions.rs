@@ -14,6 +14,9 @@ pub enum ActionError {
     /// No such conversation.
     #[error("there is no conversation {0}")]
     NotFound(String),
+    /// No open ticket with this id (among the queues the agent sees).
+    #[error("there is no open ticket {0}")]
+    NoTicket(String),
     /// Someone else claimed it first.
     #[error("{0} took this conversation first")]
     AlreadyClaimed(String),
@@ -41,7 +44,7 @@ impl ActionError {
     /// The error code sent to the console.
     pub fn code(&self) -> &'static str {
         match self {
-            ActionError::NotFound(_) => "not_found",
+            ActionError::NotFound(_) | ActionError::NoTicket(_) => "not_found",
             ActionError::AlreadyClaimed(_) => "already_claimed",
             ActionError::NoSkill(_) => "no_skill",
             ActionError::AtCapacity(_) => "at_capacity",
@@ -74,14 +77,20 @@ pub async fn claim(state: &AppState, agent: &Agent, id: &str) -> Result<(), Acti
         });
     }
     tracing::info!(conversation = id, agent = agent.id, "claimed");
+    joined(state, agent, id).await?;
+    state.hub.tell_agents(AgentNews::QueueChanged);
+    announce_positions(state).await;
+    Ok(())
+}
+
+/// Tells the customer (and the transcript) that `agent` joined.
+pub(super) async fn joined(state: &AppState, agent: &Agent, id: &str) -> Result<(), ActionError> {
     notice(
         state,
         id,
         format!("{} joined the conversation.", agent.name),
     )
     .await?;
-    state.hub.tell_agents(AgentNews::QueueChanged);
-    announce_positions(state).await;
     Ok(())
 }
 
@@ -99,7 +108,10 @@ pub async fn reply(
         text: text.to_owned(),
     };
     let stored = publish(state, id, Sender::Agent, &frame).await?;
-    state.store.mark_agent_reply(id).await?;
+    if state.store.mark_agent_reply(id).await? {
+        // The first reply stops the first-response clock the consoles show.
+        state.hub.tell_agents(AgentNews::QueueChanged);
+    }
     Ok(stored)
 }
 
@@ -205,6 +217,9 @@ pub async fn transfer_to_agent(
 /// Closes the conversation and asks the customer for a rating.
 pub async fn resolve(state: &AppState, agent: &Agent, id: &str) -> Result<(), ActionError> {
     must_hold(state, agent, id).await?;
+    // A target that fell due since the watchdog's last look is recorded before it stops
+    // looking at this conversation.
+    super::watch::check_one(state, id).await?;
     state.store.resolve(id).await?;
     notice(
         state,
@@ -232,6 +247,23 @@ pub async fn hand_back(state: &AppState, agent: &Agent, id: &str) -> Result<(), 
     )
     .await?;
     state.hub.tell_customer(id, CustomerNews::BotActive(true));
+    state.hub.tell_agents(AgentNews::QueueChanged);
+    Ok(())
+}
+
+/// Marks an offline ticket done (any agent who sees its queue, or an admin).
+pub async fn ticket_done(state: &AppState, agent: &Agent, id: &str) -> Result<(), ActionError> {
+    let visible = state
+        .store
+        .open_tickets()
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .is_some_and(|t| agent.role == Role::Admin || agent.skills.contains(&t.queue));
+    if !visible || !state.store.close_ticket(id, &agent.id).await? {
+        return Err(ActionError::NoTicket(id.to_owned()));
+    }
+    tracing::info!(ticket = id, agent = agent.id, "ticket done");
     state.hub.tell_agents(AgentNews::QueueChanged);
     Ok(())
 }

@@ -69,6 +69,9 @@ enum Command {
     HandBack {
         conversation_id: String,
     },
+    TicketDone {
+        ticket_id: String,
+    },
 }
 
 const TYPES: &[&str] = &[
@@ -81,6 +84,7 @@ const TYPES: &[&str] = &[
     "transfer",
     "resolve",
     "hand_back",
+    "ticket_done",
 ];
 
 /// `GET /ws/agent`.
@@ -136,7 +140,7 @@ async fn run(socket: WebSocket, state: AppState, agent: Agent, token: String) {
     let mut news = state.hub.listen_agents();
     let mut shutdown = state.shutdown.clone();
     let mut recheck = tokio::time::interval(RECHECK);
-    let console = state.hub.arrive(agent.skills.clone());
+    let console = state.hub.arrive(&agent.id, agent.skills.clone());
     let mut session = AgentSession {
         state,
         agent,
@@ -146,6 +150,8 @@ async fn run(socket: WebSocket, state: AppState, agent: Agent, token: String) {
         out: Vec::new(),
     };
     session.welcome().await;
+    // One more online agent: waiting conversations of auto-assigned queues may go to them.
+    super::assign::run(&session.state).await;
     let mut close = None;
     loop {
         for frame in session.out.drain(..) {
@@ -251,6 +257,17 @@ impl AgentSession {
                     json!({"type": "note", "conversation_id": &*conversation_id, "note": *note}),
                 );
             }
+            AgentNews::Assigned {
+                agent_id,
+                conversation_id,
+            } if *agent_id == *self.agent.id => {
+                self.out.push(
+                    json!({"type": "claimed", "conversation_id": &*conversation_id, "auto": true}),
+                );
+                if let Err(e) = self.show(&conversation_id).await {
+                    tracing::warn!(error = %e, "cannot show an assigned conversation");
+                }
+            }
             AgentNews::CustomerTyping {
                 conversation_id,
                 active,
@@ -290,6 +307,7 @@ impl AgentSession {
                 "online" | "away" => {
                     state.hub.set_online(self.console, status == "online");
                     super::announce_positions(&state).await;
+                    super::assign::run(&state).await;
                     Ok(())
                 }
                 _ => return self.error("bad_frame", "presence: status is online or away"),
@@ -342,6 +360,9 @@ impl AgentSession {
             }
             Command::HandBack { conversation_id } => {
                 actions::hand_back(&state, &agent, &conversation_id).await
+            }
+            Command::TicketDone { ticket_id } => {
+                actions::ticket_done(&state, &agent, &ticket_id).await
             }
         };
         if let Err(e) = result {

@@ -75,6 +75,13 @@ pub enum AgentNews {
         /// Typing or not.
         active: bool,
     },
+    /// A conversation was assigned to this agent automatically.
+    Assigned {
+        /// The agent.
+        agent_id: Arc<str>,
+        /// The conversation.
+        conversation_id: Arc<str>,
+    },
     /// This agent was disabled: close their sockets.
     SignedOut {
         /// The agent.
@@ -87,9 +94,21 @@ pub enum AgentNews {
 pub struct Hub {
     conversations: Mutex<HashMap<String, broadcast::Sender<CustomerNews>>>,
     agents: broadcast::Sender<AgentNews>,
-    /// Connected agent consoles: connection number → (skills, whether online rather than away).
-    present: Mutex<HashMap<u64, (Vec<String>, bool)>>,
+    /// Connected agent consoles: connection number → who, with what skills, whether online
+    /// rather than away.
+    present: Mutex<HashMap<u64, Console>>,
     next_console: std::sync::atomic::AtomicU64,
+    /// Held while conversations are assigned automatically, so that two passes at once (a
+    /// handoff and the watchdog) do not both give an agent their last free place.
+    pub assigning: tokio::sync::Mutex<()>,
+}
+
+/// A connected agent console.
+#[derive(Debug)]
+struct Console {
+    agent_id: String,
+    skills: Vec<String>,
+    online: bool,
 }
 
 impl Default for Hub {
@@ -99,6 +118,7 @@ impl Default for Hub {
             agents: broadcast::channel(AGENT_BUFFER).0,
             present: Mutex::new(HashMap::new()),
             next_console: std::sync::atomic::AtomicU64::new(0),
+            assigning: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -142,19 +162,25 @@ impl Hub {
         let _ = self.agents.send(news);
     }
 
-    /// Registers a connected console (online) with its agent's skills; returns its number.
-    pub fn arrive(&self, skills: Vec<String>) -> u64 {
+    /// Registers a connected console (online) with its agent and their skills; returns its
+    /// number.
+    pub fn arrive(&self, agent_id: &str, skills: Vec<String>) -> u64 {
         let id = self
             .next_console
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        lock(&self.present).insert(id, (skills, true));
+        let console = Console {
+            agent_id: agent_id.to_owned(),
+            skills,
+            online: true,
+        };
+        lock(&self.present).insert(id, console);
         id
     }
 
     /// Marks a console online or away.
     pub fn set_online(&self, console: u64, online: bool) {
         if let Some(entry) = lock(&self.present).get_mut(&console) {
-            entry.1 = online;
+            entry.online = online;
         }
     }
 
@@ -168,8 +194,20 @@ impl Hub {
     pub fn online_for(&self, queue: &str) -> usize {
         lock(&self.present)
             .values()
-            .filter(|(skills, online)| *online && skills.iter().any(|s| s == queue))
+            .filter(|c| c.online && c.skills.iter().any(|s| s == queue))
             .count()
+    }
+
+    /// Agents with at least one online console, each once, sorted.
+    pub fn online_agents(&self) -> Vec<String> {
+        let mut agents: Vec<String> = lock(&self.present)
+            .values()
+            .filter(|c| c.online)
+            .map(|c| c.agent_id.clone())
+            .collect();
+        agents.sort_unstable();
+        agents.dedup();
+        agents
     }
 
     /// Conversations with a listening customer session (for tests and metrics).

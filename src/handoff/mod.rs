@@ -6,13 +6,20 @@
 //! - `views.rs`: the queue snapshot and the conversation view a console is shown.
 //! - `actions.rs`: claim, reply, note, transfer, resolve, hand back; each stores first, then
 //!   tells the customer and the other agents through the hub.
+//! - `assign.rs`: auto-assignment to the least-loaded online agent with the skill.
+//! - [`offline`]: offering a waiting customer to leave a message (closed, nobody online,
+//!   waited too long).
+//! - [`watch`]: the once-a-second watchdog: timeouts, SLA breaches, auto-assignment.
 //!
 //! The console is in `console/`; its protocol in `docs/agent-protocol.md`.
 
 mod actions;
 mod agent_ws;
+pub mod assign;
 pub mod hub;
+pub mod offline;
 mod views;
+pub mod watch;
 
 pub use agent_ws::agent_socket;
 pub use hub::{AgentNews, CustomerNews, Hub};

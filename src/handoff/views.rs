@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::actions::ActionError;
 use super::agent_ws::AgentSession;
 use super::transcript_entry;
-use crate::storage::Role;
+use crate::storage::{Clocked, Role};
 
 /// FAQ answers suggested to the agent for the customer's latest message.
 const SUGGESTIONS: usize = 3;
@@ -19,6 +19,16 @@ fn priority_name(rank: i64) -> &'static str {
         3 => "urgent",
         _ => "normal",
     }
+}
+
+/// A conversation's SLA due times: the first response's until an agent replied, and the
+/// resolution's.
+fn sla_json(clock: &Clocked, queue: &crate::knowledge::Queue) -> Value {
+    let (first_due, resolution_due) = super::watch::due(clock, queue);
+    json!({
+        "first_response_due": clock.first_agent_reply_at.is_none().then_some(first_due),
+        "resolution_due": resolution_due,
+    })
 }
 
 impl AgentSession {
@@ -35,6 +45,14 @@ impl AgentSession {
             }
         };
         let now = crate::storage::now_ms();
+        let bot = self.state.bot.load_full();
+        let knowledge = bot.knowledge();
+        let clocks = self.clocks().await;
+        let sla = |id: &str| {
+            clocks
+                .get(id)
+                .map(|c| sla_json(c, &knowledge.queue(&c.queue)))
+        };
         let mut places = std::collections::HashMap::<String, u32>::new();
         let mut visible = Vec::new();
         for w in waiting {
@@ -51,16 +69,62 @@ impl AgentSession {
                     "preview": w.preview,
                     "locale": w.locale,
                     "customer_name": w.customer_attributes.as_ref().and_then(|a| a.get("name")).cloned(),
+                    "sla": sla(&w.conversation_id),
                 }));
             }
         }
         let mine: Vec<Value> = mine
             .into_iter()
-            .map(|(id, queue, preview)| json!({"conversation_id": id, "queue": queue, "preview": preview}))
+            .map(|(id, queue, preview)| {
+                let priority = clocks.get(&id).map_or(1, |c| c.priority);
+                json!({"conversation_id": id, "queue": queue, "preview": preview, "priority": priority_name(priority), "sla": sla(&id)})
+            })
             .collect();
         let tickets = self.tickets().await;
-        self.out
-            .push(json!({"type": "queue", "waiting": visible, "mine": mine, "tickets": tickets}));
+        let queues = self.queue_states(knowledge);
+        self.out.push(json!({
+            "type": "queue",
+            "now": now,
+            "queues": queues,
+            "waiting": visible,
+            "mine": mine,
+            "tickets": tickets,
+        }));
+    }
+
+    /// Open or closed, agents online, auto-assignment: for each queue this agent may see.
+    fn queue_states(&self, knowledge: &crate::knowledge::Knowledge) -> Vec<Value> {
+        let now = jiff::Timestamp::now();
+        knowledge
+            .queues
+            .iter()
+            .filter(|q| self.agent.role == Role::Admin || self.agent.skills.contains(&q.name))
+            .map(|q| {
+                let hours = q.hours.as_ref();
+                json!({
+                    "name": q.name,
+                    "open": hours.is_none_or(|h| h.is_open(now)),
+                    "opens_at": hours.and_then(|h| h.next_open(now)).filter(|&t| t > now).map(|t| t.as_millisecond()),
+                    "closes_at": hours.and_then(|h| h.closes_at(now)).map(|t| t.as_millisecond()),
+                    "online": self.state.hub.online_for(&q.name),
+                    "auto_assign": q.auto_assign,
+                })
+            })
+            .collect()
+    }
+
+    /// The SLA clocks of every conversation in human hands, by id.
+    async fn clocks(&self) -> std::collections::HashMap<String, Clocked> {
+        match self.state.store.clocked(None).await {
+            Ok(clocked) => clocked
+                .into_iter()
+                .map(|c| (c.conversation_id.clone(), c))
+                .collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the SLA clocks");
+                std::collections::HashMap::new()
+            }
+        }
     }
 
     /// Open offline tickets of the queues this agent may see, contact details opened for them.
@@ -120,6 +184,10 @@ impl AgentSession {
             Some(text) => self.suggest(&text).await,
             None => Vec::new(),
         };
+        let clock = store.clocked(Some(id)).await?.into_iter().next();
+        let sla = clock
+            .as_ref()
+            .map(|c| sla_json(c, &self.state.bot.load().knowledge().queue(&c.queue)));
         self.open.insert(id.to_owned());
         self.out.push(json!({
             "type": "conversation",
@@ -127,6 +195,8 @@ impl AgentSession {
             "state": conversation.state.as_str(),
             "queue": conversation.queue,
             "reason": conversation.handoff_reason,
+            "priority": priority_name(clock.as_ref().map_or(1, |c| c.priority)),
+            "sla": sla,
             "assigned_to": store.holder(id).await?,
             "customer": {
                 "id": conversation.customer_id,

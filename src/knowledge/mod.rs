@@ -17,6 +17,7 @@ pub mod canned;
 mod import;
 mod index;
 mod parse;
+pub mod queues;
 mod render;
 mod tests_file;
 mod validate;
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 pub use canned::{CANNED_DIR, Canned};
 pub use import::{ImportError, ImportReport, import_file};
 pub use index::{FaqIndex, IndexError, SearchHit};
+pub use queues::{Hours, SlaTarget};
 pub use render::{markdown_to_plain_text, markdown_to_safe_html};
 pub use tests_file::{OOS_INTENT, TESTS_FILE, UtteranceTest, read_tests};
 
@@ -120,6 +122,35 @@ pub struct Queue {
     pub name: String,
     /// What the queue is for, shown to agents.
     pub description: String,
+    /// When agents work the queue; `None`: always open.
+    pub hours: Option<Hours>,
+    /// How long a customer waits before being offered to leave a message instead.
+    pub wait_timeout: Option<std::time::Duration>,
+    /// Targets per priority rank (low, normal, high, urgent).
+    pub sla: [SlaTarget; 4],
+    /// Waiting conversations go to the least-loaded online agent with the skill.
+    pub auto_assign: bool,
+}
+
+impl Queue {
+    /// A queue with this name and every setting at its default (always open, no timeout,
+    /// default SLA targets, claimed by hand).
+    pub fn named(name: &str) -> Queue {
+        Queue {
+            name: name.to_owned(),
+            description: String::new(),
+            hours: None,
+            wait_timeout: None,
+            sla: queues::DEFAULT_SLA,
+            auto_assign: false,
+        }
+    }
+
+    /// The SLA targets for a stored priority rank (0 low … 3 urgent).
+    pub fn sla_for(&self, rank: i64) -> SlaTarget {
+        let index = usize::try_from(rank.clamp(0, 3)).unwrap_or(1);
+        self.sla[index]
+    }
 }
 
 /// Something customers mean, with examples and what the bot does about it.
@@ -161,6 +192,16 @@ impl Knowledge {
             .binary_search_by(|e| e.id.as_str().cmp(id))
             .ok()
             .map(|i| &self.faqs[i])
+    }
+
+    /// The settings of the queue with this name; the defaults for a queue the knowledge base
+    /// no longer declares (a conversation handed off before an edit keeps its queue).
+    pub fn queue(&self, name: &str) -> Queue {
+        self.queues
+            .iter()
+            .find(|q| q.name == name)
+            .cloned()
+            .unwrap_or_else(|| Queue::named(name))
     }
 
     /// The intent with this name.

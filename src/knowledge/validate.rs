@@ -96,8 +96,8 @@ fn unique_queues(
     if queues.is_empty() {
         // A knowledge base that declares no queues still has somewhere to hand off to.
         return vec![Queue {
-            name: DEFAULT_QUEUE.to_owned(),
             description: "Conversations the bot handed off.".to_owned(),
+            ..Queue::named(DEFAULT_QUEUE)
         }];
     }
     let mut seen: Vec<Queue> = Vec::with_capacity(queues.len());

@@ -142,17 +142,17 @@ impl Store {
         Ok(assigned.rows_affected() == 1)
     }
 
-    /// Records the first agent reply's time (later replies leave it).
-    pub async fn mark_agent_reply(&self, conversation_id: &str) -> Result<(), StorageError> {
-        sqlx::query(
-            "UPDATE conversations SET first_agent_reply_at = COALESCE(first_agent_reply_at, $2) \
-             WHERE id = $1",
+    /// Records the first agent reply's time (later replies leave it); true for the first.
+    pub async fn mark_agent_reply(&self, conversation_id: &str) -> Result<bool, StorageError> {
+        let first = sqlx::query(
+            "UPDATE conversations SET first_agent_reply_at = $2 \
+             WHERE id = $1 AND first_agent_reply_at IS NULL",
         )
         .bind(conversation_id)
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(first.rows_affected() == 1)
     }
 
     /// Closes a conversation an agent resolved.

@@ -17,6 +17,7 @@ mod events;
 mod handoff;
 mod queue;
 pub mod seal;
+mod sla;
 mod store;
 mod tickets;
 
@@ -33,6 +34,7 @@ use crate::knowledge::Priority;
 
 pub use agents::{Agent, NewAgent, Role};
 pub use handoff::{Note, Waiting};
+pub use sla::{Breach, Clocked};
 pub use store::{DB_FILE, Store, now_ms};
 pub use tickets::Ticket;
 

@@ -17,6 +17,9 @@ const POSITION_SQL: &str = "SELECT COUNT(*) FROM conversations AS other, convers
 impl Store {
     /// Hands a conversation off (or transfers it to a queue): state queued, with its reason,
     /// queue and priority, no agent, waiting from now. Returns its place in the queue (1 = next).
+    ///
+    /// A handoff from the bot starts a new SLA clock (and forgets the previous handoff's first
+    /// reply); a transfer keeps the clock running and the first reply it had.
     pub async fn enqueue(
         &self,
         conversation_id: &str,
@@ -30,6 +33,11 @@ impl Store {
             "UPDATE conversations SET state = $2, handoff_reason = $3, queue = $4, \
              priority = $5, queued_at = $6, updated_at = $6, closed_at = NULL, \
              assigned_agent_id = NULL, assigned_at = NULL, \
+             sla_started_at = CASE WHEN state IN ('queued', 'agent') \
+                 THEN COALESCE(sla_started_at, $6) ELSE $6 END, \
+             first_agent_reply_at = CASE WHEN state IN ('queued', 'agent') \
+                 THEN first_agent_reply_at ELSE NULL END, \
+             resolved_at = NULL, \
              queue_seq = (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM conversations) \
              WHERE id = $1",
         )

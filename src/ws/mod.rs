@@ -13,6 +13,6 @@ pub mod topics;
 
 pub use identity::{Identity, verify_identity};
 pub use protocol::{
-    Choice, ClientFrame, ErrorCode, FrameError, HandoffReason, PROTOCOL_VERSION, ServerFrame,
-    Typist,
+    Choice, ClientFrame, ErrorCode, FrameError, HandoffReason, OfflineReason, PROTOCOL_VERSION,
+    ServerFrame, Typist,
 };

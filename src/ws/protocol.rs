@@ -264,6 +264,11 @@ pub enum ServerFrame {
         seq: u64,
         /// What to tell the customer.
         text: String,
+        /// Why: the queue is closed, nobody is online, or the wait ran too long.
+        reason: OfflineReason,
+        /// When the queue next opens (ms since the epoch), for `closed`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        opens_at: Option<i64>,
     },
     /// An agent resolved the conversation: ask the customer for a 1–5 rating (`rate`).
     CsatRequest {
@@ -342,6 +347,18 @@ pub struct Choice {
     pub id: String,
     /// What the button says.
     pub label: String,
+}
+
+/// Why an `offline` frame offers to leave a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfflineReason {
+    /// Outside the queue's business hours.
+    Closed,
+    /// No agent with the queue's skill is online.
+    NobodyOnline,
+    /// The customer has waited longer than the queue's `wait_timeout`.
+    Timeout,
 }
 
 /// Who is typing, in a server `typing` frame.

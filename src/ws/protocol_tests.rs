@@ -159,6 +159,8 @@ fn server_frames_round_trip_through_json_and_report_their_seq() {
             ServerFrame::Offline {
                 seq: 8,
                 text: "Nobody is online".into(),
+                reason: OfflineReason::NobodyOnline,
+                opens_at: None,
             },
             Some(8),
         ),

@@ -76,10 +76,14 @@ impl Console {
         crate::customer::next_json(&mut self.socket).await
     }
 
-    /// The next frame of this type, skipping others (queue snapshots come with every change).
+    /// The next frame of this type, skipping others (queue snapshots come with every change;
+    /// a skipped one is still kept as the latest).
     pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {
             let frame = self.next().await;
+            if frame["type"] == "queue" {
+                self.queue = frame.clone();
+            }
             if frame["type"] == kind {
                 return frame;
             }

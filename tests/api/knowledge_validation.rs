@@ -162,6 +162,30 @@ async fn each_kind_of_intents_mistake_is_reported_with_its_line() {
             "examples: {hi,",
             "invalid YAML",
         ),
+        (
+            "unknown time zone",
+            "- name: general",
+            "- name: general\n    hours: {timezone: Mars/Base, mon: \"09:00-17:00\"}",
+            "queue `general`: unknown time zone `Mars/Base`",
+        ),
+        (
+            "bad opening hours",
+            "- name: general",
+            "- name: general\n    hours: {timezone: UTC, mon: 9 to 5}",
+            "write opening hours as HH:MM-HH:MM",
+        ),
+        (
+            "bad wait timeout",
+            "- name: general",
+            "- name: general\n    wait_timeout: soon",
+            "wait_timeout: `soon` is not a duration",
+        ),
+        (
+            "unknown SLA priority",
+            "- name: general",
+            "- name: general\n    sla: {critical: {first_response: 5m}}",
+            "sla: unknown priority `critical`",
+        ),
     ];
     for (what, from, to, expected) in cases {
         let kb = writable_fixture();

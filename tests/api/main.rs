@@ -19,5 +19,6 @@ mod helpers;
 mod knowledge_validation;
 mod model;
 mod protocol_doc;
+mod queues;
 mod restart;
 mod understanding;

@@ -13,11 +13,6 @@ use crate::ws::{ErrorCode, HandoffReason, ServerFrame};
 /// FAQ candidates the bot looks at: enough for a three-way clarification.
 const CANDIDATES: usize = 3;
 
-/// What the customer is told when nobody is online for the queue of their handoff.
-const OFFLINE_TEXT: &str = "Nobody from our team is online right now. Leave your email and a \
-     message, and we will get back to you. You can also stay: someone will answer here as soon \
-     as they are back.";
-
 /// What a request for a person stores as the customer's message.
 const REQUEST_HUMAN_TEXT: &str = "I'd like to talk to a person.";
 /// The `choice_id` a request for a person is stored with, so that a replay (and the bot, when
@@ -351,19 +346,24 @@ impl Session {
                 };
                 self.send(&update).await?;
             }
-            if self.state.hub.online_for(queue) == 0 {
-                let offline = ServerFrame::Offline {
-                    seq: 0,
-                    text: OFFLINE_TEXT.to_owned(),
-                };
-                let event = NewEvent::new(Sender::System, serde_json::to_value(&offline)?);
-                let stored = self.store.append(conversation, event).await?;
-                self.sent_seq = self.sent_seq.max(stored.seq);
-                self.send_text(stored.frame).await?;
+            let settings = bot.knowledge().queue(queue);
+            if let Some(offer) =
+                crate::handoff::offline::at_handoff(&self.state, &settings, jiff::Timestamp::now())
+            {
+                // Stored and sent through the hub, which this session listens to from now on.
+                crate::handoff::offline::make(
+                    &self.state,
+                    conversation,
+                    serde_json::to_value(&offer)?,
+                )
+                .await?;
             }
             self.state
                 .hub
                 .tell_agents(crate::handoff::AgentNews::QueueChanged);
+            if settings.auto_assign {
+                crate::handoff::assign::run(&self.state).await;
+            }
             // A handoff of higher priority moves those already waiting down.
             crate::handoff::announce_positions(&self.state).await;
         }

@@ -1,0 +1,181 @@
+//! Offering a waiting customer to leave a message instead: when their queue is closed, when
+//! nobody is online for it, or when they have waited longer than the queue's `wait_timeout`.
+//! Each wait gets at most one offer (the store's `offline_offered_at` makes it so, even with
+//! several servers), made at the handoff or later by the watchdog.
+
+use jiff::Timestamp;
+
+use super::{AgentNews, CustomerNews, transcript_entry};
+use crate::http::AppState;
+use crate::knowledge::Queue;
+use crate::storage::{NewEvent, Sender, StorageError};
+use crate::ws::{OfflineReason, ServerFrame};
+
+/// What the customer is told when nobody is online for the queue of their handoff.
+const NOBODY_ONLINE: &str = "Nobody from our team is online right now. Leave your email and a \
+     message, and we will get back to you. You can also stay: someone will answer here as soon \
+     as they are back.";
+
+/// What the customer is told when the wait ran past the queue's timeout.
+const TIMEOUT: &str = "Sorry for the wait: everyone on our team is still busy. You can keep \
+     waiting, or leave your email and a message and we will get back to you.";
+
+/// Why a customer waiting in `queue` at `now` should be offered to leave a message at the
+/// moment of the handoff: closed beats nobody online (it says when to come back).
+pub fn at_handoff(state: &AppState, queue: &Queue, now: Timestamp) -> Option<ServerFrame> {
+    closed(queue, now).or_else(|| {
+        (state.hub.online_for(&queue.name) == 0).then(|| offer(OfflineReason::NobodyOnline, None))
+    })
+}
+
+/// Why a customer who has waited since `queued_at` should be offered it now (the watchdog):
+/// the queue closed while they waited, or the wait passed the timeout.
+pub fn while_waiting(queue: &Queue, queued_at: i64, now: Timestamp) -> Option<ServerFrame> {
+    closed(queue, now).or_else(|| {
+        let timeout = i64::try_from(queue.wait_timeout?.as_millis()).ok()?;
+        (now.as_millisecond() - queued_at >= timeout).then(|| offer(OfflineReason::Timeout, None))
+    })
+}
+
+/// Makes the offer (`frame`, an `offline` frame as JSON) unless this wait already had one:
+/// stores the frame and tells the customer and the agents. Returns whether it was made.
+pub async fn make(
+    state: &AppState,
+    conversation_id: &str,
+    value: serde_json::Value,
+) -> Result<bool, StorageError> {
+    if !state.store.mark_offline_offered(conversation_id).await? {
+        return Ok(false);
+    }
+    let stored = state
+        .store
+        .append(conversation_id, NewEvent::new(Sender::System, value))
+        .await?;
+    state.hub.tell_customer(
+        conversation_id,
+        CustomerNews::Frame {
+            seq: stored.seq,
+            json: stored.frame.as_str().into(),
+        },
+    );
+    state.hub.tell_agents(AgentNews::Event {
+        conversation_id: conversation_id.into(),
+        entry: std::sync::Arc::new(transcript_entry(&stored, None)),
+    });
+    Ok(true)
+}
+
+fn closed(queue: &Queue, now: Timestamp) -> Option<ServerFrame> {
+    let hours = queue.hours.as_ref()?;
+    if hours.is_open(now) {
+        return None;
+    }
+    let opens = hours.next_open(now);
+    let text = match opens {
+        Some(opens) => {
+            let local = opens.in_tz(hours.zone_name()).ok()?;
+            // Within a week the weekday says it; further away the date does.
+            let format = if opens.duration_since(now).as_hours() < 6 * 24 {
+                "%A %H:%M"
+            } else {
+                "%A %-d %B %H:%M"
+            };
+            format!(
+                "Our team is away right now; we are back {} ({}). Leave your email and a \
+                 message, and we will get back to you.",
+                local.strftime(format),
+                hours.zone_name()
+            )
+        }
+        None => "Our team does not answer chats here. Leave your email and a message, and we \
+                 will get back to you."
+            .to_owned(),
+    };
+    Some(ServerFrame::Offline {
+        seq: 0,
+        text,
+        reason: OfflineReason::Closed,
+        opens_at: opens.map(|t| t.as_millisecond()),
+    })
+}
+
+fn offer(reason: OfflineReason, opens_at: Option<i64>) -> ServerFrame {
+    let text = match reason {
+        OfflineReason::Timeout => TIMEOUT,
+        _ => NOBODY_ONLINE,
+    };
+    ServerFrame::Offline {
+        seq: 0,
+        text: text.to_owned(),
+        reason,
+        opens_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(hours: &[(&str, &str)], timeout_secs: Option<u64>) -> Queue {
+        let hours = (!hours.is_empty()).then(|| {
+            crate::knowledge::Hours::parse(
+                &hours
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+            .expect("valid hours")
+        });
+        Queue {
+            hours,
+            wait_timeout: timeout_secs.map(std::time::Duration::from_secs),
+            ..Queue::named("general")
+        }
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("a test timestamp")
+    }
+
+    #[test]
+    fn a_closed_queue_says_when_it_opens_in_its_own_zone() {
+        let q = queue(
+            &[("timezone", "Europe/Paris"), ("mon-fri", "09:00-18:00")],
+            None,
+        );
+        // Saturday 2026-11-28 12:00 UTC; back Monday 09:00 Paris = 08:00 UTC.
+        let Some(ServerFrame::Offline {
+            text,
+            reason,
+            opens_at,
+            ..
+        }) = while_waiting(&q, 0, at("2026-11-28T12:00:00Z"))
+        else {
+            panic!("a closed queue makes an offer");
+        };
+        assert_eq!(reason, OfflineReason::Closed);
+        assert_eq!(opens_at, Some(at("2026-11-30T08:00:00Z").as_millisecond()));
+        assert!(text.contains("Monday 09:00 (Europe/Paris)"), "{text}");
+        assert!(while_waiting(&q, 0, at("2026-11-30T08:00:00Z")).is_none());
+    }
+
+    #[test]
+    fn a_wait_past_the_timeout_is_offered_once_due() {
+        let q = queue(&[], Some(60));
+        let start = at("2026-11-23T10:00:00Z");
+        let queued = start.as_millisecond();
+        assert!(while_waiting(&q, queued, start).is_none());
+        let late = at("2026-11-23T10:01:00Z");
+        assert!(matches!(
+            while_waiting(&q, queued, late),
+            Some(ServerFrame::Offline {
+                reason: OfflineReason::Timeout,
+                ..
+            })
+        ));
+        assert!(
+            while_waiting(&queue(&[], None), queued, late).is_none(),
+            "no timeout, no offer"
+        );
+    }
+}
