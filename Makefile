@@ -13,6 +13,7 @@ run: model
 test: model
 	scripts/install-chromium >/dev/null
 	$(CARGO) test --all-targets
+	@cat target/screenshots/widget-size.txt
 
 ## Install the sentence encoder into models/ (verified against models/MODEL.md).
 model:

@@ -221,6 +221,18 @@ pub struct Settings {
     #[arg(long, global = true, env = "TANDEM_POLICY_REPEAT_SIMILARITY", default_value_t = PolicyConfig::default().repeat_similarity)]
     pub policy_repeat_similarity: f32,
 
+    /// Web sites whose pages may open customer chats (the widget), comma-separated origins such
+    /// as `https://shop.example`. Empty: any site may (the log warns); the server's own pages
+    /// always may.
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+
     /// Log format: pretty for terminals, json for log shippers. Levels come from `TANDEM_LOG`
     /// (or `RUST_LOG`), e.g. `info,tandem=debug`.
     #[arg(
@@ -335,65 +347,4 @@ pub fn resolve(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::{FromArgMatches, Parser};
-
-    fn parse(args: &[&str]) -> (Settings, ArgMatches) {
-        let matches = DefaultsOnly::command().get_matches_from(args);
-        let parsed = DefaultsOnly::from_arg_matches(&matches).expect("valid arguments");
-        (parsed.settings, matches)
-    }
-
-    #[test]
-    fn config_file_overrides_defaults_but_not_flags() {
-        let (settings, matches) = parse(&["tandem", "--port", "9000"]);
-        let merged = settings
-            .merge_toml(
-                &matches,
-                Path::new("t.toml"),
-                "port = 1\nhost = \"0.0.0.0\"\n",
-            )
-            .expect("valid file");
-        assert_eq!(merged.port, 9000, "a flag beats the file");
-        assert_eq!(merged.host, "0.0.0.0", "the file beats the default");
-    }
-
-    #[test]
-    fn policy_scores_outside_zero_to_one_are_refused_by_name() {
-        let (settings, _) = parse(&["tandem", "--policy-repeat-similarity", "1.5"]);
-        let err = settings.policy().expect_err("out of range");
-        assert!(
-            err.to_string().contains("policy_repeat_similarity"),
-            "{err}"
-        );
-        let (settings, _) = parse(&["tandem", "--policy-max-misses", "3"]);
-        assert_eq!(settings.policy().map(|p| p.max_misses).ok(), Some(3));
-    }
-
-    #[test]
-    fn unknown_config_keys_are_rejected_by_name() {
-        let (settings, matches) = parse(&["tandem"]);
-        let err = settings
-            .merge_toml(&matches, Path::new("t.toml"), "prot = 1\n")
-            .expect_err("typo must be caught");
-        assert!(err.to_string().contains("unknown setting `prot`"), "{err}");
-    }
-
-    #[test]
-    fn wrongly_typed_config_values_are_rejected() {
-        let (settings, matches) = parse(&["tandem"]);
-        let err = settings
-            .merge_toml(&matches, Path::new("t.toml"), "port = \"eighty\"\n")
-            .expect_err("a string is no port");
-        assert!(err.to_string().contains("t.toml"), "{err}");
-    }
-
-    #[test]
-    fn defaults_are_documented_values() {
-        let (defaults, _) = parse(&["tandem"]);
-        assert_eq!(defaults.port, 8080);
-        assert_eq!(defaults.knowledge_dir, PathBuf::from("knowledge"));
-        assert!(DefaultsOnly::try_parse_from(["tandem", "--port", "x"]).is_err());
-    }
-}
+mod tests;

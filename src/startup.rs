@@ -90,6 +90,12 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.address()))?;
         let port = listener.local_addr()?.port();
+        if settings.allowed_origins.is_empty() {
+            tracing::warn!(
+                "allowed_origins is empty: pages on any web site may open customer chats; list \
+                 your sites' origins (TANDEM_ALLOWED_ORIGINS) to stop others embedding the widget"
+            );
+        }
         if settings.identity_secret.is_empty() {
             tracing::info!("no identity_secret set: every chat customer is anonymous");
         }

@@ -11,7 +11,6 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
-use axum::http::header::{HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -94,7 +93,7 @@ pub async fn agent_socket(
     parts: Parts,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !crate::http::origin::same_origin(&headers) {
         return ApiError::Forbidden("this origin may not open an agent connection").into_response();
     }
     let Some(token) = session_token(&parts) else {
@@ -105,22 +104,6 @@ pub async fn agent_socket(
         Ok(None) => ApiError::Unauthorized("sign in first").into_response(),
         Err(e) => ApiError::Internal(e.into()).into_response(),
     }
-}
-
-/// Whether the `Origin` header, if any, names this server (scheme aside).
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(ORIGIN) else {
-        // Browsers always send it on websockets; tools (and the tests' clients) may not, and
-        // they cannot carry a victim's cookie anyway.
-        return true;
-    };
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    let origin = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, rest)| rest);
-    matches!((origin, host), (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host))
 }
 
 /// One agent console's connection state.

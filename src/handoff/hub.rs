@@ -189,13 +189,15 @@ impl Hub {
         lock(&self.present).remove(&console);
     }
 
-    /// Online consoles whose agent takes `queue` (an agent with two consoles counts twice:
-    /// an estimate, not a roster).
+    /// Agents online (in at least one console) who take `queue`; an agent with two consoles
+    /// counts once.
     pub fn online_for(&self, queue: &str) -> usize {
         lock(&self.present)
             .values()
             .filter(|c| c.online && c.skills.iter().any(|s| s == queue))
-            .count()
+            .map(|c| c.agent_id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
     }
 
     /// Agents with at least one online console, each once, sorted.
@@ -231,6 +233,26 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_agent_with_two_consoles_counts_once_and_away_consoles_not_at_all() {
+        let hub = Hub::default();
+        let general = || vec!["general".to_owned()];
+        let first = hub.arrive("sam", general());
+        hub.arrive("sam", general());
+        let kim = hub.arrive("kim", general());
+        assert_eq!(hub.online_for("general"), 2);
+        hub.set_online(kim, false);
+        assert_eq!(hub.online_for("general"), 1);
+        assert_eq!(hub.online_agents(), vec!["sam".to_owned()]);
+        hub.leave(first);
+        assert_eq!(
+            hub.online_for("general"),
+            1,
+            "Sam's other console is online"
+        );
+        assert_eq!(hub.online_for("billing"), 0);
+    }
 
     #[tokio::test]
     async fn news_reaches_listeners_and_a_channel_goes_with_its_last_listener() {

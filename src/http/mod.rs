@@ -6,6 +6,8 @@
 mod ask;
 mod console;
 mod error;
+pub mod origin;
+mod widget;
 
 use std::sync::Arc;
 
@@ -57,6 +59,8 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
     Router::new()
+        .route("/", get(widget::demo))
+        .route("/widget.js", get(widget::script))
         .route("/health", get(health))
         .route("/api/ask", post(ask::ask))
         .route("/ws/chat", get(crate::ws::session::chat))

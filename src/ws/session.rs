@@ -82,7 +82,16 @@ pub enum SessionError {
 
 /// `GET /ws/chat`: upgrades to a websocket and runs a session on it, or closes it with 1013 when
 /// the server has `max_chat_connections` already.
-pub async fn chat(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub async fn chat(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if !crate::http::origin::chat_allowed(&headers, &state.settings.allowed_origins) {
+        return axum::response::IntoResponse::into_response(crate::http::ApiError::Forbidden(
+            "this site may not open a chat: add its origin to allowed_origins",
+        ));
+    }
     // tungstenite reserves 128 KiB read and write buffers per socket by default, which is most
     // of an idle customer's memory; chat frames are a few hundred bytes, and the buffers grow
     // on demand up to the frame limit when one is not.
@@ -241,6 +250,8 @@ struct Session {
     listening: bool,
     /// The queue and place last told to the customer.
     place: Option<(String, u32)>,
+    /// The language of the customer's latest message (`en` or `zh`), for quick replies in it.
+    lang: &'static str,
     connected_at: Instant,
     /// When the customer last sent a frame.
     last_active: Instant,
@@ -265,6 +276,7 @@ impl Session {
             news: None,
             sent_seq: 0,
             place: None,
+            lang: "en",
             listening: false,
             connected_at: now,
             last_active: now,

@@ -245,6 +245,15 @@ impl Browser {
             .unwrap_or_else(|e| panic!("typing {text:?}: {e:#}"));
     }
 
+    /// Makes the page `width` × `height` CSS pixels, as a phone (`mobile`) or a desktop window.
+    pub async fn set_viewport(&mut self, width: u32, height: u32, mobile: bool) {
+        let params =
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile});
+        self.page("Emulation.setDeviceMetricsOverride", params)
+            .await
+            .unwrap_or_else(|e| panic!("viewport {width}x{height}: {e:#}"));
+    }
+
     /// Saves a PNG of the page's viewport to `path`, creating its folder.
     pub async fn screenshot(&mut self, path: &Path) {
         let shot = self

@@ -142,6 +142,7 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         policy_max_misses: policy.max_misses,
         policy_max_unhelpful: policy.max_unhelpful,
         policy_repeat_similarity: policy.repeat_similarity,
+        allowed_origins: Vec::new(),
         log_format: LogFormat::Pretty,
     }
 }

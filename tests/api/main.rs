@@ -22,3 +22,5 @@ mod protocol_doc;
 mod queues;
 mod restart;
 mod understanding;
+mod widget_browser;
+mod widget_http;

@@ -13,12 +13,13 @@ const HANDOFF_TEXT: &str = "I am passing you to a person; they will reply here s
 
 /// The frame that carries `decision` (its `seq` is set when it is stored). `position` is the
 /// place in the queue of a handoff; `topics` the most asked entries, best first, for the quick
-/// replies of small talk.
+/// replies of small talk, offered in `lang` (the language of the customer's message).
 pub(super) fn frame_for(
     knowledge: &Knowledge,
     decision: &Decision,
     position: Option<u32>,
     topics: &[String],
+    lang: &str,
 ) -> ServerFrame {
     match decision {
         Decision::Answer { faq_id } => match knowledge.faq(faq_id) {
@@ -39,7 +40,7 @@ pub(super) fn frame_for(
             // The knowledge base was swapped between deciding and answering.
             None => small_talk(FALLBACK_TEXT, Vec::new()),
         },
-        Decision::Reply { text } => small_talk(text, quick_replies(knowledge, topics)),
+        Decision::Reply { text } => small_talk(text, quick_replies(knowledge, topics, lang)),
         Decision::Clarify { choices } => ServerFrame::Clarify {
             seq: 0,
             text: CLARIFY_TEXT.to_owned(),
@@ -60,12 +61,24 @@ pub(super) fn frame_for(
     }
 }
 
-/// The most asked entries still in the knowledge base, topped up with the first entries while
-/// there are not enough answers to tell (a new deployment).
-fn quick_replies(knowledge: &Knowledge, topics: &[String]) -> Vec<Choice> {
+/// The language of a customer's message among those the sample knowledge is written in: `zh`
+/// when it has Chinese characters, else `en`.
+pub(super) fn language_of(text: &str) -> &'static str {
+    let han = |c: char| matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}');
+    if text.chars().any(han) { "zh" } else { "en" }
+}
+
+/// The most asked entries in `lang` still in the knowledge base, topped up with the first
+/// entries in it while there are not enough answers to tell (a new deployment). A knowledge
+/// base with nothing in `lang` offers entries in any language rather than none.
+fn quick_replies(knowledge: &Knowledge, topics: &[String], lang: &str) -> Vec<Choice> {
+    let has_lang = knowledge.faqs.iter().any(|e| e.lang == lang);
     let popular = topics.iter().filter_map(|id| knowledge.faq(id));
     let mut chosen: Vec<&FaqEntry> = Vec::with_capacity(QUICK_REPLIES);
-    for entry in popular.chain(knowledge.faqs.iter()) {
+    let candidates = popular
+        .chain(knowledge.faqs.iter())
+        .filter(|e| !has_lang || e.lang == lang);
+    for entry in candidates {
         if chosen.len() == QUICK_REPLIES {
             break;
         }
@@ -93,5 +106,35 @@ fn small_talk(text: &str, quick_replies: Vec<Choice>) -> ServerFrame {
         quick_replies,
         related: Vec::new(),
         feedback: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_replies_are_in_the_language_the_customer_wrote_in() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/knowledge");
+        let knowledge = crate::knowledge::load(&dir).expect("the fixture loads");
+        let lang_of = |choices: Vec<Choice>| {
+            choices
+                .iter()
+                .map(|c| knowledge.faq(&c.id).map(|e| e.lang.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(language_of("hello there"), "en");
+        assert_eq!(language_of("你好"), "zh");
+        let english = quick_replies(&knowledge, &["return-policy-zh".to_owned()], "en");
+        assert_eq!(english.len(), QUICK_REPLIES);
+        assert!(lang_of(english).iter().all(|l| l.as_deref() == Some("en")));
+        let chinese = quick_replies(&knowledge, &[], "zh");
+        assert_eq!(chinese.len(), 1, "the fixture has one Chinese entry");
+        assert_eq!(lang_of(chinese), vec![Some("zh".to_owned())]);
+        assert_eq!(
+            quick_replies(&knowledge, &[], "fr").len(),
+            QUICK_REPLIES,
+            "none in French: any"
+        );
     }
 }

@@ -245,6 +245,7 @@ impl Session {
             return Ok(());
         }
         let bot = self.state.bot.load_full();
+        self.lang = reply::language_of(text);
         let embedding = self.state.embedder.embed(text).await?;
         if self.previous.is_none()
             && let Some(previous) = self.previous_text.take()
@@ -318,7 +319,7 @@ impl Session {
             Decision::Reply { .. } => self.state.topics.get(&self.store).await,
             _ => Vec::new(),
         };
-        let frame = reply::frame_for(bot.knowledge(), &decision, position, &topics);
+        let frame = reply::frame_for(bot.knowledge(), &decision, position, &topics, self.lang);
         let faq_id = match (&decision, &frame) {
             (Decision::Answer { .. }, ServerFrame::Answer { faq_id, .. }) => faq_id.clone(),
             _ => None,
