@@ -1,7 +1,8 @@
 // tandem agent console: the logic behind console/index.html (served at /console/).
 // Plain ES2020, no framework, no build step. Talks to the server as described in
 // docs/agent-protocol.md: HTTP sign-in (/api/agent/login, /logout, /me), the /ws/agent websocket,
-// and the optional canned responses endpoint (/api/agent/canned?q=...).
+// and the optional canned responses endpoint (/api/agent/canned?q=...). Admins also get the
+// Insights page (console/insights.js, loaded first; this file only switches to it).
 // SECURITY: customer, bot and agent text is only ever inserted as text nodes (see `el`); there is
 // no innerHTML anywhere in this file.
 (() => {
@@ -22,6 +23,7 @@
     toasts: $("toasts"), queueStatus: $("queue-status"), chatPriority: $("chat-priority"), chatSla: $("chat-sla"),
     chatsTab: $("chats-tab"), chatsPanel: $("chats-panel"), ticketsTab: $("tickets-tab"), ticketsPanel: $("tickets-panel"),
     tickets: $("tickets"), ticketsEmpty: $("tickets-empty"), ticketsCount: $("tickets-count"),
+    views: $("views"), consoleTab: $("console-tab"), insightsTab: $("insights-tab"), insights: $("insights"),
   };
 
   // ---- State ---------------------------------------------------------------------------------
@@ -41,6 +43,7 @@
     typingOn: false, typingConv: null, typingTimer: 0, custTypingTimer: 0,
     cannedOn: true, cannedItems: [], cannedIndex: 0, cannedTimer: 0, cannedSeq: 0,
     counter: 0,
+    view: "console",       // or "insights" (admins only, drawn by insights.js)
   };
 
   // ---- DOM helper: text only through text nodes ----------------------------------------------
@@ -137,6 +140,8 @@
   function showLogin(message) {
     stopSocket();
     S.agent = null;
+    setView("console");
+    if (insights) insights.reset(); // the next person to sign in starts from a blank page
     show(ui.app, false); show(ui.login, true);
     ui.loginError.textContent = message || "";
     show(ui.loginError, !!message);
@@ -182,6 +187,10 @@
   function renderMe() {
     const a = S.agent;
     ui.me.textContent = a ? (a.name || a.email) + (a.role === "admin" ? " (admin)" : "") : "";
+    const admin = !!(insights && a && a.role === "admin");
+    show(ui.views, admin);
+    show(ui.insightsTab, admin);
+    if (!admin && S.view !== "console") setView("console");
   }
 
   // ---- Websocket -----------------------------------------------------------------------------
@@ -512,6 +521,22 @@
       setTab(tabs[(j + tabs.length) % tabs.length][0], true);
     });
   }
+
+  // ---- Pages: the console, or Insights (admins only; console/insights.js draws it) ------------
+  const insights = window.tandemInsights || null;
+  const consoleParts = [document.querySelector(".app > .queues"), document.querySelector(".app > .chat"), ui.context];
+  function setView(name) {
+    const on = name === "insights" && !!insights && !!S.agent && S.agent.role === "admin";
+    S.view = on ? "insights" : "console";
+    for (const n of consoleParts) show(n, !on);
+    show(ui.insights, on);
+    ui.consoleTab.setAttribute("aria-current", on ? "false" : "page");
+    ui.insightsTab.setAttribute("aria-current", on ? "page" : "false");
+    if (on) insights.show(); else if (insights) insights.hide();
+  }
+  ui.consoleTab.addEventListener("click", () => setView("console"));
+  ui.insightsTab.addEventListener("click", () => setView("insights"));
+  if (insights) insights.configure({ signedOut: () => showLogin("Your session has ended. Please sign in again.") });
 
   // ---- Conversation view ---------------------------------------------------------------------
   function selectConversation(conv) {
@@ -861,7 +886,7 @@
     const m = /^Digit([1-9])$/.exec(e.code || "");
     if (e.altKey && !e.ctrlKey && !e.metaKey && m) {
       const item = S.mine[Number(m[1]) - 1];
-      if (item) { e.preventDefault(); send({ type: "open", conversation_id: String(item.conversation_id) }); }
+      if (item) { e.preventDefault(); setView("console"); send({ type: "open", conversation_id: String(item.conversation_id) }); }
       return;
     }
     if (e.key === "Escape" && !ui.transferDialog.open) {

@@ -221,6 +221,11 @@ pub struct Settings {
     #[arg(long, global = true, env = "TANDEM_POLICY_REPEAT_SIMILARITY", default_value_t = PolicyConfig::default().repeat_similarity)]
     pub policy_repeat_similarity: f32,
 
+    /// Reload the knowledge base when its files change (debounced). Off: reload with SIGHUP or
+    /// `POST /api/knowledge/reload` only.
+    #[arg(long, global = true, env = "TANDEM_WATCH_KNOWLEDGE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub watch_knowledge: bool,
+
     /// Web sites whose pages may open customer chats (the widget), comma-separated origins such
     /// as `https://shop.example`. Empty: any site may (the log warns); the server's own pages
     /// always may.

@@ -12,6 +12,7 @@
 //! - [`ws`]: live chat over a websocket: the protocol's frames, signed customer identities.
 //! - [`auth`]: agent accounts: argon2id passwords, session cookies, the first admin.
 //! - [`handoff`]: human agents: the live hub, the agent websocket, claim / reply / resolve...
+//! - [`reload`]: live knowledge updates (file watcher, SIGHUP, admin API) with status.
 //! - [`storage`]: sqlx store (SQLite by default) for conversations, their numbered events, feedback.
 //! - [`startup`]: [`startup::Application`] builds the server and runs it until stopped.
 //! - [`cli`]: the `tandem` command line (serve, check, ask, import, eval).
@@ -26,6 +27,7 @@ pub mod handoff;
 pub mod http;
 pub mod knowledge;
 pub mod model;
+pub mod reload;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -11,11 +11,12 @@ use tokio::net::TcpListener;
 
 use arc_swap::ArcSwap;
 
-use crate::bot::{Bot, Brain};
+use crate::bot::Bot;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::knowledge;
 use crate::model::{BatchConfig, Embedder, Encoder};
+use crate::reload::{Reloader, watch};
 use crate::storage::Store;
 
 /// A server that is bound and ready to run.
@@ -84,7 +85,13 @@ impl Application {
         }
         let embedder = Embedder::spawn(Arc::clone(&encoder), BatchConfig::default())?;
         let bot = Arc::new(ArcSwap::from_pointee(bot));
-        train_in_background(Arc::clone(&bot), encoder, settings.clone());
+        let reloader = Arc::new(Reloader::new(Arc::clone(&bot), encoder, settings.clone()));
+        // Until the model is trained the bot answers with search alone and `/health` says
+        // `training`.
+        tokio::spawn({
+            let reloader = Arc::clone(&reloader);
+            async move { reloader.train_initial().await }
+        });
 
         let listener = TcpListener::bind(settings.address())
             .await
@@ -114,6 +121,7 @@ impl Application {
             shutdown: shutdown_rx,
             topics: Arc::default(),
             hub: Arc::default(),
+            reloader,
             sealer,
             policy,
             settings: Arc::new(settings),
@@ -121,6 +129,14 @@ impl Application {
         };
         // Offers, SLA breaches and auto-assignment; it stops at shutdown.
         crate::handoff::watch::spawn(state.clone());
+        if state.settings.watch_knowledge {
+            watch::spawn_file_watcher(
+                Arc::clone(&state.reloader),
+                &state.settings.knowledge_dir,
+                state.shutdown.clone(),
+            )?;
+        }
+        watch::spawn_sighup(Arc::clone(&state.reloader), state.shutdown.clone());
         Ok(Self {
             port,
             listener,
@@ -169,27 +185,6 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
-}
-
-/// Loads the cached brain or trains one on a background thread, then swaps the bot that has
-/// it in. Until then the bot answers with BM25 alone and `/health` says `training`.
-fn train_in_background(bot: Arc<ArcSwap<Bot>>, encoder: Arc<Encoder>, settings: Settings) {
-    tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let current = bot.load_full();
-        match Brain::for_settings(current.knowledge(), &encoder, &settings) {
-            Ok(brain) => {
-                bot.store(Arc::new(current.with_brain(Arc::new(brain))));
-                tracing::info!(
-                    ms = started.elapsed().as_millis() as u64,
-                    "intent model ready"
-                );
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "intent model could not be trained; answering with search alone")
-            }
-        }
-    });
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM (what process managers send).

@@ -108,6 +108,25 @@ pub struct CannedQuery {
 /// Most canned responses listed at once: the console shows a short pick list.
 const CANNED_LIMIT: usize = 20;
 
+/// The signed-in agent, who must be an admin (403 otherwise).
+pub struct AdminAgent(pub Agent);
+
+impl FromRequestParts<AppState> for AdminAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let CurrentAgent(agent) = CurrentAgent::from_request_parts(parts, state).await?;
+        if agent.role == crate::storage::Role::Admin {
+            Ok(AdminAgent(agent))
+        } else {
+            Err(ApiError::Forbidden("admins only"))
+        }
+    }
+}
+
 /// `GET /api/agent/canned?q=`: canned responses for the console's `/` picker.
 pub async fn canned(
     _agent: CurrentAgent,

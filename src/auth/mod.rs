@@ -12,7 +12,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 
-pub use http::{CurrentAgent, canned, login, logout, me, session_token};
+pub use http::{AdminAgent, CurrentAgent, canned, login, logout, me, session_token};
 
 use crate::storage::{Agent, NewAgent, Role, StorageError, Store};
 

@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 const INDEX: &str = include_str!("../../console/index.html");
 const SCRIPT: &str = include_str!("../../console/console.js");
 const STYLE: &str = include_str!("../../console/console.css");
+const INSIGHTS_SCRIPT: &str = include_str!("../../console/insights.js");
+const INSIGHTS_STYLE: &str = include_str!("../../console/insights.css");
 
 /// The page's own origin only, and never inside a frame: the console acts with an agent's
 /// rights, so clickjacking it must be impossible (`frame-ancestors` only works as a header).
@@ -45,4 +47,14 @@ pub async fn script() -> Response {
 /// `GET /console/console.css`.
 pub async fn style() -> Response {
     file("text/css; charset=utf-8", STYLE)
+}
+
+/// `GET /console/insights.js`: the managers' insights page.
+pub async fn insights_script() -> Response {
+    file("text/javascript; charset=utf-8", INSIGHTS_SCRIPT)
+}
+
+/// `GET /console/insights.css`.
+pub async fn insights_style() -> Response {
+    file("text/css; charset=utf-8", INSIGHTS_STYLE)
 }

@@ -6,6 +6,7 @@
 mod ask;
 mod console;
 mod error;
+mod knowledge;
 pub mod origin;
 mod widget;
 
@@ -46,6 +47,8 @@ pub struct AppState {
     pub policy: Arc<crate::bot::policy::PolicyConfig>,
     /// Seals customers' contact details at rest.
     pub sealer: Arc<crate::storage::seal::Sealer>,
+    /// Reloads the knowledge base into `bot` (file watcher, SIGHUP, admin API).
+    pub reloader: Arc<crate::reload::Reloader>,
     /// Live news between customer and agent sessions.
     pub hub: Arc<crate::handoff::Hub>,
     /// The most asked topics, for greetings.
@@ -69,10 +72,14 @@ pub fn router(state: AppState) -> Router {
         .route("/console/", get(console::index))
         .route("/console/console.js", get(console::script))
         .route("/console/console.css", get(console::style))
+        .route("/console/insights.js", get(console::insights_script))
+        .route("/console/insights.css", get(console::insights_style))
         .route("/api/agent/login", post(crate::auth::login))
         .route("/api/agent/logout", post(crate::auth::logout))
         .route("/api/agent/me", get(crate::auth::me))
         .route("/api/agent/canned", get(crate::auth::canned))
+        .route("/api/knowledge/status", get(knowledge::status))
+        .route("/api/knowledge/reload", post(knowledge::reload))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -143,6 +143,7 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         policy_max_unhelpful: policy.max_unhelpful,
         policy_repeat_similarity: policy.repeat_similarity,
         allowed_origins: Vec::new(),
+        watch_knowledge: true,
         log_format: LogFormat::Pretty,
     }
 }

@@ -20,6 +20,7 @@ mod knowledge_validation;
 mod model;
 mod protocol_doc;
 mod queues;
+mod reload;
 mod restart;
 mod understanding;
 mod widget_browser;

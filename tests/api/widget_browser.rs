@@ -82,11 +82,13 @@ async fn say(browser: &mut Browser, text: &str) {
     click(browser, &testid("send")).await;
 }
 
-/// Every message in the transcript, in order, as `kind: text`.
+/// Every message in the transcript, in order, as `kind: text`; the widget's own error notices
+/// (`.err`: "you are sending messages quickly", shown while the automated customer types faster
+/// than the server's rate limit) are not part of the conversation and are left out.
 async fn transcript(browser: &mut Browser) -> Value {
     browser
         .eval(&in_widget(
-            "$$('[data-testid^=\"msg-\"]').map((e) => e.dataset.testid + ': ' + e.textContent.trim())",
+            "$$('[data-testid^=\"msg-\"]:not(.err)').map((e) => e.dataset.testid + ': ' + e.textContent.trim())",
         ))
         .await
 }

@@ -1,0 +1,28 @@
+//! `GET /api/knowledge/status` (signed-in agents) and `POST /api/knowledge/reload` (admins):
+//! whether the knowledge serving is the latest the editors wrote, and if not, why.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::auth::{AdminAgent, CurrentAgent};
+
+/// `GET /api/knowledge/status`.
+pub async fn status(_agent: CurrentAgent, State(state): State<AppState>) -> Response {
+    Json(state.reloader.status()).into_response()
+}
+
+/// `POST /api/knowledge/reload`: reloads now and answers with the status after it: 200 when
+/// the new knowledge serves, 422 when it was rejected (the problems are in the status).
+pub async fn reload(AdminAgent(admin): AdminAgent, State(state): State<AppState>) -> Response {
+    tracing::info!(admin = admin.email, "knowledge reload requested");
+    let status = state.reloader.reload("admin request").await;
+    let code = if status.status == "error" {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    (code, Json(status)).into_response()
+}

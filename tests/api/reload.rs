@@ -1,0 +1,266 @@
+//! Live knowledge updates: an edited FAQ file answers the next question within seconds while
+//! the customer stays connected; a broken edit is rejected (the last good version serves and
+//! the status names file and line) until it is fixed; the admin API reloads on demand; an edit
+//! that breaks a passing `tests.yaml` test is reported.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::customer::Customer;
+use crate::helpers::{TestApp, try_spawn, writable_fixture};
+
+/// The bar from the issue: an edit answers within this long.
+const RELOAD_WITHIN: Duration = Duration::from_secs(5);
+
+const SHIPPING: &str = "faq/shipping-cost.md";
+
+fn shipping_cost(answer: &str) -> String {
+    format!(
+        "---\nquestion: How much does shipping cost?\nalternatives:\n  - What are your delivery fees?\n  \
+         - Is shipping free?\n  - how much is postage\ntags: [shipping]\nintent: shipping\n\
+         related: [delivery-time]\n---\n{answer}\n"
+    )
+}
+
+/// `GET /api/knowledge/status` as a signed-in agent.
+async fn status(app: &TestApp, cookie: &str) -> Value {
+    app.client
+        .get(format!("{}/api/knowledge/status", app.address))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status is JSON")
+}
+
+/// Polls `/api/ask` (stateless, so polling it does not look like a repeating customer) until
+/// the best answer for `question` contains `text`; returns how long that took.
+async fn until_answer(app: &TestApp, question: &str, text: &str, since: Instant) -> Duration {
+    loop {
+        let found: Value = app.ask(question).await.json().await.expect("JSON");
+        if found["matches"][0]["answer_markdown"]
+            .as_str()
+            .is_some_and(|a| a.contains(text))
+        {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < RELOAD_WITHIN * 3,
+            "no answer with {text:?} after {:?}: {found}",
+            since.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Asks on the chat socket and returns the answer's text.
+async fn chat_answer(customer: &mut Customer, id: &str, question: &str) -> String {
+    let (_, reply) = customer.ask(id, question).await;
+    assert_eq!(reply["type"], "answer", "{reply}");
+    reply["text"].as_str().expect("text").to_owned()
+}
+
+fn write(dir: &Path, file: &str, content: &str) {
+    std::fs::write(dir.join(file), content).expect("write knowledge file");
+}
+
+#[tokio::test]
+async fn an_edited_faq_answers_the_next_question_and_a_broken_edit_keeps_the_last_good_one() {
+    let kb = writable_fixture();
+    let app = try_spawn(kb.path(), |_| {}).await.expect("server starts");
+    let password = app.add_agent("ed@example.com", "Ed", &["general"]).await;
+    let cookie = app.sign_in("ed@example.com", &password).await;
+    let mut customer = Customer::connect(&app).await;
+    customer.hello(None).await;
+    assert!(
+        chat_answer(&mut customer, "m1", "How much does shipping cost?")
+            .await
+            .contains("free over $50")
+    );
+
+    // An edit goes live without a restart, within the bar.
+    let edited = Instant::now();
+    write(
+        kb.path(),
+        SHIPPING,
+        &shipping_cost("Shipping is **free over $30**, otherwise $4.99."),
+    );
+    let took = until_answer(
+        &app,
+        "How much does shipping cost?",
+        "free over $30",
+        edited,
+    )
+    .await;
+    eprintln!("edit answered after {took:?}");
+    assert!(took < RELOAD_WITHIN, "took {took:?}");
+    assert!(
+        chat_answer(&mut customer, "m2", "When will my parcel arrive?")
+            .await
+            .contains("3–5")
+    );
+    assert!(
+        chat_answer(&mut customer, "m3", "Is shipping free?")
+            .await
+            .contains("free over $30")
+    );
+    assert_eq!(status(&app, &cookie).await["reloads"], 1);
+
+    // A broken edit: rejected, the last good answer serves, the status says where.
+    write(
+        kb.path(),
+        SHIPPING,
+        "---\nquestion: How much does shipping cost?\nalternatives: a: b\n---\nBroken\n",
+    );
+    let broken = loop {
+        let now = status(&app, &cookie).await;
+        if now["status"] == "error" {
+            break now;
+        }
+        assert!(
+            edited.elapsed() < Duration::from_secs(30),
+            "never rejected: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The entry's own mistake, where it is (and, with it gone, a reference to it elsewhere).
+    let errors = broken["errors"].as_array().expect("errors");
+    assert!(
+        errors.iter().any(|e| e["file"] == SHIPPING
+            && e["line"] == 3
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("invalid YAML"))),
+        "{broken}"
+    );
+    assert_eq!(broken["failures"], 1);
+    assert!(
+        chat_answer(&mut customer, "m4", "delivery time")
+            .await
+            .contains("3–5")
+    );
+    assert!(
+        chat_answer(&mut customer, "m5", "how much is postage")
+            .await
+            .contains("free over $30")
+    );
+
+    // Fixed: it recovers.
+    let fixed = Instant::now();
+    write(
+        kb.path(),
+        SHIPPING,
+        &shipping_cost("Shipping is **free over $25**."),
+    );
+    until_answer(&app, "How much does shipping cost?", "free over $25", fixed).await;
+    let now = status(&app, &cookie).await;
+    assert_eq!(
+        (now["status"].as_str(), now["errors"].clone()),
+        (Some("ok"), json!([])),
+        "{now}"
+    );
+    assert!(
+        chat_answer(&mut customer, "m6", "When will my parcel arrive?")
+            .await
+            .contains("3–5")
+    );
+    assert!(
+        chat_answer(&mut customer, "m7", "What are your delivery fees?")
+            .await
+            .contains("free over $25")
+    );
+}
+
+#[tokio::test]
+async fn admins_reload_on_demand_and_edits_that_break_passing_tests_are_reported() {
+    let kb = writable_fixture();
+    write(
+        kb.path(),
+        "tests.yaml",
+        "tests:\n  - text: how much is postage\n    intent: shipping\n    faq: shipping-cost\n",
+    );
+    let app = try_spawn(kb.path(), |s| s.watch_knowledge = false)
+        .await
+        .expect("server starts");
+    let agent = app.add_agent("ed@example.com", "Ed", &["general"]).await;
+    let agent_cookie = app.sign_in("ed@example.com", &agent).await;
+    let admin = {
+        let store = app.store().await;
+        let password = "a long admin password";
+        tandem::auth::add_agent(
+            &store,
+            "boss@example.com",
+            "Boss",
+            password.to_owned(),
+            tandem::storage::Role::Admin,
+            vec!["general".into()],
+            3,
+        )
+        .await
+        .expect("admin created");
+        store.close().await;
+        app.sign_in("boss@example.com", password).await
+    };
+    let reload = |cookie: String| {
+        let (client, url) = (
+            app.client.clone(),
+            format!("{}/api/knowledge/reload", app.address),
+        );
+        async move {
+            client
+                .post(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("reload")
+        }
+    };
+
+    // The entry stops being about shipping: the test that passed now fails.
+    write(
+        kb.path(),
+        SHIPPING,
+        "---\nquestion: Do you sell gift cards?\nalternatives:\n  - gift vouchers\ntags: [gifts]\n---\nYes, from $10.\n",
+    );
+    assert_eq!(
+        reload(agent_cookie).await.status(),
+        403,
+        "agents may not reload"
+    );
+    let answer = reload(admin.clone()).await;
+    assert_eq!(answer.status(), 200);
+    let after: Value = answer.json().await.expect("status");
+    assert_eq!(after["status"], "ok", "{after}");
+    assert_eq!(
+        after["regressions"],
+        json!(["\"how much is postage\" should get shipping / shipping-cost"]),
+        "{after}"
+    );
+    let found: Value = app
+        .ask("Do you sell gift cards?")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        found["matches"][0]["answer_markdown"], "Yes, from $10.",
+        "{found}"
+    );
+
+    write(kb.path(), "intents.yaml", "intents: [oops");
+    let rejected = reload(admin).await;
+    assert_eq!(rejected.status(), 422);
+    let rejected: Value = rejected.json().await.expect("status");
+    let errors = rejected["errors"].as_array().expect("errors");
+    assert!(
+        errors.iter().any(|e| e["file"] == "intents.yaml"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("invalid YAML"))),
+        "{rejected}"
+    );
+}
