@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //!
+//! - [`analytics`]: containment, handoffs, waits, CSAT and unanswered questions from the store.
 //! - [`config`]: typed settings; defaults < config file < `TANDEM_*` environment < flags.
 //! - [`telemetry`]: structured logging.
 //! - [`knowledge`]: the FAQ and intents editors write as files; validation; tantivy index.
@@ -18,6 +19,7 @@
 //! - [`cli`]: the `tandem` command line (serve, check, ask, import, eval).
 //! - [`eval`]: evaluation on public benchmarks.
 
+pub mod analytics;
 pub mod auth;
 pub mod bot;
 pub mod cli;

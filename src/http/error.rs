@@ -18,6 +18,9 @@ pub enum ApiError {
     /// The body is JSON but not of the shape this endpoint expects.
     #[error("{0}")]
     InvalidBody(String),
+    /// A query parameter is missing its value or malformed.
+    #[error("{0}")]
+    BadQuery(String),
     /// The request needs `Content-Type: application/json`.
     #[error("expected a JSON body with Content-Type: application/json")]
     UnsupportedMediaType,
@@ -63,7 +66,7 @@ impl ApiError {
     /// The HTTP status for this error.
     pub fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadJson(_) | ApiError::BadQuery(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -81,6 +84,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadJson(_) => "bad_json",
+            ApiError::BadQuery(_) => "bad_query",
             ApiError::InvalidBody(_) => "invalid_body",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge(_) => "payload_too_large",

@@ -3,6 +3,7 @@
 //! Each endpoint lives in its own file; [`router`] puts them together with the layers every
 //! request goes through (body size limit, tracing).
 
+mod analytics;
 mod ask;
 mod console;
 mod error;
@@ -78,6 +79,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/agent/logout", post(crate::auth::logout))
         .route("/api/agent/me", get(crate::auth::me))
         .route("/api/agent/canned", get(crate::auth::canned))
+        .route("/api/analytics", get(analytics::report))
+        .route("/api/analytics/unanswered", get(analytics::unanswered_json))
+        .route(
+            "/api/analytics/unanswered.csv",
+            get(analytics::unanswered_csv),
+        )
         .route("/api/knowledge/status", get(knowledge::status))
         .route("/api/knowledge/reload", post(knowledge::reload))
         .fallback(|| async { ApiError::NotFound })

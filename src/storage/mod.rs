@@ -13,6 +13,7 @@
 //! `BEGIN IMMEDIATE` in `events.rs` are SQLite's own.
 
 mod agents;
+mod analytics;
 mod events;
 mod handoff;
 mod queue;
@@ -33,6 +34,7 @@ use std::str::FromStr;
 use crate::knowledge::Priority;
 
 pub use agents::{Agent, NewAgent, Role};
+pub use analytics::{ConversationFacts, FaqUse, TurnEvent};
 pub use handoff::{Note, Waiting};
 pub use sla::{Breach, Clocked};
 pub use store::{DB_FILE, Store, now_ms};

@@ -5,6 +5,7 @@
 mod agent_client;
 mod agent_console;
 mod agents;
+mod analytics;
 mod ask;
 mod browser;
 mod cdp;

@@ -1,0 +1,232 @@
+//! The rows analytics are computed from, for conversations started (or events stored) in a
+//! time range `[from, to)` in ms since the epoch. Portable SQL: no date functions (hours of the
+//! day are integer arithmetic on the millisecond timestamps, in UTC).
+
+use sqlx::Row;
+
+use super::{StorageError, Store};
+
+/// One conversation started in the range, with what happened in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationFacts {
+    /// When it started.
+    pub created_at: i64,
+    /// The customer wrote at least once (an opened widget alone is not a conversation).
+    pub engaged: bool,
+    /// The bot handed it off at least once.
+    pub handed_off: bool,
+    /// The customer marked an answer not helpful.
+    pub unhelpful: bool,
+    /// The latest handoff's start, its claim, first agent reply and resolution.
+    pub queued_at: Option<i64>,
+    /// When an agent took it (claim, assignment or transfer to them).
+    pub assigned_at: Option<i64>,
+    /// When the SLA clock of the latest handoff started.
+    pub sla_started_at: Option<i64>,
+    /// The first agent reply of the latest handoff.
+    pub first_agent_reply_at: Option<i64>,
+    /// When an agent resolved it.
+    pub resolved_at: Option<i64>,
+    /// The customer's rating, 1–5.
+    pub csat: Option<i64>,
+}
+
+/// How often an FAQ entry answered in the range, and the votes on those answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaqUse {
+    /// The entry.
+    pub faq_id: String,
+    /// Answers given with it.
+    pub answers: i64,
+    /// Of which voted helpful.
+    pub helpful: i64,
+    /// Of which voted not helpful.
+    pub unhelpful: i64,
+}
+
+/// A customer or bot event, for finding what the bot could not answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnEvent {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Customer or bot.
+    pub from_customer: bool,
+    /// The customer's text.
+    pub text: Option<String>,
+    /// The bot's decision (`answer`, `fallback`, `clarify`, `handoff`...).
+    pub decision: Option<String>,
+    /// The handoff reason.
+    pub reason: Option<String>,
+    /// Whether a customer event was a button (`choose`), from its stored frame.
+    pub choice: bool,
+    /// The customer's vote on a bot answer.
+    pub helpful: Option<bool>,
+}
+
+impl Store {
+    /// Every conversation started in `[from, to)`.
+    pub async fn conversation_facts(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ConversationFacts>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT c.created_at, c.queued_at, c.assigned_at, \
+             COALESCE(c.sla_started_at, c.queued_at) AS sla_started_at, \
+             c.first_agent_reply_at, c.resolved_at, c.csat_score, \
+             EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
+                 AND m.sender = 'customer') AS engaged, \
+             EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
+                 AND m.decision = 'handoff') AS handed_off, \
+             EXISTS (SELECT 1 FROM feedback f WHERE f.conversation_id = c.id \
+                 AND f.helpful = FALSE) AS unhelpful \
+             FROM conversations AS c WHERE c.created_at >= $1 AND c.created_at < $2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ConversationFacts {
+                    created_at: row.try_get("created_at")?,
+                    engaged: row.try_get("engaged")?,
+                    handed_off: row.try_get("handed_off")?,
+                    unhelpful: row.try_get("unhelpful")?,
+                    queued_at: row.try_get("queued_at")?,
+                    assigned_at: row.try_get("assigned_at")?,
+                    sla_started_at: row.try_get("sla_started_at")?,
+                    first_agent_reply_at: row.try_get("first_agent_reply_at")?,
+                    resolved_at: row.try_get("resolved_at")?,
+                    csat: row.try_get("csat_score")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Handoffs in `[from, to)` by reason, most frequent first.
+    pub async fn handoff_reasons(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, i64)>, StorageError> {
+        Ok(sqlx::query_as(
+            "SELECT COALESCE(reason, 'unknown') AS r, COUNT(*) AS n FROM messages \
+             WHERE decision = 'handoff' AND created_at >= $1 AND created_at < $2 \
+             GROUP BY r ORDER BY n DESC, r",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// FAQ entries answered with in `[from, to)`, most used first, with the votes.
+    pub async fn faq_use(&self, from: i64, to: i64) -> Result<Vec<FaqUse>, StorageError> {
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT m.faq_id, COUNT(*) AS n, \
+             COALESCE(SUM(CASE WHEN f.helpful = TRUE THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN f.helpful = FALSE THEN 1 ELSE 0 END), 0) \
+             FROM messages AS m LEFT JOIN feedback AS f \
+                 ON f.conversation_id = m.conversation_id AND f.seq = m.seq \
+             WHERE m.decision = 'answer' AND m.faq_id IS NOT NULL \
+                 AND m.created_at >= $1 AND m.created_at < $2 \
+             GROUP BY m.faq_id ORDER BY n DESC, m.faq_id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(faq_id, answers, helpful, unhelpful)| FaqUse {
+                faq_id,
+                answers,
+                helpful,
+                unhelpful,
+            })
+            .collect())
+    }
+
+    /// Intents the bot recognised in customer messages of `[from, to)`, most frequent first.
+    pub async fn intent_counts(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, i64)>, StorageError> {
+        Ok(sqlx::query_as(
+            "SELECT intent, COUNT(*) AS n FROM messages WHERE sender = 'bot' \
+             AND intent IS NOT NULL AND created_at >= $1 AND created_at < $2 \
+             GROUP BY intent ORDER BY n DESC, intent",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Customer messages of `[from, to)` per hour of the day (UTC, 0–23).
+    pub async fn messages_by_hour(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, i64)>, StorageError> {
+        Ok(sqlx::query_as(
+            "SELECT (created_at / 3600000) % 24 AS h, COUNT(*) FROM messages \
+             WHERE sender = 'customer' AND created_at >= $1 AND created_at < $2 \
+             GROUP BY h ORDER BY h",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// SLA breaches falling due in `[from, to)`, by kind.
+    pub async fn breach_counts(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, i64)>, StorageError> {
+        Ok(sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM sla_breaches WHERE due_at >= $1 AND due_at < $2 \
+             GROUP BY kind",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Customer and bot events of `[from, to)` in conversation order, for the unanswered list.
+    pub async fn turn_events(&self, from: i64, to: i64) -> Result<Vec<TurnEvent>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT m.conversation_id, m.sender, m.text, m.decision, m.reason, \
+             CASE WHEN m.sender = 'customer' AND m.frame LIKE '%\"choice_id\"%' \
+                 THEN 1 ELSE 0 END AS choice, f.helpful \
+             FROM messages AS m LEFT JOIN feedback AS f \
+                 ON f.conversation_id = m.conversation_id AND f.seq = m.seq \
+             WHERE m.sender IN ('customer', 'bot') AND m.created_at >= $1 AND m.created_at < $2 \
+             ORDER BY m.conversation_id, m.seq",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let sender: String = row.try_get("sender")?;
+                let choice: i64 = row.try_get("choice")?;
+                Ok(TurnEvent {
+                    conversation_id: row.try_get("conversation_id")?,
+                    from_customer: sender == "customer",
+                    text: row.try_get("text")?,
+                    decision: row.try_get("decision")?,
+                    reason: row.try_get("reason")?,
+                    choice: choice == 1,
+                    helpful: row.try_get("helpful")?,
+                })
+            })
+            .collect()
+    }
+}

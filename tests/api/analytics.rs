@@ -1,0 +1,287 @@
+//! Analytics against a scripted day with known outcomes: six customers talk to the real bot and
+//! agents over the sockets, the handoffs' clock times are then set to known values in the
+//! database, and every figure of `/api/analytics` is compared with the one worked out by hand
+//! below. The unanswered list (JSON and CSV) is checked on the same day.
+//!
+//! | customer | what happens | contained |
+//! |---|---|---|
+//! | A | asks the shipping cost, answered, votes helpful | yes |
+//! | B | asks the delivery time, answered, votes not helpful | no (unhelpful) |
+//! | C | asks for a person; Sam claims, replies, resolves; rated 4 | no (handoff) |
+//! | D | asks the capital of Mongolia: the bot cannot answer | yes |
+//! | E | opens the chat and never writes | not a conversation |
+//! | F | asks for a person; Kim claims | no (handoff) |
+//!
+//! Clock times set for the handoffs (seconds after the handoff): C taken at 30, first reply at
+//! 60, resolved 300 after being taken; F taken at 90. So the queue wait is 30 and 90 s (average
+//! 60, p90 90), the first response 60 s (one), the handling 300 s (one).
+
+use serde_json::{Value, json};
+
+use crate::agent_client::Console;
+use crate::customer::Customer;
+use crate::helpers::TestApp;
+use crate::helpers::spawn_app;
+
+/// A customer who said hello; returns them and their conversation id.
+async fn customer(app: &TestApp) -> (Customer, String) {
+    let mut customer = Customer::connect(app).await;
+    let welcome = customer.hello(None).await;
+    let id = welcome["conversation_id"].as_str().expect("id").to_owned();
+    (customer, id)
+}
+
+/// Asks and votes on the answer.
+async fn ask_and_vote(app: &TestApp, question: &str, faq: &str, helpful: bool) {
+    let (mut c, _) = customer(app).await;
+    let (_, answer) = c.ask("m1", question).await;
+    assert_eq!(answer["faq_id"], faq, "{answer}");
+    c.send(json!({"type": "feedback", "seq": answer["seq"], "helpful": helpful}))
+        .await;
+    c.expect_quiet().await;
+}
+
+/// Asks for a person and waits for the handoff; returns the conversation id.
+async fn hand_off(app: &TestApp) -> (Customer, String) {
+    let (mut c, id) = customer(app).await;
+    c.send(json!({"type": "request_human", "client_id": "b1"}))
+        .await;
+    assert_eq!(c.next_reply().await["type"], "handoff");
+    (c, id)
+}
+
+async fn admin_get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    app.client
+        .get(format!("{}{path}", app.address))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn every_figure_matches_a_scripted_day_worked_out_by_hand() {
+    let app = spawn_app().await;
+    let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
+    let mut kim = Console::agent(&app, "kim@example.com", "Kim", &["general"]).await;
+
+    ask_and_vote(&app, "How much does shipping cost?", "shipping-cost", true).await;
+    ask_and_vote(&app, "How long does delivery take?", "delivery-time", false).await;
+
+    let (mut c, c_id) = hand_off(&app).await;
+    sam.send(json!({"type": "claim", "conversation_id": c_id}))
+        .await;
+    sam.next_of("claimed").await;
+    sam.send(
+        json!({"type": "reply", "conversation_id": c_id, "client_id": "r1", "text": "Hello!"}),
+    )
+    .await;
+    sam.next_of("ack").await;
+    sam.send(json!({"type": "resolve", "conversation_id": c_id}))
+        .await;
+    loop {
+        let frame = c.next().await;
+        if frame["type"] == "csat_request" {
+            break;
+        }
+    }
+    c.send(json!({"type": "rate", "score": 4})).await;
+    let store = app.store().await;
+    for _ in 0..50 {
+        if store.csat(&c_id).await.expect("csat").is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let (mut d, _) = customer(&app).await;
+    let (_, fallback) = d.ask("m1", "what is the capital of mongolia").await;
+    assert_eq!(fallback.get("faq_id"), None, "not answered: {fallback}");
+
+    let _e = customer(&app).await;
+
+    let (_f, f_id) = hand_off(&app).await;
+    kim.send(json!({"type": "claim", "conversation_id": f_id}))
+        .await;
+    kim.next_of("claimed").await;
+
+    // Known clock times for the two handoffs.
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        app.data_dir.join("tandem.db").display()
+    ))
+    .await
+    .expect("database");
+    for (id, taken, first_reply, resolved) in [
+        (&c_id, 30_000, Some(60_000), Some(330_000)),
+        (&f_id, 90_000, None, None),
+    ] {
+        sqlx::query(
+            "UPDATE conversations SET queued_at = created_at + 1000, \
+             sla_started_at = created_at + 1000, assigned_at = created_at + 1000 + $2, \
+             first_agent_reply_at = created_at + 1000 + $3, resolved_at = created_at + 1000 + $4 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(taken)
+        .bind(first_reply)
+        .bind(resolved)
+        .execute(&db)
+        .await
+        .expect("times set");
+    }
+
+    let password = "a long admin password";
+    tandem::auth::add_agent(
+        &app.store().await,
+        "boss@example.com",
+        "Boss",
+        password.to_owned(),
+        tandem::storage::Role::Admin,
+        vec!["general".into()],
+        3,
+    )
+    .await
+    .expect("admin");
+    let admin = app.sign_in("boss@example.com", password).await;
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let range = format!("from={today}&to={today}");
+    let sam_cookie = app
+        .sign_in("sam@example.com", "pw-sam@example.com-long-enough")
+        .await;
+    assert_eq!(
+        admin_get(&app, &sam_cookie, &format!("/api/analytics?{range}"))
+            .await
+            .status(),
+        403,
+        "managers' figures are for admins"
+    );
+    let report: Value = admin_get(&app, &admin, &format!("/api/analytics?{range}"))
+        .await
+        .json()
+        .await
+        .expect("report");
+    let t = &report["totals"];
+
+    assert_eq!(t["conversations"], 5, "A, B, C, D, F (E never wrote): {t}");
+    assert_eq!(t["contained"], 2, "A and D");
+    assert_eq!(t["containment_rate"], 0.4);
+    assert_eq!(t["handoffs"], 2, "C and F");
+    assert_eq!(t["handoff_rate"], 0.4);
+    assert_eq!(
+        t["handoff_reasons"],
+        json!([{"reason": "customer_request", "count": 2}])
+    );
+    assert_eq!(
+        (
+            t["answers"].clone(),
+            t["helpful"].clone(),
+            t["unhelpful"].clone()
+        ),
+        (json!(2), json!(1), json!(1))
+    );
+    assert_eq!(t["helpfulness"], 0.5);
+    assert_eq!(
+        t["queue_wait_secs"],
+        json!({"avg": 60.0, "p90": 90.0, "count": 2})
+    );
+    assert_eq!(
+        t["first_response_secs"],
+        json!({"avg": 60.0, "p90": 60.0, "count": 1})
+    );
+    assert_eq!(
+        t["handling_secs"],
+        json!({"avg": 300.0, "p90": 300.0, "count": 1})
+    );
+    assert_eq!(
+        t["csat"],
+        json!({"avg": 4.0, "count": 1, "distribution": [0, 0, 0, 1, 0]})
+    );
+    assert_eq!(
+        t["sla_breaches"],
+        json!({"first_response": 0, "resolution": 0})
+    );
+
+    assert_eq!(report["days"].as_array().map(Vec::len), Some(1));
+    assert_eq!(report["days"][0]["date"], today.as_str());
+    assert_eq!(report["days"][0]["conversations"], 5);
+    assert_eq!(report["days"][0]["containment_rate"], 0.4);
+    assert_eq!(report["days"][0]["queue_wait_avg_secs"], 60.0);
+    let hours = report["busiest_hours"].as_array().expect("hours");
+    assert_eq!(hours.len(), 24);
+    let messages: i64 = hours.iter().filter_map(|h| h["messages"].as_i64()).sum();
+    assert_eq!(messages, 5, "one customer message each from A, B, C, D, F");
+    assert_eq!(
+        report["top_faqs"],
+        json!([
+            {"faq_id": "delivery-time", "question": "How long does delivery take?", "answers": 1, "helpful": 0, "unhelpful": 1},
+            {"faq_id": "shipping-cost", "question": "How much does shipping cost?", "answers": 1, "helpful": 1, "unhelpful": 0},
+        ])
+    );
+    let shipping = report["top_intents"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["intent"] == "shipping"))
+        .cloned();
+    assert_eq!(
+        shipping,
+        Some(json!({"intent": "shipping", "messages": 2})),
+        "{report}"
+    );
+
+    // What nobody could answer: D's question (a miss) and B's (voted not helpful).
+    let unanswered: Value = admin_get(&app, &admin, &format!("/api/analytics/unanswered?{range}"))
+        .await
+        .json()
+        .await
+        .expect("unanswered");
+    let clusters = unanswered["clusters"].as_array().expect("clusters");
+    assert_eq!(clusters.len(), 2, "{unanswered}");
+    let find = |text: &str| {
+        clusters
+            .iter()
+            .find(|c| c["example"] == text)
+            .unwrap_or_else(|| panic!("{text} in {unanswered}"))
+            .clone()
+    };
+    assert_eq!(
+        find("what is the capital of mongolia")["reasons"],
+        json!({"fallback": 1})
+    );
+    assert_eq!(
+        find("How long does delivery take?")["reasons"],
+        json!({"unhelpful": 1})
+    );
+
+    let csv = admin_get(
+        &app,
+        &admin,
+        &format!("/api/analytics/unanswered.csv?{range}"),
+    )
+    .await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .is_ok_and(|d| d.contains(&format!("unanswered-{today}-to-{today}.csv")))
+    );
+    let body = csv.text().await.expect("csv");
+    let mut lines: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        lines.remove(0),
+        "count,example,other_examples,fallback,low_confidence,unhelpful,clarify_abandoned"
+    );
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        vec![
+            "1,How long does delivery take?,,0,0,1,0",
+            "1,what is the capital of mongolia,,1,0,0,0"
+        ]
+    );
+
+    let bad = admin_get(&app, &admin, "/api/analytics?from=2026-13-01").await;
+    assert_eq!(bad.status(), 400);
+}
