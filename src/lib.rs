@@ -7,6 +7,7 @@
 //! - [`config`]: typed settings; defaults < config file < `TANDEM_*` environment < flags.
 //! - [`telemetry`]: structured logging.
 //! - [`knowledge`]: the FAQ and intents editors write as files; validation; tantivy index.
+//! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`model`]: the local sentence encoder (candle BERT) and intent model.
 //! - [`bot`]: the pipeline every customer message goes through (classify → retrieve → decide).
 //! - [`http`]: axum router, endpoints, `{code, message}` errors.
@@ -28,6 +29,7 @@ pub mod eval;
 pub mod handoff;
 pub mod http;
 pub mod knowledge;
+pub mod metrics;
 pub mod model;
 pub mod reload;
 pub mod startup;

@@ -85,7 +85,13 @@ impl Application {
         }
         let embedder = Embedder::spawn(Arc::clone(&encoder), BatchConfig::default())?;
         let bot = Arc::new(ArcSwap::from_pointee(bot));
-        let reloader = Arc::new(Reloader::new(Arc::clone(&bot), encoder, settings.clone()));
+        let metrics = Arc::new(crate::metrics::Metrics::new()?);
+        let reloader = Arc::new(Reloader::new(
+            Arc::clone(&bot),
+            encoder,
+            settings.clone(),
+            Arc::clone(&metrics),
+        ));
         // Until the model is trained the bot answers with search alone and `/health` says
         // `training`.
         tokio::spawn({
@@ -122,6 +128,7 @@ impl Application {
             topics: Arc::default(),
             hub: Arc::default(),
             reloader,
+            metrics,
             sealer,
             policy,
             settings: Arc::new(settings),

@@ -119,6 +119,7 @@ pub(super) struct AgentSession {
 }
 
 async fn run(socket: WebSocket, state: AppState, agent: Agent, token: String) {
+    let _counted = state.metrics.socket_opened("agent");
     let (mut sink, mut stream) = socket.split();
     let mut news = state.hub.listen_agents();
     let mut shutdown = state.shutdown.clone();

@@ -48,6 +48,8 @@ pub struct AppState {
     pub policy: Arc<crate::bot::policy::PolicyConfig>,
     /// Seals customers' contact details at rest.
     pub sealer: Arc<crate::storage::seal::Sealer>,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Reloads the knowledge base into `bot` (file watcher, SIGHUP, admin API).
     pub reloader: Arc<crate::reload::Reloader>,
     /// Live news between customer and agent sessions.
@@ -66,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(widget::demo))
         .route("/widget.js", get(widget::script))
         .route("/health", get(health))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/api/ask", post(ask::ask))
         .route("/ws/chat", get(crate::ws::session::chat))
         .route("/ws/agent", get(crate::handoff::agent_socket))
@@ -87,6 +90,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/knowledge/status", get(knowledge::status))
         .route("/api/knowledge/reload", post(knowledge::reload))
+        // After routing, so requests are counted by route pattern.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::count_requests,
+        ))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -90,6 +90,7 @@ pub struct Reloader {
     bot: Arc<ArcSwap<Bot>>,
     encoder: Arc<Encoder>,
     settings: Settings,
+    metrics: Arc<crate::metrics::Metrics>,
     status: Mutex<Status>,
     /// One reload at a time; a trigger during a reload waits and then reloads again (the files
     /// may have changed once more).
@@ -98,7 +99,12 @@ pub struct Reloader {
 
 impl Reloader {
     /// A reloader for `bot` (serving the knowledge in `settings.knowledge_dir`, not yet trained).
-    pub fn new(bot: Arc<ArcSwap<Bot>>, encoder: Arc<Encoder>, settings: Settings) -> Reloader {
+    pub fn new(
+        bot: Arc<ArcSwap<Bot>>,
+        encoder: Arc<Encoder>,
+        settings: Settings,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Reloader {
         let serving = bot.load();
         let status = Status {
             status: "loading",
@@ -111,6 +117,7 @@ impl Reloader {
             bot: Arc::clone(&bot),
             encoder,
             settings,
+            metrics,
             status: Mutex::new(status),
             running: tokio::sync::Mutex::new(()),
         }
@@ -175,6 +182,7 @@ impl Reloader {
                 status.status = "ok";
                 status.loaded_at = now_ms();
                 status.reloads += 1;
+                self.metrics.reloads.inc();
                 status.errors.clear();
                 status.passing = passing;
                 tracing::info!(
@@ -198,6 +206,7 @@ impl Reloader {
             Err(e) => {
                 status.status = "error";
                 status.failures += 1;
+                self.metrics.reload_failures.inc();
                 status.last_error_at = Some(now_ms());
                 status.errors = problems_of(&e, dir);
                 tracing::error!(why, error = %e, "knowledge reload rejected; the previous version keeps serving");

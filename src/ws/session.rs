@@ -116,6 +116,7 @@ pub async fn chat(
 }
 
 async fn run(socket: WebSocket, state: AppState, _slot: OwnedSemaphorePermit) {
+    let _counted = state.metrics.socket_opened("chat");
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut queued) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(async move {
@@ -252,6 +253,8 @@ struct Session {
     place: Option<(String, u32)>,
     /// The language of the customer's latest message (`en` or `zh`), for quick replies in it.
     lang: &'static str,
+    /// Counts this session in `tandem_active_conversations` once it has a conversation.
+    active: Option<crate::metrics::Counted>,
     connected_at: Instant,
     /// When the customer last sent a frame.
     last_active: Instant,
@@ -277,6 +280,7 @@ impl Session {
             sent_seq: 0,
             place: None,
             lang: "en",
+            active: None,
             listening: false,
             connected_at: now,
             last_active: now,

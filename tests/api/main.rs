@@ -18,6 +18,7 @@ mod handoff;
 mod health;
 mod helpers;
 mod knowledge_validation;
+mod metrics;
 mod model;
 mod protocol_doc;
 mod queues;

@@ -173,6 +173,25 @@ async fn an_edited_faq_answers_the_next_question_and_a_broken_edit_keeps_the_las
             .await
             .contains("free over $25")
     );
+
+    // Prometheus sees the same: two reloads applied, one rejected.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        metrics.contains("\ntandem_knowledge_reloads_total 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\ntandem_knowledge_reload_failures_total 1\n"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -71,6 +71,9 @@ impl Session {
         };
         self.bot_active = conversation.state == ConversationState::Bot;
         self.conversation = Some(conversation.id.clone());
+        if self.active.is_none() {
+            self.active = Some(self.state.metrics.conversation_active());
+        }
         if conversation.state != ConversationState::Bot {
             // Listen before replaying, so nothing stored meanwhile is missed (the seq check in
             // `on_news` drops what the replay already sent).

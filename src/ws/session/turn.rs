@@ -246,7 +246,9 @@ impl Session {
         }
         let bot = self.state.bot.load_full();
         self.lang = reply::language_of(text);
+        let started = std::time::Instant::now();
         let embedding = self.state.embedder.embed(text).await?;
+        self.state.metrics.observe_model("embed", started.elapsed());
         if self.previous.is_none()
             && let Some(previous) = self.previous_text.take()
         {
@@ -256,12 +258,16 @@ impl Session {
         // Retrieval and the intent model's small matrix products take a millisecond or so:
         // too long to hold an async thread that thousands of sockets share.
         let (analysed, text_owned) = (Arc::clone(&bot), text.to_owned());
+        let classify_started = std::time::Instant::now();
         let (embedding, turn) = tokio::task::spawn_blocking(move || {
             let analysis = analysed.analyse(&text_owned, &embedding, CANDIDATES)?;
             let turn = analysis.map(|a| Turn::from_analysis(&text_owned, &a, analysed.knowledge()));
             Ok::<_, SessionError>((embedding, turn))
         })
         .await??;
+        self.state
+            .metrics
+            .observe_model("classify", classify_started.elapsed());
         self.previous = Some(embedding);
         let (decision, turn) = match turn {
             Some(mut turn) => {
@@ -297,6 +303,11 @@ impl Session {
         decision: Decision,
         event: impl Fn(serde_json::Value) -> NewEvent,
     ) -> Result<(), SessionError> {
+        self.state
+            .metrics
+            .decisions
+            .with_label_values(&[decision.name()])
+            .inc();
         let mut position = None;
         if let Decision::Handoff {
             reason,
