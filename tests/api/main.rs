@@ -17,6 +17,7 @@ mod encoder_backends;
 mod handoff;
 mod health;
 mod helpers;
+mod insights_browser;
 mod knowledge_validation;
 mod metrics;
 mod model;
