@@ -25,6 +25,8 @@ mod protocol_doc;
 mod queues;
 mod reload;
 mod restart;
+mod server_process;
+mod sighup;
 mod understanding;
 mod widget_browser;
 mod widget_http;

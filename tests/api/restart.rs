@@ -15,25 +15,19 @@
 #![cfg(unix)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 use crate::helpers::fixture;
+use crate::server_process::Server;
 
-/// Loading the model and, on a fresh folder, training the intent head take seconds; a debug build
-/// on a busy machine takes longer.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long a test waits for an expected frame.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(20);
 /// No frame for this long means the server has said everything (replays are sent at once, the
@@ -42,109 +36,6 @@ const QUIET: Duration = Duration::from_millis(800);
 
 /// Client id → seq, from acks or from a replay's `customer_message`s.
 type Seqs = BTreeMap<String, u64>;
-
-/// A `tandem serve` child process; killed (and reaped) when dropped, even if the test panics.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    /// Starts `tandem serve` on `data_dir` and waits until it listens and its model is ready.
-    async fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--knowledge-dir",
-            ])
-            .arg(fixture("knowledge"))
-            .arg("--model-dir")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            // Not the repository root, so that no stray tandem.toml is read.
-            .current_dir(data_dir)
-            .env_remove("TANDEM_CONFIG")
-            .env("TANDEM_LOG_FORMAT", "json")
-            // The `listening` line that carries the port is at info level.
-            .env("TANDEM_LOG", "info,tantivy=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the tandem binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (port_tx, port_rx) = oneshot::channel();
-        // Logs go to stderr. Keep draining it for the child's whole life: a full pipe would block
-        // the server. The lines are echoed so that a failing test shows them.
-        std::thread::spawn(move || {
-            let mut port_tx = Some(port_tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[tandem] {line}");
-                if let Some(port) = listening_port(&line)
-                    && let Some(tx) = port_tx.take()
-                {
-                    let _ = tx.send(port);
-                }
-            }
-        });
-        let mut server = Server { child, port: 0 };
-        server.port = tokio::time::timeout(STARTUP_TIMEOUT, port_rx)
-            .await
-            .expect("the server logs `listening` in time")
-            .expect("the server exited before listening (see its log above)");
-        server.wait_for_model().await;
-        server
-    }
-
-    /// Polls `/health` until the intent model is trained, so that replies are the real bot's.
-    async fn wait_for_model(&self) {
-        let url = format!("http://127.0.0.1:{}/health", self.port);
-        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            let response = reqwest::get(&url).await.expect("/health answers");
-            let health: Value = response.json().await.expect("/health is JSON");
-            if health["model"] == "ready" {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not ready: {health}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Kills the server with SIGKILL (what `Child::kill` sends on Unix): no shutdown handler,
-    /// no flush, no closing of the database runs.
-    fn sigkill(&mut self) {
-        self.child.kill().expect("the server can be killed");
-        let status = self.child.wait().expect("the killed server is reaped");
-        assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Errors mean the child is already gone, which is what we want.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The port in the server's JSON `listening` log line, if `line` is that line.
-fn listening_port(line: &str) -> Option<u16> {
-    let entry: Value = serde_json::from_str(line).ok()?;
-    let fields = &entry["fields"];
-    if fields["message"] != "listening" {
-        return None;
-    }
-    fields["port"].as_u64().and_then(|p| u16::try_from(p).ok())
-}
 
 /// A customer's websocket. A task reads frames as they come, so that frames sent just before a
 /// kill are still seen after it.
@@ -260,7 +151,7 @@ async fn every_acknowledged_message_survives_a_sigkill_and_is_replayed_after_res
     let mut acks = Seqs::new();
 
     // 1-2. A conversation, then four messages in flight when the server dies.
-    let mut first = Server::start(data.path()).await;
+    let mut first = Server::start(data.path(), &fixture("knowledge"), &[]).await;
     let (mut customer, welcome) = Customer::connect(first.port, None).await;
     let token = welcome["resume_token"]
         .as_str()
@@ -288,7 +179,7 @@ async fn every_acknowledged_message_survives_a_sigkill_and_is_replayed_after_res
     let acked_before_kill = acks.len();
 
     // 3. Restart on the same folder and replay the whole conversation.
-    let second = Server::start(data.path()).await;
+    let second = Server::start(data.path(), &fixture("knowledge"), &[]).await;
     let (mut customer, resumed) = Customer::connect(second.port, Some(&token)).await;
     assert_eq!(resumed["resumed"], true, "the token resumes: {resumed}");
     assert_eq!(resumed["conversation_id"], welcome["conversation_id"]);
