@@ -218,8 +218,30 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
     );
     assert!(transcript_json.iter().any(|e| e["text"] == XSS), "{view}");
 
+    // The customer closes the panel (the page's JS API); the reply raises the launcher's badge,
+    // and opening the panel shows it.
+    browser.eval("window.Tandem.close()").await;
+    wait(&mut browser, &format!("$({}).hidden", js(&testid("panel")))).await;
     sam.send(json!({"type": "reply", "conversation_id": id, "client_id": "r1", "text": "Hi, Sam here. Let me check."}))
         .await;
+    wait(
+        &mut browser,
+        &format!(
+            "!$({id}).hidden && $({id}).textContent === '1'",
+            id = js(&testid("badge"))
+        ),
+    )
+    .await;
+    browser.eval("window.Tandem.open()").await;
+    wait(
+        &mut browser,
+        &format!(
+            "!$({}).hidden && $({}).hidden",
+            js(&testid("panel")),
+            js(&testid("badge"))
+        ),
+    )
+    .await;
     wait(&mut browser, &some_text("msg-agent", "Sam here")).await;
     screenshot(&mut browser, "widget-desktop.png").await;
 
