@@ -7,9 +7,6 @@
 //! hashes the model, the feature version, the training settings and every text, so a restart
 //! with an unchanged knowledge base loads it at once, and any edit trains a fresh one.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
 use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 
@@ -207,133 +204,6 @@ impl Brain {
         })
     }
 
-    /// Loads the brain for `knowledge` from `cache_dir`, or builds and caches it.
-    pub fn load_or_build(
-        knowledge: &Knowledge,
-        encoder: &Encoder,
-        config: &TrainConfig,
-        oos: OosConfig,
-        cache_dir: &Path,
-        model_fingerprint: &str,
-    ) -> Result<Self, ModelError> {
-        let key = Self::cache_key(knowledge, model_fingerprint, config);
-        let head_path = cache_dir.join(format!("head-{key}.safetensors"));
-        let vectors_path = cache_dir.join(format!("vectors-{key}.safetensors"));
-        if vectors_path.exists() {
-            match Self::load(knowledge, &head_path, &vectors_path, oos) {
-                Ok(brain) => return Ok(brain),
-                Err(e) => tracing::warn!(error = %e, "cached intent model unusable; retraining"),
-            }
-        }
-        let brain = Self::build(knowledge, encoder, config, oos)?;
-        if let Err(e) = brain.save(cache_dir, &head_path, &vectors_path) {
-            // A read-only data folder costs a retrain at the next start, nothing more.
-            tracing::warn!(error = %e, "cannot cache the intent model");
-        }
-        Ok(brain)
-    }
-
-    fn save(&self, dir: &Path, head_path: &Path, vectors_path: &Path) -> Result<(), ModelError> {
-        std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let owners: Vec<u32> = self.owners.iter().map(|&o| o as u32).collect();
-        if let Some(head) = &self.head {
-            head.save(head_path)?;
-        }
-        let has_head = u32::from(self.head.is_some());
-        let mut tensors = HashMap::from([
-            (
-                "has_head".to_owned(),
-                Tensor::from_vec(vec![has_head], 1, &Device::Cpu)?,
-            ),
-            ("examples".to_owned(), self.neighbours.matrix()?),
-            ("phrasings".to_owned(), self.phrasings.clone()),
-            (
-                "owners".to_owned(),
-                Tensor::from_vec(owners, self.owners.len(), &Device::Cpu)?,
-            ),
-            ("answers".to_owned(), self.answers.clone()),
-        ]);
-        if let Some(gaussian) = &self.gaussian {
-            let (whiten, means) = gaussian.to_parts();
-            let (w, m) = (whiten.len(), means.len());
-            tensors.insert(
-                "gaussian_whiten".to_owned(),
-                Tensor::from_vec(whiten, w, &Device::Cpu)?,
-            );
-            tensors.insert(
-                "gaussian_means".to_owned(),
-                Tensor::from_vec(means, m, &Device::Cpu)?,
-            );
-        }
-        // The vectors file is written last: its presence marks a complete cache entry.
-        candle_core::safetensors::save(&tensors, vectors_path)?;
-        Ok(())
-    }
-
-    fn load(
-        knowledge: &Knowledge,
-        head_path: &Path,
-        vectors_path: &Path,
-        oos: OosConfig,
-    ) -> Result<Self, ModelError> {
-        let mut tensors = candle_core::safetensors::load(vectors_path, &Device::Cpu)?;
-        let mut take = |name: &str| {
-            tensors.remove(name).ok_or_else(|| {
-                ModelError::Training(format!("{}: no {name}", vectors_path.display()))
-            })
-        };
-        let head = match take("has_head")?.to_vec1::<u32>()?.first() {
-            Some(1) => Some(IntentHead::load(head_path)?),
-            _ => None,
-        };
-        let examples = take("examples")?;
-        let gaussian = match head {
-            Some(_) => Some(Mahalanobis::from_parts(
-                examples.dim(0)?,
-                take("gaussian_whiten")?.to_vec1::<f32>()?,
-                take("gaussian_means")?.to_vec1::<f32>()?,
-            )?),
-            None => None,
-        };
-        let phrasings = take("phrasings")?;
-        let owners: Vec<usize> = take("owners")?
-            .to_vec1::<u32>()?
-            .into_iter()
-            .map(|o| o as usize)
-            .collect();
-        let answers = take("answers")?;
-        if answers.dim(0)? != knowledge.faqs.len()
-            || owners.iter().any(|&o| o >= knowledge.faqs.len())
-        {
-            return Err(ModelError::Training(
-                "cached vectors do not fit the knowledge base".into(),
-            ));
-        }
-        let (texts, _, _) = retrieval_texts(knowledge);
-        if texts.len() != owners.len() {
-            return Err(ModelError::Training(
-                "cached vectors do not fit the knowledge base".into(),
-            ));
-        }
-        Ok(Self {
-            head,
-            gaussian,
-            neighbours: Neighbours::from_matrix(examples)?,
-            example_ngrams: training_texts(knowledge)
-                .iter()
-                .map(|(t, _)| features::ngrams(t))
-                .collect(),
-            phrasing_ngrams: texts.iter().map(|p| features::ngrams(p)).collect(),
-            phrasings,
-            owners,
-            answers,
-            oos,
-        })
-    }
-
     /// Intent probabilities and out-of-scope score of a message.
     pub fn understand(&self, text: &str, embedding: &[f32]) -> Result<Understanding, ModelError> {
         self.understand_with(text, embedding, None)
@@ -463,33 +333,12 @@ impl Brain {
     }
 }
 
-/// Where brains are cached under a data folder.
-pub fn cache_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("cache")
-}
-
 /// The out-of-scope method the product uses: the mean of 1 − top probability and the squashed
 /// Mahalanobis distance had the best AUROC on BANKING77-OOS, the hardest benchmark measured
 /// (README).
 pub const OOS_METHOD: OosMethod = OosMethod::ProbMahalanobis;
 
-impl Brain {
-    /// Loads or builds the brain as the server's settings say (cache under `data_dir`).
-    pub fn for_settings(
-        knowledge: &Knowledge,
-        encoder: &Encoder,
-        settings: &crate::config::Settings,
-    ) -> Result<Self, ModelError> {
-        Self::load_or_build(
-            knowledge,
-            encoder,
-            &TrainConfig::default(),
-            OosConfig {
-                method: OOS_METHOD,
-                threshold: settings.oos_threshold,
-            },
-            &cache_dir(&settings.data_dir),
-            &crate::model::fingerprint(&settings.model_dir),
-        )
-    }
-}
+#[path = "brain_cache.rs"]
+mod cache;
+
+pub use cache::cache_dir;

@@ -45,22 +45,9 @@ pub(super) struct ParsedFaq {
 #[serde(deny_unknown_fields)]
 struct RawIntentsFile {
     #[serde(default)]
-    queues: Vec<RawQueue>,
+    queues: Vec<super::queues::RawQueue>,
     #[serde(default)]
     intents: Vec<RawIntent>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawQueue {
-    name: Spanned<String>,
-    #[serde(default)]
-    description: String,
-    hours: Option<std::collections::BTreeMap<String, String>>,
-    wait_timeout: Option<String>,
-    #[serde(default)]
-    auto_assign: bool,
-    sla: Option<std::collections::BTreeMap<String, super::queues::RawSla>>,
 }
 
 #[derive(Deserialize)]
@@ -293,44 +280,6 @@ pub(super) fn read_faq_dir(
     Ok(parsed)
 }
 
-/// A queue with its settings checked; a mistake in one is a problem on the queue's line, and
-/// the setting keeps its default so that checking goes on.
-fn read_queue(path: &Path, raw: RawQueue, problems: &mut Vec<Problem>) -> Located<Queue> {
-    use super::queues;
-    let line = line_of(&raw.name, 0);
-    let name = raw.name.trim().to_owned();
-    let mut queue = Queue {
-        description: raw.description,
-        auto_assign: raw.auto_assign,
-        ..Queue::named(&name)
-    };
-    let mut problem = |message: String| {
-        problems.push(Problem::new(
-            path,
-            line,
-            format!("queue `{name}`: {message}"),
-        ));
-    };
-    if let Some(hours) = &raw.hours {
-        queue.hours = queues::Hours::parse(hours).map_err(&mut problem).ok();
-    }
-    if let Some(text) = &raw.wait_timeout {
-        queue.wait_timeout = queues::duration("wait_timeout", text)
-            .map_err(&mut problem)
-            .ok();
-    }
-    if let Some(sla) = &raw.sla
-        && let Ok(targets) = queues::sla_targets(sla).map_err(&mut problem)
-    {
-        queue.sla = targets;
-    }
-    Located {
-        line,
-        queue_line: 0,
-        value: queue,
-    }
-}
-
 /// Reads `intents.yaml`. A missing file means no intents and the default queue only.
 pub(super) fn read_intents(
     path: &Path,
@@ -354,7 +303,7 @@ pub(super) fn read_intents(
     let queues = raw
         .queues
         .into_iter()
-        .map(|q| read_queue(path, q, problems))
+        .map(|q| super::queues::read_queue(path, q, problems))
         .collect();
     let intents = raw
         .intents

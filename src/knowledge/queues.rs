@@ -19,14 +19,17 @@
 //! saving changes. A queue without `hours` is always open.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use marked_yaml::Spanned;
 use serde::Deserialize;
 
-use super::Priority;
+use super::parse::{Located, line_of};
+use super::{Priority, Problem, Queue};
 
 /// Minutes in a day: the end of an interval that runs to midnight (`24:00`).
 const DAY_MINUTES: u16 = 24 * 60;
@@ -282,6 +285,59 @@ pub(super) fn duration(what: &str, text: &str) -> Result<Duration, String> {
         .ok_or_else(|| {
             format!("{what}: `{text}` is not a duration; write e.g. 90s, 15m, 1h 30m or 24h")
         })
+}
+
+/// A queue as written in `intents.yaml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawQueue {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    hours: Option<BTreeMap<String, String>>,
+    wait_timeout: Option<String>,
+    #[serde(default)]
+    auto_assign: bool,
+    sla: Option<BTreeMap<String, RawSla>>,
+}
+
+/// A queue with its settings checked; a mistake in one is a problem on the queue's line, and
+/// the setting keeps its default so that checking goes on.
+pub(super) fn read_queue(
+    path: &Path,
+    raw: RawQueue,
+    problems: &mut Vec<Problem>,
+) -> Located<Queue> {
+    let line = line_of(&raw.name, 0);
+    let name = raw.name.trim().to_owned();
+    let mut queue = Queue {
+        description: raw.description,
+        auto_assign: raw.auto_assign,
+        ..Queue::named(&name)
+    };
+    let mut problem = |message: String| {
+        problems.push(Problem::new(
+            path,
+            line,
+            format!("queue `{name}`: {message}"),
+        ));
+    };
+    if let Some(hours) = &raw.hours {
+        queue.hours = Hours::parse(hours).map_err(&mut problem).ok();
+    }
+    if let Some(text) = &raw.wait_timeout {
+        queue.wait_timeout = duration("wait_timeout", text).map_err(&mut problem).ok();
+    }
+    if let Some(sla) = &raw.sla
+        && let Ok(targets) = sla_targets(sla).map_err(&mut problem)
+    {
+        queue.sla = targets;
+    }
+    Located {
+        line,
+        queue_line: 0,
+        value: queue,
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,240 @@
+//! The brain's disk cache: one entry per knowledge base version (keyed by everything that
+//! changes the trained model), loaded at once on a restart with unchanged knowledge, and pruned
+//! to the newest [`KEEP`] versions so that a long run of edits does not fill the disk.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+
+use super::{Brain, OOS_METHOD, OosConfig, retrieval_texts, training_texts};
+use crate::knowledge::Knowledge;
+use crate::model::mahalanobis::Mahalanobis;
+use crate::model::oos::Neighbours;
+use crate::model::{Encoder, IntentHead, ModelError, TrainConfig, features};
+
+/// Cached versions kept: enough to go back and forth between recent edits without retraining.
+pub const KEEP: usize = 8;
+
+/// Where brains are cached under a data folder.
+pub fn cache_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("cache")
+}
+
+impl Brain {
+    /// Loads the brain for `knowledge` from `cache_dir`, or builds and caches it.
+    pub fn load_or_build(
+        knowledge: &Knowledge,
+        encoder: &Encoder,
+        config: &TrainConfig,
+        oos: OosConfig,
+        cache_dir: &Path,
+        model_fingerprint: &str,
+    ) -> Result<Self, ModelError> {
+        let key = Self::cache_key(knowledge, model_fingerprint, config);
+        let head_path = cache_dir.join(format!("head-{key}.safetensors"));
+        let vectors_path = cache_dir.join(format!("vectors-{key}.safetensors"));
+        if vectors_path.exists() {
+            match Self::load(knowledge, &head_path, &vectors_path, oos) {
+                Ok(brain) => return Ok(brain),
+                Err(e) => tracing::warn!(error = %e, "cached intent model unusable; retraining"),
+            }
+        }
+        let brain = Self::build(knowledge, encoder, config, oos)?;
+        if let Err(e) = brain.save(cache_dir, &head_path, &vectors_path) {
+            // A read-only data folder costs a retrain at the next start, nothing more.
+            tracing::warn!(error = %e, "cannot cache the intent model");
+        }
+        prune(cache_dir, KEEP);
+        Ok(brain)
+    }
+
+    fn save(&self, dir: &Path, head_path: &Path, vectors_path: &Path) -> Result<(), ModelError> {
+        std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let owners: Vec<u32> = self.owners.iter().map(|&o| o as u32).collect();
+        if let Some(head) = &self.head {
+            head.save(head_path)?;
+        }
+        let has_head = u32::from(self.head.is_some());
+        let mut tensors = HashMap::from([
+            (
+                "has_head".to_owned(),
+                Tensor::from_vec(vec![has_head], 1, &Device::Cpu)?,
+            ),
+            ("examples".to_owned(), self.neighbours.matrix()?),
+            ("phrasings".to_owned(), self.phrasings.clone()),
+            (
+                "owners".to_owned(),
+                Tensor::from_vec(owners, self.owners.len(), &Device::Cpu)?,
+            ),
+            ("answers".to_owned(), self.answers.clone()),
+        ]);
+        if let Some(gaussian) = &self.gaussian {
+            let (whiten, means) = gaussian.to_parts();
+            let (w, m) = (whiten.len(), means.len());
+            tensors.insert(
+                "gaussian_whiten".to_owned(),
+                Tensor::from_vec(whiten, w, &Device::Cpu)?,
+            );
+            tensors.insert(
+                "gaussian_means".to_owned(),
+                Tensor::from_vec(means, m, &Device::Cpu)?,
+            );
+        }
+        // The vectors file is written last: its presence marks a complete cache entry.
+        candle_core::safetensors::save(&tensors, vectors_path)?;
+        Ok(())
+    }
+
+    fn load(
+        knowledge: &Knowledge,
+        head_path: &Path,
+        vectors_path: &Path,
+        oos: OosConfig,
+    ) -> Result<Self, ModelError> {
+        let mut tensors = candle_core::safetensors::load(vectors_path, &Device::Cpu)?;
+        let mut take = |name: &str| {
+            tensors.remove(name).ok_or_else(|| {
+                ModelError::Training(format!("{}: no {name}", vectors_path.display()))
+            })
+        };
+        let head = match take("has_head")?.to_vec1::<u32>()?.first() {
+            Some(1) => Some(IntentHead::load(head_path)?),
+            _ => None,
+        };
+        let examples = take("examples")?;
+        let gaussian = match head {
+            Some(_) => Some(Mahalanobis::from_parts(
+                examples.dim(0)?,
+                take("gaussian_whiten")?.to_vec1::<f32>()?,
+                take("gaussian_means")?.to_vec1::<f32>()?,
+            )?),
+            None => None,
+        };
+        let phrasings = take("phrasings")?;
+        let owners: Vec<usize> = take("owners")?
+            .to_vec1::<u32>()?
+            .into_iter()
+            .map(|o| o as usize)
+            .collect();
+        let answers = take("answers")?;
+        if answers.dim(0)? != knowledge.faqs.len()
+            || owners.iter().any(|&o| o >= knowledge.faqs.len())
+        {
+            return Err(ModelError::Training(
+                "cached vectors do not fit the knowledge base".into(),
+            ));
+        }
+        let (texts, _, _) = retrieval_texts(knowledge);
+        if texts.len() != owners.len() {
+            return Err(ModelError::Training(
+                "cached vectors do not fit the knowledge base".into(),
+            ));
+        }
+        Ok(Self {
+            head,
+            gaussian,
+            neighbours: Neighbours::from_matrix(examples)?,
+            example_ngrams: training_texts(knowledge)
+                .iter()
+                .map(|(t, _)| features::ngrams(t))
+                .collect(),
+            phrasing_ngrams: texts.iter().map(|p| features::ngrams(p)).collect(),
+            phrasings,
+            owners,
+            answers,
+            oos,
+        })
+    }
+}
+
+impl Brain {
+    /// Loads or builds the brain as the server's settings say (cache under `data_dir`).
+    pub fn for_settings(
+        knowledge: &Knowledge,
+        encoder: &Encoder,
+        settings: &crate::config::Settings,
+    ) -> Result<Self, ModelError> {
+        Self::load_or_build(
+            knowledge,
+            encoder,
+            &TrainConfig::default(),
+            OosConfig {
+                method: OOS_METHOD,
+                threshold: settings.oos_threshold,
+            },
+            &cache_dir(&settings.data_dir),
+            &crate::model::fingerprint(&settings.model_dir),
+        )
+    }
+}
+
+/// Deletes all but the `keep` most recently written cache entries in `dir` (an entry is its
+/// `vectors-KEY.safetensors` and `head-KEY.safetensors`). Failures only cost disk space.
+pub fn prune(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut versions: Vec<(std::time::SystemTime, String)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let key = name
+                .strip_prefix("vectors-")?
+                .strip_suffix(".safetensors")?
+                .to_owned();
+            Some((e.metadata().ok()?.modified().ok()?, key))
+        })
+        .collect();
+    versions.sort_by_key(|v| std::cmp::Reverse(v.0));
+    for (_, key) in versions.into_iter().skip(keep) {
+        for file in [
+            format!("vectors-{key}.safetensors"),
+            format!("head-{key}.safetensors"),
+        ] {
+            let path = dir.join(file);
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "cannot prune the model cache");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_the_newest_versions_and_their_heads() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        for key in ["a", "b", "c"] {
+            std::fs::write(dir.path().join(format!("vectors-{key}.safetensors")), key)
+                .expect("write");
+            std::fs::write(dir.path().join(format!("head-{key}.safetensors")), key).expect("write");
+            // Distinct modification times, oldest first.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::fs::write(dir.path().join("unrelated.txt"), "x").expect("write");
+        prune(dir.path(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            vec![
+                "head-b.safetensors",
+                "head-c.safetensors",
+                "unrelated.txt",
+                "vectors-b.safetensors",
+                "vectors-c.safetensors"
+            ]
+        );
+    }
+}
