@@ -144,7 +144,7 @@ fn cluster(
         let count: usize = reasons.values().sum();
         let best = groups
             .iter_mut()
-            .map(|g| (cosine(&g.1, embedding), g))
+            .map(|g| (crate::model::cosine(&g.1, embedding), g))
             .filter(|(score, _)| *score >= SAME_QUESTION)
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, g)| g);
@@ -180,17 +180,6 @@ fn cluster(
             .then_with(|| a.example.cmp(&b.example))
     });
     clusters
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let (na, nb) = (norm(a), norm(b));
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        dot / (na * nb)
-    }
 }
 
 /// The groups as CSV: count, example, other examples (` | `-separated), then one column per

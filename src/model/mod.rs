@@ -78,6 +78,19 @@ impl ModelError {
     }
 }
 
+/// Cosine similarity of two vectors. The encoder's embeddings are unit length, but centroids
+/// and sums are not, and a zero vector (empty text) must not divide by zero.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let (na, nb) = (norm(a), norm(b));
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}
+
 /// Embeds any number of texts in batches of similar length (less padding), returning the
 /// embeddings in the order of `texts`.
 pub fn embed_many(encoder: &Encoder, texts: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {

@@ -254,7 +254,10 @@ impl Session {
         {
             self.previous = Some(self.state.embedder.embed(&previous).await?);
         }
-        let similarity = self.previous.as_deref().map(|p| cosine(p, &embedding));
+        let similarity = self
+            .previous
+            .as_deref()
+            .map(|p| crate::model::cosine(p, &embedding));
         // Retrieval and the intent model's small matrix products take a millisecond or so:
         // too long to hold an async thread that thousands of sockets share.
         let (analysed, text_owned) = (Arc::clone(&bot), text.to_owned());
@@ -386,17 +389,4 @@ impl Session {
 /// A bot event with nothing known about the message (a choice, a button, feedback).
 fn plain_event(frame: serde_json::Value) -> NewEvent {
     NewEvent::new(Sender::Bot, frame)
-}
-
-/// Cosine similarity; the encoder's embeddings are unit length, but a zero vector (empty text)
-/// must not divide by zero.
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let (na, nb) = (norm(a), norm(b));
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        dot / (na * nb)
-    }
 }
