@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{AgentNews, CustomerNews, announce_positions, transcript_entry};
+use super::{AgentNews, CustomerNews, announce_positions};
 use crate::http::AppState;
 use crate::storage::{Agent, ConversationState, NewEvent, Role, Sender, StorageError, StoredEvent};
 use crate::ws::{ServerFrame, Typist};
@@ -319,17 +319,5 @@ async fn publish(
         // Stored notices carry a seq; the store sets it.
         object.insert("seq".to_owned(), 0.into());
     }
-    let stored = state.store.append(id, NewEvent::new(sender, value)).await?;
-    state.hub.tell_customer(
-        id,
-        CustomerNews::Frame {
-            seq: stored.seq,
-            json: stored.frame.as_str().into(),
-        },
-    );
-    state.hub.tell_agents(AgentNews::Event {
-        conversation_id: id.into(),
-        entry: Arc::new(transcript_entry(&stored, None)),
-    });
-    Ok(stored)
+    Ok(super::publish(state, id, NewEvent::new(sender, value)).await?)
 }

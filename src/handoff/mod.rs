@@ -66,6 +66,27 @@ fn agent_name(frame: &str) -> Option<String> {
     }
 }
 
+/// Stores an event in the conversation, then tells its customer session(s) and the agents.
+pub async fn publish(
+    state: &AppState,
+    conversation_id: &str,
+    event: crate::storage::NewEvent,
+) -> Result<StoredEvent, crate::storage::StorageError> {
+    let stored = state.store.append(conversation_id, event).await?;
+    state.hub.tell_customer(
+        conversation_id,
+        CustomerNews::Frame {
+            seq: stored.seq,
+            json: stored.frame.as_str().into(),
+        },
+    );
+    state.hub.tell_agents(AgentNews::Event {
+        conversation_id: conversation_id.into(),
+        entry: std::sync::Arc::new(transcript_entry(&stored, None)),
+    });
+    Ok(stored)
+}
+
 /// Handling times of the last conversations resolved from a queue that the median is taken of.
 const HANDLING_SAMPLE: u32 = 20;
 

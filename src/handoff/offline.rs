@@ -5,7 +5,6 @@
 
 use jiff::Timestamp;
 
-use super::{AgentNews, CustomerNews, transcript_entry};
 use crate::http::AppState;
 use crate::knowledge::Queue;
 use crate::storage::{NewEvent, Sender, StorageError};
@@ -24,7 +23,7 @@ const TIMEOUT: &str = "Sorry for the wait: everyone on our team is still busy. Y
 /// moment of the handoff: closed beats nobody online (it says when to come back).
 pub fn at_handoff(state: &AppState, queue: &Queue, now: Timestamp) -> Option<ServerFrame> {
     closed(queue, now).or_else(|| {
-        (state.hub.online_for(&queue.name) == 0).then(|| offer(OfflineReason::NobodyOnline, None))
+        (state.hub.online_for(&queue.name) == 0).then(|| offer(OfflineReason::NobodyOnline))
     })
 }
 
@@ -33,7 +32,7 @@ pub fn at_handoff(state: &AppState, queue: &Queue, now: Timestamp) -> Option<Ser
 pub fn while_waiting(queue: &Queue, queued_at: i64, now: Timestamp) -> Option<ServerFrame> {
     closed(queue, now).or_else(|| {
         let timeout = i64::try_from(queue.wait_timeout?.as_millis()).ok()?;
-        (now.as_millisecond() - queued_at >= timeout).then(|| offer(OfflineReason::Timeout, None))
+        (now.as_millisecond() - queued_at >= timeout).then(|| offer(OfflineReason::Timeout))
     })
 }
 
@@ -47,21 +46,7 @@ pub async fn make(
     if !state.store.mark_offline_offered(conversation_id).await? {
         return Ok(false);
     }
-    let stored = state
-        .store
-        .append(conversation_id, NewEvent::new(Sender::System, value))
-        .await?;
-    state.hub.tell_customer(
-        conversation_id,
-        CustomerNews::Frame {
-            seq: stored.seq,
-            json: stored.frame.as_str().into(),
-        },
-    );
-    state.hub.tell_agents(AgentNews::Event {
-        conversation_id: conversation_id.into(),
-        entry: std::sync::Arc::new(transcript_entry(&stored, None)),
-    });
+    super::publish(state, conversation_id, NewEvent::new(Sender::System, value)).await?;
     Ok(true)
 }
 
@@ -99,7 +84,8 @@ fn closed(queue: &Queue, now: Timestamp) -> Option<ServerFrame> {
     })
 }
 
-fn offer(reason: OfflineReason, opens_at: Option<i64>) -> ServerFrame {
+/// The offer for a reason that has no opening time (nobody online, waited too long).
+fn offer(reason: OfflineReason) -> ServerFrame {
     let text = match reason {
         OfflineReason::Timeout => TIMEOUT,
         _ => NOBODY_ONLINE,
@@ -108,7 +94,7 @@ fn offer(reason: OfflineReason, opens_at: Option<i64>) -> ServerFrame {
         seq: 0,
         text: text.to_owned(),
         reason,
-        opens_at,
+        opens_at: None,
     }
 }
 
