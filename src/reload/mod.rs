@@ -2,7 +2,8 @@
 //! from them seconds later, without a restart and without dropping a chat.
 //!
 //! A reload reads and validates the whole folder, builds the search index, trains (or loads
-//! from cache) the intent model, runs `tests.yaml` against it, and only then swaps the new bot
+//! from cache) the intent model, runs `tests.yaml` against it and against the bot serving, and
+//! only then swaps the new bot
 //! in atomically ([`ArcSwap`]): a conversation mid-turn finishes with the bot it started with,
 //! the next turn uses the new one. A folder with mistakes is rejected as a whole; the previous
 //! knowledge keeps serving and the problems (file:line) are kept for
@@ -60,9 +61,6 @@ pub struct Status {
     pub errors: Vec<StatusProblem>,
     /// `tests.yaml` tests that passed before the latest reload and fail after it.
     pub regressions: Vec<String>,
-    /// Tests passing with the knowledge serving (by line and text), to find regressions.
-    #[serde(skip)]
-    passing: HashSet<(String, String)>,
 }
 
 /// Why a reload was rejected.
@@ -129,7 +127,7 @@ impl Reloader {
     }
 
     /// Trains the model for the knowledge loaded at start and swaps it in (until then the bot
-    /// answers with search alone), recording which tests pass as the baseline for regressions.
+    /// answers with search alone).
     pub async fn train_initial(&self) {
         let _running = self.running.lock().await;
         let started = std::time::Instant::now();
@@ -137,19 +135,15 @@ impl Reloader {
         let (encoder, settings) = (Arc::clone(&self.encoder), self.settings.clone());
         let trained = tokio::task::spawn_blocking(move || -> Result<_, ReloadError> {
             let brain = Brain::for_settings(current.knowledge(), &encoder, &settings)?;
-            let bot = current.with_brain(Arc::new(brain));
-            let passing = passing_tests(&bot, &encoder, &settings.knowledge_dir);
-            Ok((bot, passing))
+            Ok(current.with_brain(Arc::new(brain)))
         })
         .await
         .map_err(ReloadError::from)
         .and_then(|r| r);
         match trained {
-            Ok((bot, passing)) => {
+            Ok(bot) => {
                 self.bot.store(Arc::new(bot));
-                let mut status = self.lock();
-                status.status = "ok";
-                status.passing = passing;
+                self.lock().status = "ok";
                 tracing::info!(
                     ms = started.elapsed().as_millis() as u64,
                     "intent model ready"
@@ -165,17 +159,16 @@ impl Reloader {
     pub async fn reload(&self, why: &str) -> Status {
         let _running = self.running.lock().await;
         let started = std::time::Instant::now();
-        let previous = self.lock().passing.clone();
+        let serving = self.bot.load_full();
         let (encoder, settings) = (Arc::clone(&self.encoder), self.settings.clone());
-        let built = tokio::task::spawn_blocking(move || build(&encoder, &settings))
+        let built = tokio::task::spawn_blocking(move || build(&serving, &encoder, &settings))
             .await
             .map_err(ReloadError::from)
             .and_then(|r| r);
         let dir = &self.settings.knowledge_dir;
         let mut status = self.lock();
         match built {
-            Ok((bot, passing)) => {
-                let regressions = regressions(&previous, &passing);
+            Ok((bot, regressions)) => {
                 status.faq_entries = bot.knowledge().faqs.len();
                 status.intents = bot.knowledge().intents.len();
                 self.bot.store(Arc::new(bot));
@@ -184,7 +177,6 @@ impl Reloader {
                 status.reloads += 1;
                 self.metrics.reloads.inc();
                 status.errors.clear();
-                status.passing = passing;
                 tracing::info!(
                     why,
                     faq_entries = status.faq_entries,
@@ -223,27 +215,33 @@ impl Reloader {
     }
 }
 
-/// Reads, validates, indexes and trains: the bot to swap in, and the tests it passes.
+/// Reads, validates, indexes and trains: the bot to swap in, and the `tests.yaml` tests the
+/// `serving` bot passes and the new one fails. Only a valid edit costs the two test runs.
 fn build(
+    serving: &Bot,
     encoder: &Encoder,
     settings: &Settings,
-) -> Result<(Bot, HashSet<(String, String)>), ReloadError> {
+) -> Result<(Bot, Vec<String>), ReloadError> {
     let dir = &settings.knowledge_dir;
     let knowledge = knowledge::load(dir)?;
-    knowledge::read_tests(dir, &knowledge).map_err(ReloadError::Tests)?;
+    let tests = knowledge::read_tests(dir, &knowledge).map_err(ReloadError::Tests)?;
     let brain = Brain::for_settings(&knowledge, encoder, settings)?;
     let bot = Bot::new(knowledge)?.with_brain(Arc::new(brain));
-    let passing = passing_tests(&bot, encoder, dir);
-    Ok((bot, passing))
+    let lost = regressions(
+        &passing_tests(serving, encoder, &tests),
+        &passing_tests(&bot, encoder, &tests),
+    );
+    Ok((bot, lost))
 }
 
-/// The tests of `dir/tests.yaml` this bot passes, as (expected outcome, text). A test file that
-/// cannot be read counts as none passing (the reload reports its problems itself).
-fn passing_tests(bot: &Bot, encoder: &Encoder, dir: &Path) -> HashSet<(String, String)> {
-    let Ok(tests) = knowledge::read_tests(dir, bot.knowledge()) else {
-        return HashSet::new();
-    };
-    match selftest::run(bot, encoder, &tests) {
+/// The `tests` this bot passes, as (expected outcome, text). A bot that cannot run them (its
+/// model not trained yet) passes none, so nothing counts as lost against it.
+fn passing_tests(
+    bot: &Bot,
+    encoder: &Encoder,
+    tests: &[knowledge::UtteranceTest],
+) -> HashSet<(String, String)> {
+    match selftest::run(bot, encoder, tests) {
         Ok(outcomes) => outcomes
             .iter()
             .filter(|o| o.passed())
