@@ -35,7 +35,7 @@ pub enum WatchError {
 }
 
 /// Breaches already stored, so that a conversation late for hours is not written every second.
-type Recorded = HashSet<(String, &'static str, i64)>;
+type Recorded = HashSet<(String, String, i64)>;
 
 /// Starts the watchdog; it stops when the server shuts down.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
@@ -82,7 +82,7 @@ async fn tick(state: &AppState, recorded: &mut Recorded) -> Result<(), WatchErro
         for breach in breaches(c, queue, now.as_millisecond()) {
             let key = (
                 breach.conversation_id.clone(),
-                kind_key(&breach.kind),
+                breach.kind.clone(),
                 breach.due_at,
             );
             if !recorded.contains(&key) {
@@ -129,18 +129,14 @@ async fn store_breach(state: &AppState, breach: &Breach) -> Result<(), StorageEr
 fn queues_of(state: &AppState, clocked: &[Clocked]) -> HashMap<String, Queue> {
     let bot = state.bot.load();
     let knowledge = bot.knowledge();
-    clocked
-        .iter()
-        .map(|c| (c.queue.clone(), knowledge.queue(&c.queue)))
-        .collect()
-}
-
-fn kind_key(kind: &str) -> &'static str {
-    if kind == FIRST_RESPONSE {
-        FIRST_RESPONSE
-    } else {
-        RESOLUTION
+    let mut queues = HashMap::new();
+    for c in clocked {
+        // Once per queue, not per conversation: a queue's settings are cloned.
+        if !queues.contains_key(&c.queue) {
+            queues.insert(c.queue.clone(), knowledge.queue(&c.queue));
+        }
     }
+    queues
 }
 
 const FIRST_RESPONSE: &str = "first_response";

@@ -69,7 +69,7 @@ pub async fn unanswered_json(
     State(state): State<AppState>,
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, ApiError> {
-    let clusters = clusters(&state, &query).await?;
+    let clusters = clusters(&state, query.range()?).await?;
     Ok(Json(serde_json::json!({ "clusters": clusters })).into_response())
 }
 
@@ -80,7 +80,7 @@ pub async fn unanswered_csv(
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, ApiError> {
     let range = query.range()?;
-    let clusters = clusters(&state, &query).await?;
+    let clusters = clusters(&state, range).await?;
     let csv = unanswered::to_csv(&clusters).map_err(|e| ApiError::Internal(e.into()))?;
     let disposition = format!(
         "attachment; filename=\"unanswered-{}-to-{}.csv\"",
@@ -96,11 +96,7 @@ pub async fn unanswered_csv(
         .into_response())
 }
 
-async fn clusters(
-    state: &AppState,
-    query: &RangeQuery,
-) -> Result<Vec<unanswered::Cluster>, ApiError> {
-    let range = query.range()?;
+async fn clusters(state: &AppState, range: Range) -> Result<Vec<unanswered::Cluster>, ApiError> {
     unanswered::unanswered(&state.store, &state.embedder, range)
         .await
         .map_err(|e| match e {

@@ -110,15 +110,14 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, i64)>, StorageError> {
-        Ok(sqlx::query_as(
+        self.counts(
             "SELECT COALESCE(reason, 'unknown') AS r, COUNT(*) AS n FROM messages \
              WHERE decision = 'handoff' AND created_at >= $1 AND created_at < $2 \
              GROUP BY r ORDER BY n DESC, r",
+            from,
+            to,
         )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 
     /// FAQ entries answered with in `[from, to)`, most used first, with the votes.
@@ -154,15 +153,14 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, i64)>, StorageError> {
-        Ok(sqlx::query_as(
+        self.counts(
             "SELECT intent, COUNT(*) AS n FROM messages WHERE sender = 'bot' \
              AND intent IS NOT NULL AND created_at >= $1 AND created_at < $2 \
              GROUP BY intent ORDER BY n DESC, intent",
+            from,
+            to,
         )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 
     /// Customer messages of `[from, to)` per hour of the day (UTC, 0–23).
@@ -188,14 +186,27 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, i64)>, StorageError> {
-        Ok(sqlx::query_as(
+        self.counts(
             "SELECT kind, COUNT(*) FROM sla_breaches WHERE due_at >= $1 AND due_at < $2 \
              GROUP BY kind",
+            from,
+            to,
         )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
+    }
+
+    /// Runs a `(name, count)` query over `[from, to)` (bound as `$1`, `$2`).
+    async fn counts(
+        &self,
+        sql: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, i64)>, StorageError> {
+        Ok(sqlx::query_as(sql)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Customer and bot events of `[from, to)` in conversation order, for the unanswered list.
