@@ -12,25 +12,12 @@ use crate::helpers::{TestApp, spawn_app};
 /// A customer who asked for a person while no agent was online (so the offline form was
 /// offered); returns them with their conversation id.
 async fn waiting_customer(app: &TestApp) -> (Customer, String) {
-    let (mut customer, id) = waiting_customer_with_agents_online(app).await;
+    let (mut customer, id) = Customer::hand_off(app).await;
     let offline = customer.next().await;
     assert_eq!(
         offline["type"], "offline",
         "nobody is online yet: {offline}"
     );
-    (customer, id)
-}
-
-/// A customer who asked for a person; returns them with their conversation id.
-async fn waiting_customer_with_agents_online(app: &TestApp) -> (Customer, String) {
-    let mut customer = Customer::connect(app).await;
-    let welcome = customer.hello(None).await;
-    customer
-        .send(json!({"type": "request_human", "client_id": "b1"}))
-        .await;
-    let handoff = customer.next_reply().await;
-    assert_eq!(handoff["type"], "handoff", "{handoff}");
-    let id = welcome["conversation_id"].as_str().expect("id").to_owned();
     (customer, id)
 }
 
@@ -299,7 +286,7 @@ async fn the_wait_estimate_comes_from_recent_handling_times_and_agents_online() 
     assert_eq!(first.next().await["type"], "notice", "resolved");
 
     // One conversation handled (in well under a second: counted as 1 s), one agent online.
-    let (mut second, _) = waiting_customer_with_agents_online(&app).await;
+    let (mut second, _) = Customer::hand_off(&app).await;
     let estimate = second.next().await;
     assert_eq!(estimate["type"], "queue_update", "{estimate}");
     assert_eq!(

@@ -41,15 +41,6 @@ async fn ask_and_vote(app: &TestApp, question: &str, faq: &str, helpful: bool) {
     c.expect_quiet().await;
 }
 
-/// Asks for a person and waits for the handoff; returns the conversation id.
-async fn hand_off(app: &TestApp) -> (Customer, String) {
-    let (mut c, id) = customer(app).await;
-    c.send(json!({"type": "request_human", "client_id": "b1"}))
-        .await;
-    assert_eq!(c.next_reply().await["type"], "handoff");
-    (c, id)
-}
-
 async fn admin_get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
     app.client
         .get(format!("{}{path}", app.address))
@@ -68,7 +59,7 @@ async fn every_figure_matches_a_scripted_day_worked_out_by_hand() {
     ask_and_vote(&app, "How much does shipping cost?", "shipping-cost", true).await;
     ask_and_vote(&app, "How long does delivery take?", "delivery-time", false).await;
 
-    let (mut c, c_id) = hand_off(&app).await;
+    let (mut c, c_id) = Customer::hand_off(&app).await;
     sam.send(json!({"type": "claim", "conversation_id": c_id}))
         .await;
     sam.next_of("claimed").await;
@@ -100,7 +91,7 @@ async fn every_figure_matches_a_scripted_day_worked_out_by_hand() {
 
     let _e = customer(&app).await;
 
-    let (_f, f_id) = hand_off(&app).await;
+    let (_f, f_id) = Customer::hand_off(&app).await;
     kim.send(json!({"type": "claim", "conversation_id": f_id}))
         .await;
     kim.next_of("claimed").await;
@@ -131,19 +122,8 @@ async fn every_figure_matches_a_scripted_day_worked_out_by_hand() {
         .expect("times set");
     }
 
-    let password = "a long admin password";
-    tandem::auth::add_agent(
-        &app.store().await,
-        "boss@example.com",
-        "Boss",
-        password.to_owned(),
-        tandem::storage::Role::Admin,
-        vec!["general".into()],
-        3,
-    )
-    .await
-    .expect("admin");
-    let admin = app.sign_in("boss@example.com", password).await;
+    let password = app.add_admin("boss@example.com", "Boss").await;
+    let admin = app.sign_in("boss@example.com", &password).await;
     let today = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()

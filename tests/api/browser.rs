@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cdp::Browser;
 use crate::customer::Customer;
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 /// How long the console may take to show what the server sent (debug builds, a busy CI box).
 const UI_TIMEOUT: Duration = Duration::from_secs(20);
@@ -47,28 +47,10 @@ async fn click(browser: &mut Browser, selector: &str) {
     assert_eq!(clicked, json!(true), "nothing to click at {selector}");
 }
 
-#[tokio::test]
-async fn an_agent_signs_in_claims_a_waiting_chat_and_the_customer_receives_the_reply() {
-    let app = spawn_app().await;
-    let email = "sam@example.com";
-    let password = app.add_agent(email, "Sam", &["general"]).await;
-    let mut customer = Customer::connect(&app).await;
-    let welcome = customer.hello(None).await;
-    let id = welcome["conversation_id"]
-        .as_str()
-        .expect("the welcome names the conversation")
-        .to_owned();
-    customer
-        .send(json!({"type": "request_human", "client_id": "b1"}))
-        .await;
-    let handoff = customer.next_reply().await;
-    assert_eq!(handoff["type"], "handoff", "{handoff}");
-
-    let mut browser = Browser::launch().await;
+/// Opens the console and signs in the way a person does: fills both fields (with the `input`
+/// events a keyboard fires) and presses the button, so the form's own submit handler runs.
+pub async fn sign_in_to_console(browser: &mut Browser, app: &TestApp, email: &str, password: &str) {
     browser.navigate(&format!("{}/console/", app.address)).await;
-
-    // Sign in the way a person does: fill both fields (with the `input` events a keyboard
-    // fires) and press the button, so the form's own submit handler runs.
     browser
         .wait_for("!document.getElementById('login').hidden", UI_TIMEOUT)
         .await;
@@ -76,12 +58,26 @@ async fn an_agent_signs_in_claims_a_waiting_chat_and_the_customer_receives_the_r
         .eval(&format!(
             "(() => {{ for (const [id, v] of [['login-email', {}], ['login-password', {}]]) {{ \
              const e = document.querySelector(`[data-testid=\"${{id}}\"]`); e.value = v; \
-             e.dispatchEvent(new Event('input', {{bubbles: true}})); }} return true; }})()",
+             e.dispatchEvent(new Event('input', {{bubbles: true}})); }} \
+             document.querySelector('[data-testid=\"login-submit\"]').click(); return true; }})()",
             js(email),
-            js(&password)
+            js(password)
         ))
         .await;
-    click(&mut browser, "[data-testid=\"login-submit\"]").await;
+    browser
+        .wait_for("document.getElementById('login').hidden", UI_TIMEOUT)
+        .await;
+}
+
+#[tokio::test]
+async fn an_agent_signs_in_claims_a_waiting_chat_and_the_customer_receives_the_reply() {
+    let app = spawn_app().await;
+    let email = "sam@example.com";
+    let password = app.add_agent(email, "Sam", &["general"]).await;
+    let (mut customer, id) = Customer::hand_off(&app).await;
+
+    let mut browser = Browser::launch().await;
+    sign_in_to_console(&mut browser, &app, email, &password).await;
 
     // The queue arrives over /ws/agent once signed in; open the chat, then claim it.
     let waiting = format!("[data-testid=\"waiting-item\"][data-conversation-id=\"{id}\"]");

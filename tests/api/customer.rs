@@ -74,6 +74,20 @@ impl Customer {
         welcome
     }
 
+    /// Connects, says hello and asks for a person; returns the customer after the `handoff`
+    /// frame, with the conversation id.
+    pub async fn hand_off(app: &TestApp) -> (Customer, String) {
+        let mut customer = Customer::connect(app).await;
+        let welcome = customer.hello(None).await;
+        customer
+            .send(json!({"type": "request_human", "client_id": "b1"}))
+            .await;
+        let handoff = customer.next_reply().await;
+        assert_eq!(handoff["type"], "handoff", "{handoff}");
+        let id = welcome["conversation_id"].as_str().expect("id").to_owned();
+        (customer, id)
+    }
+
     /// Sends a `message` frame.
     pub async fn say(&mut self, client_id: &str, text: &str) {
         self.send(json!({"type": "message", "client_id": client_id, "text": text}))

@@ -61,20 +61,29 @@ impl TestApp {
 
     /// Creates an agent with a known password and the given skills; returns the password.
     pub async fn add_agent(&self, email: &str, name: &str, skills: &[&str]) -> String {
+        self.add_account(email, name, skills, tandem::storage::Role::Agent)
+            .await
+    }
+
+    /// Creates an admin (skill `general`) with a known password; returns the password.
+    pub async fn add_admin(&self, email: &str, name: &str) -> String {
+        self.add_account(email, name, &["general"], tandem::storage::Role::Admin)
+            .await
+    }
+
+    async fn add_account(
+        &self,
+        email: &str,
+        name: &str,
+        skills: &[&str],
+        role: tandem::storage::Role,
+    ) -> String {
         let password = format!("pw-{email}-long-enough");
         let skills = skills.iter().map(|s| (*s).to_owned()).collect();
         let store = self.store().await;
-        tandem::auth::add_agent(
-            &store,
-            email,
-            name,
-            password.clone(),
-            tandem::storage::Role::Agent,
-            skills,
-            2,
-        )
-        .await
-        .expect("agent created");
+        tandem::auth::add_agent(&store, email, name, password.clone(), role, skills, 2)
+            .await
+            .expect("account created");
         store.close().await;
         password
     }

@@ -5,41 +5,18 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::browser::sign_in_to_console;
 use crate::cdp::Browser;
 use crate::customer::Customer;
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::spawn_app;
 
 const UI_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn js(text: &str) -> String {
-    Value::from(text).to_string()
-}
 
 /// The text of the element with this test id ("" when absent).
 fn text_of(id: &str) -> String {
     format!("(document.querySelector('[data-testid=\"{id}\"]') || {{textContent: ''}}).textContent")
-}
-
-async fn sign_in(browser: &mut Browser, app: &TestApp, email: &str, password: &str) {
-    browser.navigate(&format!("{}/console/", app.address)).await;
-    browser
-        .wait_for("!document.getElementById('login').hidden", UI_TIMEOUT)
-        .await;
-    browser
-        .eval(&format!(
-            "(() => {{ for (const [id, v] of [['login-email', {}], ['login-password', {}]]) {{ \
-             const e = document.querySelector(`[data-testid=\"${{id}}\"]`); e.value = v; \
-             e.dispatchEvent(new Event('input', {{bubbles: true}})); }} \
-             document.querySelector('[data-testid=\"login-submit\"]').click(); return true; }})()",
-            js(email),
-            js(password)
-        ))
-        .await;
-    browser
-        .wait_for("document.getElementById('login').hidden", UI_TIMEOUT)
-        .await;
 }
 
 #[tokio::test]
@@ -53,23 +30,12 @@ async fn an_admin_reads_todays_figures_and_the_unanswered_questions() {
         customer.hello(None).await;
         customer.ask(id, question).await;
     }
-    let admin_password = "a long admin password";
-    tandem::auth::add_agent(
-        &app.store().await,
-        "boss@example.com",
-        "Boss",
-        admin_password.to_owned(),
-        tandem::storage::Role::Admin,
-        vec!["general".into()],
-        3,
-    )
-    .await
-    .expect("admin");
+    let admin_password = app.add_admin("boss@example.com", "Boss").await;
     let agent_password = app.add_agent("sam@example.com", "Sam", &["general"]).await;
 
     // An agent: the console, but no Insights.
     let mut browser = Browser::launch().await;
-    sign_in(&mut browser, &app, "sam@example.com", &agent_password).await;
+    sign_in_to_console(&mut browser, &app, "sam@example.com", &agent_password).await;
     browser
         .wait_for(
             "document.querySelector('[data-testid=\"queue-status\"]')",
@@ -83,7 +49,7 @@ async fn an_admin_reads_todays_figures_and_the_unanswered_questions() {
     drop(browser);
 
     let mut browser = Browser::launch().await;
-    sign_in(&mut browser, &app, "boss@example.com", admin_password).await;
+    sign_in_to_console(&mut browser, &app, "boss@example.com", &admin_password).await;
     browser
         .wait_for(
             "!document.querySelector('[data-testid=\"insights-tab\"]').hidden",
@@ -102,7 +68,7 @@ async fn an_admin_reads_todays_figures_and_the_unanswered_questions() {
             UI_TIMEOUT,
         )
         .await;
-    // One of two conversations contained? Both: neither was handed off or voted down.
+    // Both conversations are contained: neither was handed off or voted down.
     let containment = browser.eval(&text_of("kpi-containment")).await;
     assert!(
         containment.as_str().is_some_and(|t| t.contains("100")),
@@ -133,7 +99,7 @@ async fn an_admin_reads_todays_figures_and_the_unanswered_questions() {
         .get(href.as_str().expect("href"))
         .header(
             "cookie",
-            app.sign_in("boss@example.com", admin_password).await,
+            app.sign_in("boss@example.com", &admin_password).await,
         )
         .send()
         .await

@@ -36,20 +36,6 @@ async fn spawn_with_queues(queues: &str) -> (TestApp, TempDir) {
     (app, dir)
 }
 
-/// A customer who asked for a person; returns them and their conversation id after the
-/// `handoff` frame.
-async fn hand_off(app: &TestApp) -> (Customer, String) {
-    let mut customer = Customer::connect(app).await;
-    let welcome = customer.hello(None).await;
-    customer
-        .send(json!({"type": "request_human", "client_id": "b1"}))
-        .await;
-    let handoff = customer.next_reply().await;
-    assert_eq!(handoff["type"], "handoff", "{handoff}");
-    let id = welcome["conversation_id"].as_str().expect("id").to_owned();
-    (customer, id)
-}
-
 /// The next frame of `kind`, skipping others (queue updates, notices), within `limit`.
 async fn next_of(customer: &mut Customer, kind: &str, limit: Duration) -> Value {
     tokio::time::timeout(limit, async {
@@ -76,7 +62,7 @@ async fn outside_business_hours_the_customer_is_told_when_the_team_is_back() {
     .await;
     let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
 
-    let (mut customer, _) = hand_off(&app).await;
+    let (mut customer, _) = Customer::hand_off(&app).await;
 
     let offer = next_of(&mut customer, "offline", Duration::from_secs(5)).await;
     let opens = tomorrow
@@ -114,7 +100,7 @@ async fn a_customer_waiting_past_the_queue_timeout_is_offered_to_leave_a_message
     // Sam is online, so the handoff itself makes no offer.
     let _sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
 
-    let (mut customer, id) = hand_off(&app).await;
+    let (mut customer, id) = Customer::hand_off(&app).await;
     customer.expect_quiet().await;
 
     let offer = next_of(&mut customer, "offline", Duration::from_secs(5)).await;
@@ -141,7 +127,7 @@ async fn missed_sla_targets_are_stored_and_agents_see_the_due_times() {
     .await;
     let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
     let before = tandem::storage::now_ms();
-    let (_customer, id) = hand_off(&app).await;
+    let (_customer, id) = Customer::hand_off(&app).await;
 
     let waiting = sam.latest_queue().await["waiting"][0].clone();
     let first_due = waiting["sla"]["first_response_due"]
@@ -192,7 +178,7 @@ async fn auto_assignment_gives_each_chat_to_the_least_loaded_online_agent_with_t
     let mut bo = Console::agent(&app, "bo@example.com", "Bo", &["billing"]).await;
 
     // Kim and Sam hold none: the tie goes to Kim (first by name); then Sam holds fewer.
-    let (mut first, first_id) = hand_off(&app).await;
+    let (mut first, first_id) = Customer::hand_off(&app).await;
     let claimed = kim.next_of("claimed").await;
     assert_eq!(
         (
@@ -208,7 +194,7 @@ async fn auto_assignment_gives_each_chat_to_the_least_loaded_online_agent_with_t
     let joined = next_of(&mut first, "notice", Duration::from_secs(5)).await;
     assert_eq!(joined["text"], "Kim joined the conversation.");
 
-    let (_second, second_id) = hand_off(&app).await;
+    let (_second, second_id) = Customer::hand_off(&app).await;
     assert_eq!(
         sam.next_of("claimed").await["conversation_id"],
         second_id.as_str()
@@ -226,7 +212,7 @@ async fn auto_assignment_gives_each_chat_to_the_least_loaded_online_agent_with_t
         .await;
     kim.latest_queue().await;
     sam.latest_queue().await;
-    let (_third, third_id) = hand_off(&app).await;
+    let (_third, third_id) = Customer::hand_off(&app).await;
     assert_eq!(
         sam.latest_queue().await["waiting"][0]["conversation_id"],
         third_id.as_str()
@@ -239,7 +225,7 @@ async fn auto_assignment_gives_each_chat_to_the_least_loaded_online_agent_with_t
 #[tokio::test]
 async fn an_agent_marks_an_offline_ticket_done_and_it_leaves_the_list() {
     let (app, _kb) = spawn_with_queues("  - name: general\n").await;
-    let (mut customer, _) = hand_off(&app).await;
+    let (mut customer, _) = Customer::hand_off(&app).await;
     next_of(&mut customer, "offline", Duration::from_secs(5)).await;
     customer
         .send(json!({"type": "leave_message", "client_id": "m1", "email": "ada@example.com", "text": "Order SO-1 is late."}))

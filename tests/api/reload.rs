@@ -208,21 +208,8 @@ async fn admins_reload_on_demand_and_edits_that_break_passing_tests_are_reported
     let agent = app.add_agent("ed@example.com", "Ed", &["general"]).await;
     let agent_cookie = app.sign_in("ed@example.com", &agent).await;
     let admin = {
-        let store = app.store().await;
-        let password = "a long admin password";
-        tandem::auth::add_agent(
-            &store,
-            "boss@example.com",
-            "Boss",
-            password.to_owned(),
-            tandem::storage::Role::Admin,
-            vec!["general".into()],
-            3,
-        )
-        .await
-        .expect("admin created");
-        store.close().await;
-        app.sign_in("boss@example.com", password).await
+        let password = app.add_admin("boss@example.com", "Boss").await;
+        app.sign_in("boss@example.com", &password).await
     };
     let reload = |cookie: String| {
         let (client, url) = (

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::agent_client::Console;
+use crate::browser::sign_in_to_console;
 use crate::cdp::Browser;
 use crate::helpers::{TestApp, spawn_app};
 
@@ -318,19 +319,7 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
 async fn console_shows_text(app: &TestApp, id: &str) {
     let password = app.add_agent("kim@example.com", "Kim", &["general"]).await;
     let mut browser = Browser::launch().await;
-    browser.navigate(&format!("{}/console/", app.address)).await;
-    browser
-        .wait_for("!document.getElementById('login').hidden", UI_TIMEOUT)
-        .await;
-    browser
-        .eval(&format!(
-            "(() => {{ for (const [id, v] of [['login-email', 'kim@example.com'], ['login-password', {}]]) {{ \
-             const e = document.querySelector(`[data-testid=\"${{id}}\"]`); e.value = v; \
-             e.dispatchEvent(new Event('input', {{bubbles: true}})); }} \
-             document.querySelector('[data-testid=\"login-submit\"]').click(); return true; }})()",
-            js(&password)
-        ))
-        .await;
+    sign_in_to_console(&mut browser, app, "kim@example.com", &password).await;
     let waiting = format!("[data-testid=\"waiting-item\"][data-conversation-id=\"{id}\"]");
     browser
         .wait_for(
