@@ -5,6 +5,7 @@
 //! logs to stderr.
 
 mod agents;
+mod content;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -183,9 +184,9 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         }
         Command::Check { dir, run_tests } => {
             let dir = dir.unwrap_or_else(|| settings.knowledge_dir.clone());
-            return check(&mut out, &dir, run_tests.then_some(&settings));
+            return content::check(&mut out, &dir, run_tests.then_some(&settings));
         }
-        Command::Ask { text, limit } => ask(&mut out, &settings, &text, limit)?,
+        Command::Ask { text, limit } => content::ask(&mut out, &settings, &text, limit)?,
         Command::Agents(command) => agents::run(&mut out, &settings, command)?,
         Command::Import {
             file,
@@ -193,7 +194,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             force,
         } => {
             let dir = dir.unwrap_or_else(|| settings.knowledge_dir.join("faq").join("imported"));
-            import(&mut out, &file, &dir, force)?;
+            content::import(&mut out, &file, &dir, force)?;
         }
         Command::Eval(EvalCommand::Intents {
             dir,
@@ -283,147 +284,4 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         app.run_until_stopped().await?;
         Ok(())
     })
-}
-
-fn check(
-    out: &mut impl Write,
-    dir: &Path,
-    tests_with: Option<&Settings>,
-) -> anyhow::Result<ExitCode> {
-    let knowledge = match knowledge::load(dir) {
-        Ok(k) => k,
-        Err(KnowledgeError::Invalid(problems)) => {
-            for problem in &problems {
-                writeln!(out, "{problem}")?;
-            }
-            writeln!(out, "{} problem(s) in {}", problems.len(), dir.display())?;
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let tests = match knowledge::read_tests(dir, &knowledge) {
-        Ok(tests) => tests,
-        Err(problems) => {
-            for problem in &problems {
-                writeln!(out, "{problem}")?;
-            }
-            writeln!(out, "{} problem(s) in {}", problems.len(), dir.display())?;
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let zh = knowledge.faqs.iter().filter(|f| f.lang == "zh").count();
-    writeln!(
-        out,
-        "ok: {} FAQ entries ({} in Chinese), {} intents, {} queues in {}",
-        knowledge.faqs.len(),
-        zh,
-        knowledge.intents.len(),
-        knowledge.queues.len(),
-        dir.display()
-    )?;
-    let Some(settings) = tests_with.filter(|_| !tests.is_empty()) else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
-    let brain = Brain::for_settings(&knowledge, &encoder, settings)?;
-    let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
-    let outcomes = crate::bot::selftest::run(&bot, &encoder, &tests)?;
-    let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
-    for outcome in &failed {
-        writeln!(out, "FAIL {outcome}")?;
-    }
-    let intents_ok = outcomes.iter().filter(|o| o.intent_ok()).count();
-    let with_faq: Vec<_> = outcomes.iter().filter(|o| o.test.faq.is_some()).collect();
-    let faq_ok = with_faq.iter().filter(|o| o.faq_ok()).count();
-    writeln!(
-        out,
-        "tests: {} of {} passed (intent {}/{}, FAQ entry {}/{})",
-        outcomes.len() - failed.len(),
-        outcomes.len(),
-        intents_ok,
-        outcomes.len(),
-        faq_ok,
-        with_faq.len()
-    )?;
-    Ok(if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-fn ask(out: &mut impl Write, settings: &Settings, text: &str, limit: usize) -> anyhow::Result<()> {
-    let dir = &settings.knowledge_dir;
-    let knowledge =
-        knowledge::load(dir).with_context(|| format!("knowledge base {}", dir.display()))?;
-    let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
-    let brain = Brain::for_settings(&knowledge, &encoder, settings)?;
-    let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
-    let embedding = encoder
-        .embed(&[text])?
-        .pop()
-        .context("the encoder returned no embedding")?;
-    if let Some(brain) = bot.brain() {
-        let understood = brain.understand(text, &embedding)?;
-        let intents: Vec<String> = understood
-            .intents
-            .iter()
-            .map(|i| format!("{} {:.2}", i.name, i.probability))
-            .collect();
-        writeln!(out, "intents: {}", intents.join(", "))?;
-        writeln!(
-            out,
-            "out of scope: {} (score {:.2}, threshold {:.2})",
-            if understood.out_of_scope { "yes" } else { "no" },
-            understood.oos_score,
-            settings.oos_threshold
-        )?;
-    }
-    let candidates = bot.retrieve(text, Some(&embedding), limit)?;
-    if candidates.is_empty() {
-        writeln!(out, "no match in the knowledge base")?;
-    }
-    for (rank, c) in candidates.iter().enumerate() {
-        let first_line = c.entry.answer_markdown.lines().next().unwrap_or_default();
-        let preview: String = first_line.chars().take(100).collect();
-        writeln!(
-            out,
-            "{}. {}  (score {:.2}; bm25 {:.1}, similarity {:.2})",
-            rank + 1,
-            c.entry.id,
-            c.score,
-            c.bm25,
-            c.similarity.unwrap_or_default()
-        )?;
-        writeln!(out, "   Q: {}", c.entry.question)?;
-        writeln!(out, "   A: {preview}")?;
-    }
-    Ok(())
-}
-
-fn import(out: &mut impl Write, file: &Path, dir: &Path, force: bool) -> anyhow::Result<()> {
-    let report = knowledge::import_file(file, dir, force)?;
-    writeln!(
-        out,
-        "wrote {} file(s) to {}",
-        report.written.len(),
-        dir.display()
-    )?;
-    for path in &report.skipped {
-        writeln!(
-            out,
-            "skipped {} (exists; --force overwrites)",
-            path.display()
-        )?;
-    }
-    if !report.without_alternatives.is_empty() {
-        writeln!(
-            out,
-            "{} entr(ies) have no alternatives yet; add other ways customers ask them: {}",
-            report.without_alternatives.len(),
-            report.without_alternatives.join(", ")
-        )?;
-    }
-    writeln!(out, "next: tandem check")?;
-    Ok(())
 }

@@ -12,8 +12,6 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory};
 use serde::{Deserialize, Serialize};
 
-use crate::bot::policy::PolicyConfig;
-
 mod secret;
 
 pub use secret::Secret;
@@ -136,6 +134,11 @@ pub struct Settings {
     #[arg(long, global = true, env = "TANDEM_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
+    /// Folder for the trained intent models, one file pair per knowledge version (keyed by its
+    /// content, so servers with the same knowledge and model may share it). Empty: DATA_DIR/cache.
+    #[arg(long, global = true, env = "TANDEM_CACHE_DIR", default_value = "")]
+    pub cache_dir: PathBuf,
+
     /// Largest HTTP request body accepted, in bytes. Chat messages are small; a low limit keeps
     /// a flood of large bodies from costing memory.
     #[arg(long, global = true, env = "TANDEM_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
@@ -200,25 +203,25 @@ pub struct Settings {
     /// Decision policy: lowest fused FAQ score worth answering with (0–1). Exact or close
     /// phrasings of an FAQ question score 0.7–0.95, unrelated messages 0.1–0.35. Raise it to
     /// answer less and ask to rephrase more.
-    #[arg(long, global = true, env = "TANDEM_POLICY_MIN_ANSWER_SCORE", default_value_t = PolicyConfig::default().min_answer_score)]
+    #[arg(long, global = true, env = "TANDEM_POLICY_MIN_ANSWER_SCORE", default_value_t = policy_defaults::MIN_ANSWER_SCORE)]
     pub policy_min_answer_score: f32,
 
     /// Decision policy: FAQ candidates closer than this (in fused score) are offered as a
     /// clarifying question instead of answering with the first.
-    #[arg(long, global = true, env = "TANDEM_POLICY_CLARIFY_MARGIN", default_value_t = PolicyConfig::default().clarify_margin)]
+    #[arg(long, global = true, env = "TANDEM_POLICY_CLARIFY_MARGIN", default_value_t = policy_defaults::CLARIFY_MARGIN)]
     pub policy_clarify_margin: f32,
 
     /// Decision policy: messages not understood in a row before a person takes over.
-    #[arg(long, global = true, env = "TANDEM_POLICY_MAX_MISSES", default_value_t = PolicyConfig::default().max_misses, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, global = true, env = "TANDEM_POLICY_MAX_MISSES", default_value_t = policy_defaults::MAX_MISSES, value_parser = clap::value_parser!(u32).range(1..))]
     pub policy_max_misses: u32,
 
     /// Decision policy: answers marked not helpful before a person takes over.
-    #[arg(long, global = true, env = "TANDEM_POLICY_MAX_UNHELPFUL", default_value_t = PolicyConfig::default().max_unhelpful, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, global = true, env = "TANDEM_POLICY_MAX_UNHELPFUL", default_value_t = policy_defaults::MAX_UNHELPFUL, value_parser = clap::value_parser!(u32).range(1..))]
     pub policy_max_unhelpful: u32,
 
     /// Decision policy: cosine similarity (0–1) from which a message repeating the previous one
     /// hands off. Measured: repeats 0.905–0.997, paraphrases 0.61–0.79.
-    #[arg(long, global = true, env = "TANDEM_POLICY_REPEAT_SIMILARITY", default_value_t = PolicyConfig::default().repeat_similarity)]
+    #[arg(long, global = true, env = "TANDEM_POLICY_REPEAT_SIMILARITY", default_value_t = policy_defaults::REPEAT_SIMILARITY)]
     pub policy_repeat_similarity: f32,
 
     /// Reload the knowledge base when its files change (debounced). Off: reload with SIGHUP or
@@ -300,26 +303,13 @@ impl Settings {
         })
     }
 
-    /// The decision policy these settings describe (thresholds not exposed keep their
-    /// defaults), or what is out of range.
-    pub fn policy(&self) -> Result<PolicyConfig, ConfigError> {
-        for (name, value) in [
-            ("policy_min_answer_score", self.policy_min_answer_score),
-            ("policy_clarify_margin", self.policy_clarify_margin),
-            ("policy_repeat_similarity", self.policy_repeat_similarity),
-        ] {
-            if !(0.0..=1.0).contains(&value) {
-                return Err(ConfigError::OutOfRange { name, value });
-            }
+    /// Where trained intent models are cached: `cache_dir`, or `DATA_DIR/cache` when empty.
+    pub fn model_cache_dir(&self) -> PathBuf {
+        if self.cache_dir.as_os_str().is_empty() {
+            self.data_dir.join("cache")
+        } else {
+            self.cache_dir.clone()
         }
-        Ok(PolicyConfig {
-            min_answer_score: self.policy_min_answer_score,
-            clarify_margin: self.policy_clarify_margin,
-            max_misses: self.policy_max_misses,
-            max_unhelpful: self.policy_max_unhelpful,
-            repeat_similarity: self.policy_repeat_similarity,
-            ..PolicyConfig::default()
-        })
     }
 
     /// `host:port`, for binding.
@@ -349,6 +339,22 @@ pub fn resolve(
         }
         None => Ok(settings),
     }
+}
+
+/// Defaults of the decision policy's settings. `bot::policy::PolicyConfig` starts from the same
+/// values and says why each is what it is; they are here so that the settings need not know the
+/// bot.
+pub mod policy_defaults {
+    /// `policy_min_answer_score`.
+    pub const MIN_ANSWER_SCORE: f32 = 0.5;
+    /// `policy_clarify_margin`.
+    pub const CLARIFY_MARGIN: f32 = 0.03;
+    /// `policy_max_misses`.
+    pub const MAX_MISSES: u32 = 2;
+    /// `policy_max_unhelpful`.
+    pub const MAX_UNHELPFUL: u32 = 2;
+    /// `policy_repeat_similarity`.
+    pub const REPEAT_SIMILARITY: f32 = 0.85;
 }
 
 #[cfg(test)]

@@ -3,27 +3,38 @@
 //!
 //! # Layout
 //!
-//! - [`analytics`]: containment, handoffs, waits, CSAT and unanswered questions from the store.
-//! - [`config`]: typed settings; defaults < config file < `TANDEM_*` environment < flags.
-//! - [`telemetry`]: structured logging.
-//! - [`knowledge`]: the FAQ and intents editors write as files; validation; tantivy index.
-//! - [`metrics`]: Prometheus metrics at `/metrics`.
-//! - [`model`]: the local sentence encoder (candle BERT) and intent model.
-//! - [`bot`]: the pipeline every customer message goes through (classify → retrieve → decide).
-//! - [`http`]: axum router, endpoints, `{code, message}` errors.
-//! - [`ws`]: live chat over a websocket: the protocol's frames, signed customer identities.
-//! - [`auth`]: agent accounts: argon2id passwords, session cookies, the first admin.
-//! - [`handoff`]: human agents: the live hub, the agent websocket, claim / reply / resolve...
-//! - [`reload`]: live knowledge updates (file watcher, SIGHUP, admin API) with status.
-//! - [`storage`]: sqlx store (SQLite by default) for conversations, their numbered events, feedback.
-//! - [`startup`]: [`startup::Application`] builds the server and runs it until stopped.
-//! - [`cli`]: the `tandem` command line (serve, check, ask, import, eval).
-//! - [`eval`]: evaluation on public benchmarks.
+//! Three layers, each importing only the ones below it:
+//!
+//! **Web** (parses, calls the application, writes back):
+//! - [`http`]: axum router, endpoints, sign-in, `{code, message}` errors;
+//! - [`ws`]: the customer chat socket and the agent console socket.
+//!
+//! **Application** (what the product does; never imports the web layer):
+//! - [`app`]: the shared state every request and session gets, built by [`startup`];
+//! - [`chat`]: a customer's conversation: hello, the turn (store, read, decide, record), rating;
+//! - [`handoff`]: human agents: the live hub, the handoff service, claim / reply / resolve...;
+//! - [`bot`]: what the bot makes of a message (classify → retrieve → decide);
+//! - [`model`]: the local sentence encoder and the intent model;
+//! - [`knowledge`]: the FAQ and intents editors write as files; validation; tantivy index;
+//! - [`reload`]: live knowledge updates (file watcher, SIGHUP, admin API) with status;
+//! - [`auth`]: agent accounts: argon2id passwords, sessions, the first admin;
+//! - [`analytics`]: containment, handoffs, waits, CSAT and unanswered questions;
+//! - [`storage`]: sqlx store (SQLite) for conversations, their numbered events, agents;
+//! - [`metrics`]: Prometheus metrics.
+//!
+//! **Shared vocabulary**: [`protocol`] (the frames both sockets speak, which are also what the
+//! store keeps), [`config`], [`clock`], [`telemetry`].
+//!
+//! And the binary's: [`cli`] (serve, check, ask, import, eval, agents) and [`eval`] (public
+//! benchmarks).
 
 pub mod analytics;
+pub mod app;
 pub mod auth;
 pub mod bot;
+pub mod chat;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod eval;
 pub mod handoff;
@@ -31,6 +42,7 @@ pub mod http;
 pub mod knowledge;
 pub mod metrics;
 pub mod model;
+pub mod protocol;
 pub mod reload;
 pub mod startup;
 pub mod storage;

@@ -1,4 +1,4 @@
-//! Prometheus metrics at `GET /metrics`: requests and websocket connections, active
+//! Prometheus metrics (served at `GET /metrics` by the web layer): requests and websocket connections, active
 //! conversations and queue lengths, model latency, the bot's decisions, knowledge reloads.
 //! Every name starts with `tandem_`.
 //!
@@ -6,18 +6,14 @@
 //! side (the tests do) count separately. Gauges that mirror the store (queue lengths) are read
 //! when scraped rather than kept in step with every change.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
 
-use crate::http::AppState;
+use crate::storage::Store;
 
 /// Latency buckets for the model, in seconds: the encoder takes a few milliseconds per message
 /// on a CPU, and a busy worker queue adds tens.
@@ -25,9 +21,10 @@ const MODEL_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// Why the metrics could not be set up (a name registered twice: a programming error).
+/// Why the metrics could not be set up (a name registered twice: a programming error) or
+/// encoded.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot register metrics: {0}")]
+#[error("metrics: {0}")]
 pub struct MetricsError(#[from] prometheus::Error);
 
 /// The server's metrics.
@@ -174,63 +171,37 @@ impl Drop for Counted {
     }
 }
 
-/// Counts every request by method, matched route (not the raw path, which would make a series
-/// per conversation id) and status.
-pub async fn count_requests(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    state
-        .metrics
-        .requests
-        .with_label_values(&[&method, &route, response.status().as_str()])
-        .inc();
-    response
-}
-
-/// `GET /metrics`.
-pub async fn scrape(State(state): State<AppState>) -> Response {
-    let started = Instant::now();
-    refresh_from_store(&state).await;
-    let mut body = Vec::new();
-    if let Err(e) = TextEncoder::new().encode(&state.metrics.registry.gather(), &mut body) {
-        tracing::error!(error = %e, "cannot encode metrics");
-        return crate::http::ApiError::Internal(e.into()).into_response();
+impl Metrics {
+    /// The metrics in the Prometheus text format, after reading the gauges that mirror the
+    /// store (queue lengths for every declared queue, conversations with agents).
+    pub async fn render(&self, store: &Store, queues: &[String]) -> Result<Vec<u8>, MetricsError> {
+        self.refresh_from_store(store, queues).await;
+        let mut body = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut body)
+            .map_err(MetricsError)?;
+        Ok(body)
     }
-    tracing::debug!(us = started.elapsed().as_micros() as u64, "metrics scraped");
-    ([(CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response()
-}
 
-/// Queue lengths and conversations with agents, read from the store.
-async fn refresh_from_store(state: &AppState) {
-    let metrics = &state.metrics;
-    match state.store.waiting().await {
-        Ok(waiting) => {
-            metrics.queue_length.reset();
-            // Every declared queue shows, empty ones at 0, so a dashboard sees them all.
-            for queue in &state.bot.load().knowledge().queues {
-                metrics
-                    .queue_length
-                    .with_label_values(&[&queue.name])
-                    .set(0);
+    async fn refresh_from_store(&self, store: &Store, queues: &[String]) {
+        match store.waiting().await {
+            Ok(waiting) => {
+                self.queue_length.reset();
+                // Every declared queue shows, empty ones at 0, so a dashboard sees them all.
+                for queue in queues {
+                    self.queue_length.with_label_values(&[queue]).set(0);
+                }
+                for w in &waiting {
+                    self.queue_length.with_label_values(&[&w.queue]).inc();
+                }
             }
-            for w in &waiting {
-                metrics.queue_length.with_label_values(&[&w.queue]).inc();
-            }
+            Err(e) => tracing::warn!(error = %e, "cannot read queue lengths for /metrics"),
         }
-        Err(e) => tracing::warn!(error = %e, "cannot read queue lengths for /metrics"),
-    }
-    match state.store.clocked(None).await {
-        Ok(clocked) => metrics
-            .with_agents
-            .set(i64::try_from(clocked.iter().filter(|c| !c.waiting).count()).unwrap_or(i64::MAX)),
-        Err(e) => tracing::warn!(error = %e, "cannot count conversations with agents"),
+        match store.clocked(None).await {
+            Ok(clocked) => self.with_agents.set(
+                i64::try_from(clocked.iter().filter(|c| !c.waiting).count()).unwrap_or(i64::MAX),
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot count conversations with agents"),
+        }
     }
 }

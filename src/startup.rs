@@ -11,17 +11,30 @@ use tokio::net::TcpListener;
 
 use arc_swap::ArcSwap;
 
+use crate::app::App;
 use crate::bot::Bot;
+use crate::clock::Clock;
 use crate::config::Settings;
-use crate::http::{self, AppState};
+use crate::http;
 use crate::knowledge;
 use crate::model::{BatchConfig, Embedder, Encoder};
 use crate::reload::{Reloader, watch};
 use crate::storage::Store;
 
+/// What a server may be given instead of making it itself: an encoder already loaded (a test
+/// process starts many servers on one model) and a clock (tests move time forward).
+#[derive(Clone, Default)]
+pub struct Provided {
+    /// The sentence encoder; loaded from `model_dir` when `None`.
+    pub encoder: Option<Arc<Encoder>>,
+    /// The clock every timestamp comes from.
+    pub clock: Clock,
+}
+
 /// A server that is bound and ready to run.
 pub struct Application {
     port: u16,
+    clock: Clock,
     listener: TcpListener,
     router: axum::Router,
     /// Tells chat sessions the server is shutting down.
@@ -40,6 +53,12 @@ impl Application {
     /// Fails, listing every problem, when the knowledge base is invalid: a server must not start
     /// answering customers from a half-broken FAQ.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, Provided::default()).await
+    }
+
+    /// [`Application::build`] with the parts in `provided`.
+    pub async fn build_with(settings: Settings, provided: Provided) -> anyhow::Result<Self> {
+        let Provided { encoder, clock } = provided;
         std::fs::create_dir_all(&settings.data_dir).with_context(|| {
             format!("cannot create data folder {}", settings.data_dir.display())
         })?;
@@ -52,8 +71,14 @@ impl Application {
             let knowledge = knowledge::load(dir)
                 .with_context(|| format!("knowledge base {}", dir.display()))?;
             let bot = Bot::new(knowledge)?;
-            let encoder = Encoder::load_with(&loading.model_dir, loading.encoder_backend)?;
-            Ok((bot, Arc::new(encoder)))
+            let encoder = match encoder {
+                Some(encoder) => encoder,
+                None => Arc::new(Encoder::load_with(
+                    &loading.model_dir,
+                    loading.encoder_backend,
+                )?),
+            };
+            Ok((bot, encoder))
         })
         .await
         .context("knowledge loader panicked")??;
@@ -66,7 +91,8 @@ impl Application {
         );
         let store = Store::open(&settings.data_dir)
             .await
-            .with_context(|| format!("conversation store in {}", settings.data_dir.display()))?;
+            .with_context(|| format!("conversation store in {}", settings.data_dir.display()))?
+            .with_clock(clock.clone());
         // The admin's one-time password goes to the log once; it is never stored in clear
         // and never printed again (the next start finds an agent and creates nothing).
         let queues = bot
@@ -112,7 +138,7 @@ impl Application {
         if settings.identity_secret.is_empty() {
             tracing::info!("no identity_secret set: every chat customer is anonymous");
         }
-        let policy = Arc::new(settings.policy()?);
+        let policy = Arc::new(crate::bot::policy::PolicyConfig::from_settings(&settings)?);
         let sealer = Arc::new(crate::storage::seal::Sealer::load_or_create(
             settings.data_key.expose(),
             &settings.data_dir,
@@ -120,9 +146,10 @@ impl Application {
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let chat_slots = Arc::new(tokio::sync::Semaphore::new(settings.max_chat_connections));
         let max_chat_connections = settings.max_chat_connections;
-        let state = AppState {
+        let app = App {
             bot,
             embedder,
+            clock: clock.clone(),
             chat_slots: Arc::clone(&chat_slots),
             shutdown: shutdown_rx,
             topics: Arc::default(),
@@ -135,19 +162,20 @@ impl Application {
             store,
         };
         // Offers, SLA breaches and auto-assignment; it stops at shutdown.
-        crate::handoff::watch::spawn(state.clone());
-        if state.settings.watch_knowledge {
+        crate::handoff::watch::spawn(app.clone());
+        if app.settings.watch_knowledge {
             watch::spawn_file_watcher(
-                Arc::clone(&state.reloader),
-                &state.settings.knowledge_dir,
-                state.shutdown.clone(),
+                Arc::clone(&app.reloader),
+                &app.settings.knowledge_dir,
+                app.shutdown.clone(),
             )?;
         }
-        watch::spawn_sighup(Arc::clone(&state.reloader), state.shutdown.clone());
+        watch::spawn_sighup(Arc::clone(&app.reloader), app.shutdown.clone());
         Ok(Self {
             port,
+            clock,
             listener,
-            router: http::router(state),
+            router: http::router(app),
             shutdown,
             chat_slots,
             max_chat_connections,
@@ -157,6 +185,11 @@ impl Application {
     /// The port the server listens on (useful when the settings asked for port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server's clock (tests advance it).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.

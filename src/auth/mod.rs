@@ -4,15 +4,11 @@
 //! Hashing is deliberately slow (tens of milliseconds of CPU), so it always runs on the blocking
 //! pool, never on the async threads that serve chats.
 
-mod http;
-
 use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
-
-pub use http::{AdminAgent, CurrentAgent, canned, login, logout, me, session_token};
 
 use crate::storage::{Agent, NewAgent, Role, StorageError, Store};
 
@@ -115,7 +111,7 @@ pub async fn sign_in(
         .create_session(
             &agent.id,
             &token,
-            crate::storage::now_ms().saturating_add(ttl),
+            store.clock().now_ms().saturating_add(ttl),
         )
         .await?;
     Ok((agent, token))

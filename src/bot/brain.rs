@@ -340,5 +340,3 @@ pub const OOS_METHOD: OosMethod = OosMethod::ProbMahalanobis;
 
 #[path = "brain_cache.rs"]
 mod cache;
-
-pub use cache::cache_dir;

@@ -16,11 +16,6 @@ use crate::model::{Encoder, IntentHead, ModelError, TrainConfig, features};
 /// Cached versions kept: enough to go back and forth between recent edits without retraining.
 pub const KEEP: usize = 8;
 
-/// Where brains are cached under a data folder.
-pub fn cache_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("cache")
-}
-
 impl Brain {
     /// Loads the brain for `knowledge` from `cache_dir`, or builds and caches it.
     pub fn load_or_build(
@@ -56,7 +51,10 @@ impl Brain {
         })?;
         let owners: Vec<u32> = self.owners.iter().map(|&o| o as u32).collect();
         if let Some(head) = &self.head {
-            head.save(head_path)?;
+            // Written beside and renamed into place, like the vectors below.
+            let partial = partial_path(head_path);
+            head.save(&partial)?;
+            rename(&partial, head_path)?;
         }
         let has_head = u32::from(self.head.is_some());
         let mut tensors = HashMap::from([
@@ -84,9 +82,12 @@ impl Brain {
                 Tensor::from_vec(means, m, &Device::Cpu)?,
             );
         }
-        // The vectors file is written last: its presence marks a complete cache entry.
-        candle_core::safetensors::save(&tensors, vectors_path)?;
-        Ok(())
+        // The vectors file is written last: its presence marks a complete cache entry. It is
+        // written under a name of its own and renamed into place, so that another server
+        // sharing the cache (same knowledge, same key) never reads half a file.
+        let partial = partial_path(vectors_path);
+        candle_core::safetensors::save(&tensors, &partial)?;
+        rename(&partial, vectors_path)
     }
 
     fn load(
@@ -166,10 +167,23 @@ impl Brain {
                 method: OOS_METHOD,
                 threshold: settings.oos_threshold,
             },
-            &cache_dir(&settings.data_dir),
+            &settings.model_cache_dir(),
             &crate::model::fingerprint(&settings.model_dir),
         )
     }
+}
+
+/// A name beside `path` that no other writer uses.
+fn partial_path(path: &Path) -> PathBuf {
+    let unique = uuid::Uuid::new_v4().simple();
+    path.with_extension(format!("{unique}.partial"))
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), ModelError> {
+    std::fs::rename(from, to).map_err(|source| ModelError::Io {
+        path: to.to_owned(),
+        source,
+    })
 }
 
 /// Deletes all but the `keep` most recently written cache entries in `dir` (an entry is its

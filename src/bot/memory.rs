@@ -1,9 +1,9 @@
 //! What the decision policy remembers of a conversation between messages: the state behind the
 //! rules that look back (misses in a row, the same answer twice, answers marked not helpful).
 
+use super::HandoffReason;
 use super::policy::Decision;
 use crate::knowledge::{DEFAULT_QUEUE, Priority};
-use crate::ws::HandoffReason;
 
 /// What the policy remembers of a conversation between messages. Rebuilt from the stored
 /// events when a customer resumes ([`Memory::observe_stored`]), so a reload or a server restart

@@ -16,11 +16,15 @@ pub mod brain;
 pub mod frustration;
 pub mod memory;
 pub mod policy;
+pub mod read;
+mod reason;
 pub mod selftest;
 
 use std::sync::Arc;
 
 pub use brain::{Brain, IntentScore, OosConfig, Understanding};
+pub use read::{ReadError, Reading, read};
+pub use reason::HandoffReason;
 
 use crate::knowledge::{FaqEntry, FaqIndex, IndexError, Knowledge};
 

@@ -1,6 +1,6 @@
 //! The decide step: what the bot does with one customer message, given what it understood.
 //!
-//! [`decide`] is a pure function of a [`Turn`] (a summary of the [`Analysis`] and of how the
+//! [`decide`] is a pure function of a [`Turn`] (a summary of what the bot read in the message and of how the
 //! message relates to the conversation), the conversation's [`Memory`] and the
 //! [`PolicyConfig`], so every rule is unit-tested here with hand-made turns; the live session
 //! (`src/ws/session.rs`) only builds the turn, stores and sends the frame for the [`Decision`],
@@ -27,10 +27,10 @@
 //! is the `max_misses`-th in a row. Feedback is judged by [`on_feedback`]: the `max_unhelpful`-th
 //! answer marked not helpful hands off.
 
+use crate::config::{ConfigError, Settings};
 use crate::knowledge::{Action, DEFAULT_QUEUE, Intent, Knowledge, Priority};
-use crate::ws::HandoffReason;
 
-use super::Analysis;
+use super::{Candidate, HandoffReason, Understanding};
 
 pub use super::memory::Memory;
 
@@ -74,16 +74,44 @@ pub struct PolicyConfig {
 
 impl Default for PolicyConfig {
     fn default() -> Self {
+        use crate::config::policy_defaults as settings;
         PolicyConfig {
-            min_answer_score: 0.5,
-            clarify_margin: 0.03,
+            min_answer_score: settings::MIN_ANSWER_SCORE,
+            clarify_margin: settings::CLARIFY_MARGIN,
             min_intent_probability: 0.5,
-            max_misses: 2,
+            max_misses: settings::MAX_MISSES,
             max_choices: 3,
             strong_answer_score: 0.8,
-            max_unhelpful: 2,
-            repeat_similarity: 0.85,
+            max_unhelpful: settings::MAX_UNHELPFUL,
+            repeat_similarity: settings::REPEAT_SIMILARITY,
         }
+    }
+}
+
+impl PolicyConfig {
+    /// The decision policy `settings` describe (thresholds not exposed keep their
+    /// defaults), or what is out of range.
+    pub fn from_settings(settings: &Settings) -> Result<PolicyConfig, ConfigError> {
+        for (name, value) in [
+            ("policy_min_answer_score", settings.policy_min_answer_score),
+            ("policy_clarify_margin", settings.policy_clarify_margin),
+            (
+                "policy_repeat_similarity",
+                settings.policy_repeat_similarity,
+            ),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(ConfigError::OutOfRange { name, value });
+            }
+        }
+        Ok(PolicyConfig {
+            min_answer_score: settings.policy_min_answer_score,
+            clarify_margin: settings.policy_clarify_margin,
+            max_misses: settings.policy_max_misses,
+            max_unhelpful: settings.policy_max_unhelpful,
+            repeat_similarity: settings.policy_repeat_similarity,
+            ..PolicyConfig::default()
+        })
     }
 }
 
@@ -134,11 +162,15 @@ pub struct Turn {
 }
 
 impl Turn {
-    /// The summary of `analysis` of the message `text`, with the top intent's action looked up
+    /// The summary of what the bot read in the message `text`, with the top intent's action looked up
     /// in `knowledge`. The similarity to the previous message is the caller's to fill in: only
     /// the conversation knows it.
-    pub fn from_analysis(text: &str, analysis: &Analysis<'_>, knowledge: &Knowledge) -> Turn {
-        let understanding = &analysis.understanding;
+    pub fn from_reading(
+        text: &str,
+        understanding: &Understanding,
+        candidates: &[Candidate<'_>],
+        knowledge: &Knowledge,
+    ) -> Turn {
         let intent = understanding.intents.first().and_then(|top| {
             let intent: &Intent = knowledge.intent(&top.name)?;
             Some(IntentGuess {
@@ -157,8 +189,7 @@ impl Turn {
             intent,
             out_of_scope: understanding.out_of_scope,
             oos_score: understanding.oos_score,
-            candidates: analysis
-                .candidates
+            candidates: candidates
                 .iter()
                 .map(|c| ScoredEntry {
                     faq_id: c.entry.id.clone(),

@@ -337,3 +337,30 @@ fn memory_rebuilt_from_stored_decisions_counts_misses_and_the_last_answer() {
         "a miss after the restored one is the second in a row"
     );
 }
+
+/// Settings as the command line would give them.
+fn settings(args: &[&str]) -> crate::config::Settings {
+    #[derive(clap::Parser)]
+    struct Args {
+        #[command(flatten)]
+        settings: crate::config::Settings,
+    }
+    <Args as clap::Parser>::parse_from(args).settings
+}
+
+#[test]
+fn policy_scores_outside_zero_to_one_are_refused_by_name() {
+    let out_of_range = settings(&["tandem", "--policy-repeat-similarity", "1.5"]);
+    let err = PolicyConfig::from_settings(&out_of_range).expect_err("out of range");
+    assert!(
+        err.to_string().contains("policy_repeat_similarity"),
+        "{err}"
+    );
+    let three = settings(&["tandem", "--policy-max-misses", "3"]);
+    assert_eq!(
+        PolicyConfig::from_settings(&three)
+            .map(|p| p.max_misses)
+            .ok(),
+        Some(3)
+    );
+}

@@ -24,18 +24,6 @@ fn config_file_overrides_defaults_but_not_flags() {
 }
 
 #[test]
-fn policy_scores_outside_zero_to_one_are_refused_by_name() {
-    let (settings, _) = parse(&["tandem", "--policy-repeat-similarity", "1.5"]);
-    let err = settings.policy().expect_err("out of range");
-    assert!(
-        err.to_string().contains("policy_repeat_similarity"),
-        "{err}"
-    );
-    let (settings, _) = parse(&["tandem", "--policy-max-misses", "3"]);
-    assert_eq!(settings.policy().map(|p| p.max_misses).ok(), Some(3));
-}
-
-#[test]
 fn unknown_config_keys_are_rejected_by_name() {
     let (settings, matches) = parse(&["tandem"]);
     let err = settings

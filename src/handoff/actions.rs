@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use super::publish::{joined, notice, publish_frame};
 use super::{AgentNews, CustomerNews, announce_positions};
-use crate::http::AppState;
-use crate::storage::{Agent, ConversationState, NewEvent, Role, Sender, StorageError, StoredEvent};
-use crate::ws::{ServerFrame, Typist};
+use crate::app::App;
+use crate::protocol::agent::NoteView;
+use crate::protocol::{ServerFrame, Typist};
+use crate::storage::{Agent, ConversationState, Role, Sender, StorageError, StoredEvent};
 
 /// Why an agent action was refused (or failed). `code` is the agent protocol's error code.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +58,8 @@ impl ActionError {
 }
 
 /// Takes a waiting conversation: exactly one of several agents claiming at once wins.
-pub async fn claim(state: &AppState, agent: &Agent, id: &str) -> Result<(), ActionError> {
-    let conversation = state
+pub async fn claim(app: &App, agent: &Agent, id: &str) -> Result<(), ActionError> {
+    let conversation = app
         .store
         .conversation(id)
         .await?
@@ -66,100 +68,82 @@ pub async fn claim(state: &AppState, agent: &Agent, id: &str) -> Result<(), Acti
     if agent.role != Role::Admin && !agent.skills.contains(&queue) {
         return Err(ActionError::NoSkill(queue));
     }
-    let held = state.store.assigned_to(&agent.id).await?.len();
+    let held = app.store.assigned_to(&agent.id).await?.len();
     if u32::try_from(held).unwrap_or(u32::MAX) >= agent.max_chats {
         return Err(ActionError::AtCapacity(agent.max_chats));
     }
-    if !state.store.claim(id, &agent.id).await? {
-        return Err(match state.store.holder(id).await? {
-            Some(holder) => ActionError::AlreadyClaimed(agent_name(state, &holder).await?),
+    if !app.store.claim(id, &agent.id).await? {
+        return Err(match app.store.holder(id).await? {
+            Some(holder) => ActionError::AlreadyClaimed(agent_name(app, &holder).await?),
             None => ActionError::BadState("this conversation is not waiting".to_owned()),
         });
     }
     tracing::info!(conversation = id, agent = agent.id, "claimed");
-    joined(state, agent, id).await?;
-    state.hub.tell_agents(AgentNews::QueueChanged);
-    announce_positions(state).await;
-    Ok(())
-}
-
-/// Tells the customer (and the transcript) that `agent` joined.
-pub(super) async fn joined(state: &AppState, agent: &Agent, id: &str) -> Result<(), ActionError> {
-    notice(
-        state,
-        id,
-        format!("{} joined the conversation.", agent.name),
-    )
-    .await?;
+    joined(app, agent, id).await?;
+    app.hub.tell_agents(AgentNews::QueueChanged);
+    announce_positions(app).await;
     Ok(())
 }
 
 /// Writes to the customer; returns the stored event.
 pub async fn reply(
-    state: &AppState,
+    app: &App,
     agent: &Agent,
     id: &str,
     text: &str,
 ) -> Result<StoredEvent, ActionError> {
-    must_hold(state, agent, id).await?;
+    must_hold(app, agent, id).await?;
     let frame = ServerFrame::AgentMessage {
         seq: 0,
         agent_name: agent.name.clone(),
         text: text.to_owned(),
     };
-    let stored = publish(state, id, Sender::Agent, &frame).await?;
-    if state.store.mark_agent_reply(id).await? {
+    let stored = publish_frame(app, id, Sender::Agent, &frame).await?;
+    if app.store.mark_agent_reply(id).await? {
         // The first reply stops the first-response clock the consoles show.
-        state.hub.tell_agents(AgentNews::QueueChanged);
+        app.hub.tell_agents(AgentNews::QueueChanged);
     }
     Ok(stored)
 }
 
 /// An internal note: stored apart from the transcript and announced to agents only.
-pub async fn note(
-    state: &AppState,
-    agent: &Agent,
-    id: &str,
-    text: &str,
-) -> Result<(), ActionError> {
-    if state.store.conversation(id).await?.is_none() {
+pub async fn note(app: &App, agent: &Agent, id: &str, text: &str) -> Result<(), ActionError> {
+    if app.store.conversation(id).await?.is_none() {
         return Err(ActionError::NotFound(id.to_owned()));
     }
-    let note = state.store.add_note(id, &agent.id, text).await?;
-    state.hub.tell_agents(AgentNews::Note {
+    let note = app.store.add_note(id, &agent.id, text).await?;
+    let note = NoteView {
+        agent_name: note.agent_name,
+        text: note.text,
+        created_at: note.created_at,
+    };
+    app.hub.tell_agents(AgentNews::Note {
         conversation_id: id.into(),
-        note: Arc::new(serde_json::to_value(note)?),
+        note: Arc::new(note),
     });
     Ok(())
 }
 
 /// The agent started or stopped typing: the customer sees it (not stored).
-pub async fn typing(
-    state: &AppState,
-    agent: &Agent,
-    id: &str,
-    active: bool,
-) -> Result<(), ActionError> {
-    must_hold(state, agent, id).await?;
-    let frame = serde_json::to_string(&ServerFrame::Typing {
+pub async fn typing(app: &App, agent: &Agent, id: &str, active: bool) -> Result<(), ActionError> {
+    must_hold(app, agent, id).await?;
+    let frame = ServerFrame::Typing {
         who: Typist::Agent,
         active,
-    })?;
-    state
-        .hub
-        .tell_customer(id, CustomerNews::Transient(frame.into()));
+    };
+    app.hub.tell_customer(id, CustomerNews::Transient(frame));
     Ok(())
 }
 
 /// Puts a held conversation back in line, in another queue.
 pub async fn transfer_to_queue(
-    state: &AppState,
+    app: &App,
     agent: &Agent,
     id: &str,
     queue: &str,
 ) -> Result<(), ActionError> {
-    let conversation = must_hold(state, agent, id).await?;
-    let known = state
+    let conversation = must_hold(app, agent, id).await?;
+    let known = app
         .bot
         .load()
         .knowledge()
@@ -174,55 +158,49 @@ pub async fn transfer_to_queue(
     let reason = conversation
         .handoff_reason
         .unwrap_or_else(|| "transfer".to_owned());
-    state
-        .store
+    app.store
         .enqueue(id, &reason, queue, conversation.priority)
         .await?;
     notice(
-        state,
+        app,
         id,
         "You are being transferred; someone will be with you shortly.".to_owned(),
     )
     .await?;
-    state.hub.tell_agents(AgentNews::QueueChanged);
-    announce_positions(state).await;
+    app.hub.tell_agents(AgentNews::QueueChanged);
+    announce_positions(app).await;
     Ok(())
 }
 
 /// Gives a held conversation straight to another (enabled) agent.
 pub async fn transfer_to_agent(
-    state: &AppState,
+    app: &App,
     agent: &Agent,
     id: &str,
     target: &str,
 ) -> Result<(), ActionError> {
-    must_hold(state, agent, id).await?;
-    let target = state
+    must_hold(app, agent, id).await?;
+    let target = app
         .store
         .agent(target)
         .await?
         .filter(|a| !a.disabled)
         .ok_or_else(|| ActionError::BadState(format!("there is no agent {target:?}")))?;
-    state.store.assign(id, &target.id).await?;
-    notice(
-        state,
-        id,
-        format!("{} joined the conversation.", target.name),
-    )
-    .await?;
-    state.hub.tell_agents(AgentNews::QueueChanged);
+    app.store.assign(id, &target.id).await?;
+    notice(app, id, format!("{} joined the conversation.", target.name)).await?;
+    app.hub.tell_agents(AgentNews::QueueChanged);
     Ok(())
 }
 
 /// Closes the conversation and asks the customer for a rating.
-pub async fn resolve(state: &AppState, agent: &Agent, id: &str) -> Result<(), ActionError> {
-    must_hold(state, agent, id).await?;
+pub async fn resolve(app: &App, agent: &Agent, id: &str) -> Result<(), ActionError> {
+    must_hold(app, agent, id).await?;
     // A target that fell due since the watchdog's last look is recorded before it stops
     // looking at this conversation.
-    super::watch::check_one(state, id).await?;
-    state.store.resolve(id).await?;
+    super::sla::check_one(app, id).await?;
+    app.store.resolve(id).await?;
     notice(
-        state,
+        app,
         id,
         format!("{} resolved the conversation.", agent.name),
     )
@@ -231,50 +209,50 @@ pub async fn resolve(state: &AppState, agent: &Agent, id: &str) -> Result<(), Ac
         seq: 0,
         text: "How did we do? Rate this conversation from 1 to 5.".to_owned(),
     };
-    publish(state, id, Sender::System, &ask).await?;
-    state.hub.tell_agents(AgentNews::QueueChanged);
+    publish_frame(app, id, Sender::System, &ask).await?;
+    app.hub.tell_agents(AgentNews::QueueChanged);
     Ok(())
 }
 
 /// Gives the conversation back to the bot.
-pub async fn hand_back(state: &AppState, agent: &Agent, id: &str) -> Result<(), ActionError> {
-    must_hold(state, agent, id).await?;
-    state.store.hand_back(id).await?;
+pub async fn hand_back(app: &App, agent: &Agent, id: &str) -> Result<(), ActionError> {
+    must_hold(app, agent, id).await?;
+    app.store.hand_back(id).await?;
     notice(
-        state,
+        app,
         id,
         "You are chatting with our assistant again.".to_owned(),
     )
     .await?;
-    state.hub.tell_customer(id, CustomerNews::BotActive(true));
-    state.hub.tell_agents(AgentNews::QueueChanged);
+    app.hub.tell_customer(id, CustomerNews::BotActive(true));
+    app.hub.tell_agents(AgentNews::QueueChanged);
     Ok(())
 }
 
 /// Marks an offline ticket done (any agent who sees its queue, or an admin).
-pub async fn ticket_done(state: &AppState, agent: &Agent, id: &str) -> Result<(), ActionError> {
-    let visible = state
+pub async fn ticket_done(app: &App, agent: &Agent, id: &str) -> Result<(), ActionError> {
+    let visible = app
         .store
         .open_tickets()
         .await?
         .into_iter()
         .find(|t| t.id == id)
         .is_some_and(|t| agent.role == Role::Admin || agent.skills.contains(&t.queue));
-    if !visible || !state.store.close_ticket(id, &agent.id).await? {
+    if !visible || !app.store.close_ticket(id, &agent.id).await? {
         return Err(ActionError::NoTicket(id.to_owned()));
     }
     tracing::info!(ticket = id, agent = agent.id, "ticket done");
-    state.hub.tell_agents(AgentNews::QueueChanged);
+    app.hub.tell_agents(AgentNews::QueueChanged);
     Ok(())
 }
 
 /// Only the holder (or an admin) acts on a held conversation; returns it.
 async fn must_hold(
-    state: &AppState,
+    app: &App,
     agent: &Agent,
     id: &str,
 ) -> Result<crate::storage::Conversation, ActionError> {
-    let conversation = state
+    let conversation = app
         .store
         .conversation(id)
         .await?
@@ -285,7 +263,7 @@ async fn must_hold(
             conversation.state
         )));
     }
-    let holder = state.store.holder(id).await?;
+    let holder = app.store.holder(id).await?;
     if holder.as_deref() == Some(agent.id.as_str()) || agent.role == Role::Admin {
         Ok(conversation)
     } else {
@@ -293,31 +271,10 @@ async fn must_hold(
     }
 }
 
-async fn agent_name(state: &AppState, id: &str) -> Result<String, ActionError> {
-    Ok(state
+async fn agent_name(app: &App, id: &str) -> Result<String, ActionError> {
+    Ok(app
         .store
         .agent(id)
         .await?
         .map_or_else(|| "another agent".to_owned(), |a| a.name))
-}
-
-/// Stores a notice in the conversation and announces it.
-async fn notice(state: &AppState, id: &str, text: String) -> Result<StoredEvent, ActionError> {
-    let frame = ServerFrame::Notice { seq: None, text };
-    publish(state, id, Sender::System, &frame).await
-}
-
-/// Stores a frame in the conversation, then tells the customer and the agents.
-async fn publish(
-    state: &AppState,
-    id: &str,
-    sender: Sender,
-    frame: &ServerFrame,
-) -> Result<StoredEvent, ActionError> {
-    let mut value = serde_json::to_value(frame)?;
-    if let (ServerFrame::Notice { .. }, Some(object)) = (frame, value.as_object_mut()) {
-        // Stored notices carry a seq; the store sets it.
-        object.insert("seq".to_owned(), 0.into());
-    }
-    Ok(super::publish(state, id, NewEvent::new(sender, value)).await?)
 }

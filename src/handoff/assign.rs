@@ -5,20 +5,21 @@
 
 use std::collections::HashSet;
 
-use super::actions::{ActionError, joined};
+use super::actions::ActionError;
+use super::publish::joined;
 use super::{AgentNews, announce_positions};
-use crate::http::AppState;
+use crate::app::App;
 use crate::storage::Agent;
 
 /// Assigns what can be assigned; failures are logged (the next tick tries again).
-pub async fn run(state: &AppState) {
-    if let Err(e) = assign(state).await {
+pub async fn run(app: &App) {
+    if let Err(e) = assign(app).await {
         tracing::warn!(error = %e, "auto-assignment failed");
     }
 }
 
-async fn assign(state: &AppState) -> Result<(), ActionError> {
-    let auto: HashSet<String> = state
+async fn assign(app: &App) -> Result<(), ActionError> {
+    let auto: HashSet<String> = app
         .bot
         .load()
         .knowledge()
@@ -30,8 +31,8 @@ async fn assign(state: &AppState) -> Result<(), ActionError> {
     if auto.is_empty() {
         return Ok(());
     }
-    let _turn = state.hub.assigning.lock().await;
-    let waiting: Vec<_> = state
+    let _turn = app.hub.assigning.lock().await;
+    let waiting: Vec<_> = app
         .store
         .waiting()
         .await?
@@ -42,9 +43,9 @@ async fn assign(state: &AppState) -> Result<(), ActionError> {
         return Ok(());
     }
     let mut agents: Vec<(Agent, u32)> = Vec::new();
-    for id in state.hub.online_agents() {
-        if let Some(agent) = state.store.agent(&id).await?.filter(|a| !a.disabled) {
-            let held = state.store.assigned_to(&agent.id).await?.len();
+    for id in app.hub.online_agents() {
+        if let Some(agent) = app.store.agent(&id).await?.filter(|a| !a.disabled) {
+            let held = app.store.assigned_to(&agent.id).await?.len();
             agents.push((agent, u32::try_from(held).unwrap_or(u32::MAX)));
         }
     }
@@ -53,7 +54,7 @@ async fn assign(state: &AppState) -> Result<(), ActionError> {
         let Some((agent, held)) = least_loaded(&mut agents, &conversation.queue) else {
             continue;
         };
-        if state
+        if app
             .store
             .claim(&conversation.conversation_id, &agent.id)
             .await?
@@ -66,16 +67,16 @@ async fn assign(state: &AppState) -> Result<(), ActionError> {
                 agent = agent.id,
                 "assigned automatically"
             );
-            joined(state, agent, id).await?;
-            state.hub.tell_agents(AgentNews::Assigned {
+            joined(app, agent, id).await?;
+            app.hub.tell_agents(AgentNews::Assigned {
                 agent_id: agent.id.as_str().into(),
                 conversation_id: id.into(),
             });
         }
     }
     if assigned {
-        state.hub.tell_agents(AgentNews::QueueChanged);
-        announce_positions(state).await;
+        app.hub.tell_agents(AgentNews::QueueChanged);
+        announce_positions(app).await;
     }
     Ok(())
 }

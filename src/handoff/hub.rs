@@ -7,7 +7,7 @@
 //!   written by someone else (an agent's reply, a notice), queue position updates, and whether
 //!   the bot serves the conversation (an agent took it, or handed it back);
 //! - one channel every agent session listens on: the queues changed, a conversation got a new
-//!   event or note, a customer is typing, an agent was disabled.
+//!   event or note, a customer is typing, a conversation was assigned.
 //!
 //! Frames carry their `seq`, so a customer session that replays from the store while a live
 //! frame arrives forwards each frame once (it skips seqs it has sent). Channels of a conversation
@@ -17,6 +17,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
+
+use crate::protocol::ServerFrame;
+use crate::protocol::agent::{NoteView, TranscriptEntry};
 
 /// Messages a customer session may miss before it lags: far more than a conversation produces
 /// between two reads of a live socket.
@@ -35,7 +38,7 @@ pub enum CustomerNews {
         json: Arc<str>,
     },
     /// A frame that is not stored (typing).
-    Transient(Arc<str>),
+    Transient(ServerFrame),
     /// The conversation's place in its queue (sessions send it when it changed).
     Position {
         /// The queue.
@@ -59,14 +62,14 @@ pub enum AgentNews {
         /// The conversation.
         conversation_id: Arc<str>,
         /// The entry, as in the `event` frame of the agent protocol.
-        entry: Arc<serde_json::Value>,
+        entry: Arc<TranscriptEntry>,
     },
     /// A new internal note.
     Note {
         /// The conversation.
         conversation_id: Arc<str>,
         /// The note, as in the `note` frame.
-        note: Arc<serde_json::Value>,
+        note: Arc<NoteView>,
     },
     /// The customer started or stopped typing.
     CustomerTyping {
@@ -82,14 +85,9 @@ pub enum AgentNews {
         /// The conversation.
         conversation_id: Arc<str>,
     },
-    /// This agent was disabled: close their sockets.
-    SignedOut {
-        /// The agent.
-        agent_id: Arc<str>,
-    },
 }
 
-/// The hub; one per server, shared through `AppState`.
+/// The hub; one per server, shared through [`App`](crate::app::App).
 #[derive(Debug)]
 pub struct Hub {
     conversations: Mutex<HashMap<String, broadcast::Sender<CustomerNews>>>,
@@ -212,11 +210,6 @@ impl Hub {
         agents
     }
 
-    /// Conversations with a listening customer session (for tests and metrics).
-    pub fn listening(&self) -> usize {
-        self.lock().len()
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<CustomerNews>>> {
         lock(&self.conversations)
     }
@@ -267,9 +260,12 @@ mod tests {
         ));
         drop(first);
         hub.forget("c1");
-        assert_eq!(hub.listening(), 1, "one listener left");
+        assert_eq!(hub.lock().len(), 1, "one listener left");
         drop(second);
         hub.forget("c1");
-        assert_eq!(hub.listening(), 0);
+        assert!(
+            hub.lock().is_empty(),
+            "the channel went with its last listener"
+        );
     }
 }

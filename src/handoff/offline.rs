@@ -5,10 +5,10 @@
 
 use jiff::Timestamp;
 
-use crate::http::AppState;
+use crate::app::App;
 use crate::knowledge::Queue;
+use crate::protocol::{OfflineReason, ServerFrame};
 use crate::storage::{NewEvent, Sender, StorageError};
-use crate::ws::{OfflineReason, ServerFrame};
 
 /// What the customer is told when nobody is online for the queue of their handoff.
 const NOBODY_ONLINE: &str = "Nobody from our team is online right now. Leave your email and a \
@@ -21,9 +21,9 @@ const TIMEOUT: &str = "Sorry for the wait: everyone on our team is still busy. Y
 
 /// Why a customer waiting in `queue` at `now` should be offered to leave a message at the
 /// moment of the handoff: closed beats nobody online (it says when to come back).
-pub fn at_handoff(state: &AppState, queue: &Queue, now: Timestamp) -> Option<ServerFrame> {
+pub fn at_handoff(app: &App, queue: &Queue, now: Timestamp) -> Option<ServerFrame> {
     closed(queue, now).or_else(|| {
-        (state.hub.online_for(&queue.name) == 0).then(|| offer(OfflineReason::NobodyOnline))
+        (app.hub.online_for(&queue.name) == 0).then(|| offer(OfflineReason::NobodyOnline))
     })
 }
 
@@ -39,14 +39,14 @@ pub fn while_waiting(queue: &Queue, queued_at: i64, now: Timestamp) -> Option<Se
 /// Makes the offer (`frame`, an `offline` frame as JSON) unless this wait already had one:
 /// stores the frame and tells the customer and the agents. Returns whether it was made.
 pub async fn make(
-    state: &AppState,
+    app: &App,
     conversation_id: &str,
     value: serde_json::Value,
 ) -> Result<bool, StorageError> {
-    if !state.store.mark_offline_offered(conversation_id).await? {
+    if !app.store.mark_offline_offered(conversation_id).await? {
         return Ok(false);
     }
-    super::publish(state, conversation_id, NewEvent::new(Sender::System, value)).await?;
+    super::publish(app, conversation_id, NewEvent::new(Sender::System, value)).await?;
     Ok(true)
 }
 

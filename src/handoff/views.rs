@@ -1,12 +1,19 @@
 //! What an agent's console is shown: the queue snapshot (waiting, mine, offline tickets) and one
-//! conversation with its context (transcript, notes, suggestions, earlier conversations).
+//! conversation with its context (transcript, notes, suggestions, earlier conversations), as
+//! typed frames of the agent protocol.
 
-use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::actions::ActionError;
-use super::agent_ws::AgentSession;
 use super::transcript_entry;
-use crate::storage::{Clocked, Role};
+use crate::app::App;
+use crate::knowledge::{Knowledge, Queue};
+use crate::protocol::agent::{
+    AgentFrame, AgentProfile, CustomerView, HistoryEntry, MineView, NoteView, QueueState, Sla,
+    Suggestion, TicketView, WaitingView,
+};
+use crate::storage::{Agent, Clocked, Role, StorageError};
 
 /// FAQ answers suggested to the agent for the customer's latest message.
 const SUGGESTIONS: usize = 3;
@@ -23,220 +30,254 @@ fn priority_name(rank: i64) -> &'static str {
 
 /// A conversation's SLA due times: the first response's until an agent replied, and the
 /// resolution's.
-fn sla_json(clock: &Clocked, queue: &crate::knowledge::Queue) -> Value {
-    let (first_due, resolution_due) = super::watch::due(clock, queue);
-    json!({
-        "first_response_due": clock.first_agent_reply_at.is_none().then_some(first_due),
-        "resolution_due": resolution_due,
+fn sla(clock: &Clocked, queue: &Queue) -> Sla {
+    let (first_due, resolution_due) = super::sla::due(clock, queue);
+    Sla {
+        first_response_due: clock.first_agent_reply_at.is_none().then_some(first_due),
+        resolution_due,
+    }
+}
+
+/// Whether `agent` may see conversations of `queue`.
+fn sees(agent: &Agent, queue: &str) -> bool {
+    agent.role == Role::Admin || agent.skills.iter().any(|s| s == queue)
+}
+
+/// The `welcome` frame: the agent and every queue's name.
+pub fn welcome(app: &App, agent: &Agent) -> AgentFrame {
+    let queues = app
+        .bot
+        .load()
+        .knowledge()
+        .queues
+        .iter()
+        .map(|q| q.name.clone())
+        .collect();
+    AgentFrame::Welcome {
+        agent: AgentProfile {
+            id: agent.id.clone(),
+            email: agent.email.clone(),
+            name: agent.name.clone(),
+            role: agent.role.as_str().to_owned(),
+            skills: agent.skills.clone(),
+            max_chats: agent.max_chats,
+        },
+        queues,
+    }
+}
+
+/// The `queue` frame: what `agent` may take, and what they hold.
+pub async fn snapshot(app: &App, agent: &Agent) -> Result<AgentFrame, StorageError> {
+    let waiting = app.store.waiting().await?;
+    let mine = app.store.assigned_to(&agent.id).await?;
+    let now = app.clock.now_ms();
+    let bot = app.bot.load_full();
+    let knowledge = bot.knowledge();
+    let clocks: HashMap<String, Clocked> = app
+        .store
+        .clocked(None)
+        .await?
+        .into_iter()
+        .map(|c| (c.conversation_id.clone(), c))
+        .collect();
+    let sla_of = |id: &str| clocks.get(id).map(|c| sla(c, &knowledge.queue(&c.queue)));
+    let mut places = HashMap::<String, u32>::new();
+    let mut visible = Vec::new();
+    for w in waiting {
+        let place = places.entry(w.queue.clone()).or_insert(0);
+        *place += 1;
+        if sees(agent, &w.queue) {
+            visible.push(WaitingView {
+                sla: sla_of(&w.conversation_id),
+                priority: priority_name(w.priority).to_owned(),
+                position: *place,
+                waiting_secs: (now - w.queued_at).max(0) / 1000,
+                customer_name: w
+                    .customer_attributes
+                    .as_ref()
+                    .and_then(|a| a.get("name"))
+                    .cloned(),
+                conversation_id: w.conversation_id,
+                queue: w.queue,
+                reason: w.reason,
+                preview: w.preview,
+                locale: w.locale,
+            });
+        }
+    }
+    let mine = mine
+        .into_iter()
+        .map(|(id, queue, preview)| MineView {
+            priority: priority_name(clocks.get(&id).map_or(1, |c| c.priority)).to_owned(),
+            sla: sla_of(&id),
+            conversation_id: id,
+            queue,
+            preview,
+        })
+        .collect();
+    Ok(AgentFrame::Queue {
+        now,
+        queues: queue_states(app, agent, knowledge),
+        waiting: visible,
+        mine,
+        tickets: tickets(app, agent).await?,
     })
 }
 
-impl AgentSession {
-    /// The `queue` frame: what this agent may take, and what they hold.
-    pub(super) async fn snapshot(&mut self) {
-        let (waiting, mine) = match (
-            self.state.store.waiting().await,
-            self.state.store.assigned_to(&self.agent.id).await,
-        ) {
-            (Ok(waiting), Ok(mine)) => (waiting, mine),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(error = %e, "cannot read the queue");
-                return self.error("internal", "the queue could not be read");
+/// Open or closed, agents online, auto-assignment: for each queue `agent` may see.
+fn queue_states(app: &App, agent: &Agent, knowledge: &Knowledge) -> Vec<QueueState> {
+    let now = app.clock.now();
+    knowledge
+        .queues
+        .iter()
+        .filter(|q| sees(agent, &q.name))
+        .map(|q| {
+            let hours = q.hours.as_ref();
+            QueueState {
+                name: q.name.clone(),
+                open: hours.is_none_or(|h| h.is_open(now)),
+                opens_at: hours
+                    .and_then(|h| h.next_open(now))
+                    .filter(|&t| t > now)
+                    .map(|t| t.as_millisecond()),
+                closes_at: hours
+                    .and_then(|h| h.closes_at(now))
+                    .map(|t| t.as_millisecond()),
+                online: app.hub.online_for(&q.name),
+                auto_assign: q.auto_assign,
             }
-        };
-        let now = crate::storage::now_ms();
-        let bot = self.state.bot.load_full();
-        let knowledge = bot.knowledge();
-        let clocks = self.clocks().await;
-        let sla = |id: &str| {
-            clocks
-                .get(id)
-                .map(|c| sla_json(c, &knowledge.queue(&c.queue)))
-        };
-        let mut places = std::collections::HashMap::<String, u32>::new();
-        let mut visible = Vec::new();
-        for w in waiting {
-            let place = places.entry(w.queue.clone()).or_insert(0);
-            *place += 1;
-            if self.agent.role == Role::Admin || self.agent.skills.contains(&w.queue) {
-                visible.push(json!({
-                    "conversation_id": w.conversation_id,
-                    "queue": w.queue,
-                    "priority": priority_name(w.priority),
-                    "reason": w.reason,
-                    "position": *place,
-                    "waiting_secs": (now - w.queued_at).max(0) / 1000,
-                    "preview": w.preview,
-                    "locale": w.locale,
-                    "customer_name": w.customer_attributes.as_ref().and_then(|a| a.get("name")).cloned(),
-                    "sla": sla(&w.conversation_id),
-                }));
-            }
-        }
-        let mine: Vec<Value> = mine
-            .into_iter()
-            .map(|(id, queue, preview)| {
-                let priority = clocks.get(&id).map_or(1, |c| c.priority);
-                json!({"conversation_id": id, "queue": queue, "preview": preview, "priority": priority_name(priority), "sla": sla(&id)})
-            })
-            .collect();
-        let tickets = self.tickets().await;
-        let queues = self.queue_states(knowledge);
-        self.out.push(json!({
-            "type": "queue",
-            "now": now,
-            "queues": queues,
-            "waiting": visible,
-            "mine": mine,
-            "tickets": tickets,
-        }));
-    }
-
-    /// Open or closed, agents online, auto-assignment: for each queue this agent may see.
-    fn queue_states(&self, knowledge: &crate::knowledge::Knowledge) -> Vec<Value> {
-        let now = jiff::Timestamp::now();
-        knowledge
-            .queues
-            .iter()
-            .filter(|q| self.agent.role == Role::Admin || self.agent.skills.contains(&q.name))
-            .map(|q| {
-                let hours = q.hours.as_ref();
-                json!({
-                    "name": q.name,
-                    "open": hours.is_none_or(|h| h.is_open(now)),
-                    "opens_at": hours.and_then(|h| h.next_open(now)).filter(|&t| t > now).map(|t| t.as_millisecond()),
-                    "closes_at": hours.and_then(|h| h.closes_at(now)).map(|t| t.as_millisecond()),
-                    "online": self.state.hub.online_for(&q.name),
-                    "auto_assign": q.auto_assign,
-                })
-            })
-            .collect()
-    }
-
-    /// The SLA clocks of every conversation in human hands, by id.
-    async fn clocks(&self) -> std::collections::HashMap<String, Clocked> {
-        match self.state.store.clocked(None).await {
-            Ok(clocked) => clocked
-                .into_iter()
-                .map(|c| (c.conversation_id.clone(), c))
-                .collect(),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the SLA clocks");
-                std::collections::HashMap::new()
-            }
-        }
-    }
-
-    /// Open offline tickets of the queues this agent may see, contact details opened for them.
-    async fn tickets(&self) -> Vec<Value> {
-        let tickets = match self.state.store.open_tickets().await {
-            Ok(tickets) => tickets,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the tickets");
-                return Vec::new();
-            }
-        };
-        tickets
-            .into_iter()
-            .filter(|t| self.agent.role == Role::Admin || self.agent.skills.contains(&t.queue))
-            .map(|t| {
-                // A ticket sealed with another key shows without its email rather than failing
-                // the whole snapshot; the log says why (without the data).
-                let email = self.state.sealer.open(&t.email_sealed).map_err(|e| {
-                    tracing::error!(ticket = t.id, error = %e, "cannot open a ticket's email");
-                });
-                json!({
-                    "id": t.id,
-                    "conversation_id": t.conversation_id,
-                    "queue": t.queue,
-                    "email": email.ok(),
-                    "text": t.text,
-                    "created_at": t.created_at,
-                })
-            })
-            .collect()
-    }
-
-    /// The `conversation` frame: transcript, what the bot understood, notes, suggestions,
-    /// earlier conversations. From now on this console gets the conversation's live events.
-    pub(super) async fn show(&mut self, id: &str) -> Result<(), ActionError> {
-        let store = &self.state.store;
-        let conversation = store
-            .conversation(id)
-            .await?
-            .ok_or_else(|| ActionError::NotFound(id.to_owned()))?;
-        let feedback = store.feedback(id).await?;
-        let events = store.events_after(id, 0).await?;
-        let transcript: Vec<Value> = events
-            .iter()
-            .map(|e| transcript_entry(e, feedback.get(&e.seq).copied()))
-            .collect();
-        let notes = store.notes(id).await?;
-        let history = match &conversation.customer_id {
-            Some(customer) => store.customer_history(customer, id).await?,
-            None => Vec::new(),
-        };
-        let latest = events
-            .iter()
-            .rev()
-            .find(|e| e.sender == crate::storage::Sender::Customer);
-        let suggestions = match latest.and_then(|e| e.text.clone()) {
-            Some(text) => self.suggest(&text).await,
-            None => Vec::new(),
-        };
-        let clock = store.clocked(Some(id)).await?.into_iter().next();
-        let sla = clock
-            .as_ref()
-            .map(|c| sla_json(c, &self.state.bot.load().knowledge().queue(&c.queue)));
-        self.open.insert(id.to_owned());
-        self.out.push(json!({
-            "type": "conversation",
-            "conversation_id": id,
-            "state": conversation.state.as_str(),
-            "queue": conversation.queue,
-            "reason": conversation.handoff_reason,
-            "priority": priority_name(clock.as_ref().map_or(1, |c| c.priority)),
-            "sla": sla,
-            "assigned_to": store.holder(id).await?,
-            "customer": {
-                "id": conversation.customer_id,
-                "attributes": conversation.customer_attributes,
-                "locale": conversation.locale,
-                "page_url": conversation.page_url,
-            },
-            "transcript": transcript,
-            "notes": notes,
-            "suggestions": suggestions,
-            "history": history.into_iter().map(|(id, created_at, state)| json!({"conversation_id": id, "created_at": created_at, "state": state})).collect::<Vec<_>>(),
-        }));
-        Ok(())
-    }
-
-    /// The best FAQ answers for a customer message, for the agent to edit and send.
-    async fn suggest(&self, text: &str) -> Vec<Value> {
-        let bot = self.state.bot.load_full();
-        let embedding = self.state.embedder.embed(text).await.ok();
-        let text = text.to_owned();
-        // Only entries the bot itself would answer with: "thanks!" deserves no suggestion. (Until
-        // the model is ready, scores are BM25's and not comparable, so nothing is filtered.)
-        let min = if bot.brain().is_some() {
-            self.state.policy.min_answer_score
-        } else {
-            f32::MIN
-        };
-        let found = tokio::task::spawn_blocking(move || {
-            bot.retrieve(&text, embedding.as_deref(), SUGGESTIONS).map(|candidates| {
-                candidates
-                    .iter()
-                    .filter(|c| c.score >= min)
-                    .map(|c| json!({"faq_id": c.entry.id, "question": c.entry.question, "answer": c.entry.answer_markdown, "score": c.score}))
-                    .collect::<Vec<_>>()
-            })
         })
-        .await;
-        match found {
-            Ok(Ok(found)) => found,
-            _ => Vec::new(),
-        }
-    }
+        .collect()
+}
+
+/// Open offline tickets of the queues `agent` may see, contact details opened for them.
+async fn tickets(app: &App, agent: &Agent) -> Result<Vec<TicketView>, StorageError> {
+    Ok(app
+        .store
+        .open_tickets()
+        .await?
+        .into_iter()
+        .filter(|t| sees(agent, &t.queue))
+        .map(|t| {
+            // A ticket sealed with another key shows without its email rather than failing
+            // the whole snapshot; the log says why (without the data).
+            let email = app.sealer.open(&t.email_sealed).map_err(|e| {
+                tracing::error!(ticket = t.id, error = %e, "cannot open a ticket's email");
+            });
+            TicketView {
+                email: email.ok(),
+                id: t.id,
+                conversation_id: t.conversation_id,
+                queue: t.queue,
+                text: t.text,
+                created_at: t.created_at,
+            }
+        })
+        .collect())
+}
+
+/// The `conversation` frame: transcript, what the bot understood, notes, suggestions, earlier
+/// conversations.
+pub async fn conversation(app: &App, id: &str) -> Result<AgentFrame, ActionError> {
+    let store = &app.store;
+    let conversation = store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| ActionError::NotFound(id.to_owned()))?;
+    let feedback = store.feedback(id).await?;
+    let events = store.events_after(id, 0).await?;
+    let transcript = events
+        .iter()
+        .map(|e| transcript_entry(e, feedback.get(&e.seq).copied()))
+        .collect();
+    let notes = store
+        .notes(id)
+        .await?
+        .into_iter()
+        .map(|n| NoteView {
+            agent_name: n.agent_name,
+            text: n.text,
+            created_at: n.created_at,
+        })
+        .collect();
+    let history = match &conversation.customer_id {
+        Some(customer) => store.customer_history(customer, id).await?,
+        None => Vec::new(),
+    };
+    let latest = events
+        .iter()
+        .rev()
+        .find(|e| e.sender == crate::storage::Sender::Customer);
+    let suggestions = match latest.and_then(|e| e.text.as_deref()) {
+        Some(text) => suggest(app, text).await,
+        None => Vec::new(),
+    };
+    let clock = store.clocked(Some(id)).await?.into_iter().next();
+    let sla = clock
+        .as_ref()
+        .map(|c| sla(c, &app.bot.load().knowledge().queue(&c.queue)));
+    Ok(AgentFrame::Conversation {
+        conversation_id: id.to_owned(),
+        state: conversation.state.as_str().to_owned(),
+        queue: conversation.queue,
+        reason: conversation.handoff_reason,
+        priority: priority_name(clock.as_ref().map_or(1, |c| c.priority)).to_owned(),
+        sla,
+        assigned_to: store.holder(id).await?,
+        customer: CustomerView {
+            id: conversation.customer_id,
+            attributes: conversation.customer_attributes,
+            locale: conversation.locale,
+            page_url: conversation.page_url,
+        },
+        transcript,
+        notes,
+        suggestions,
+        history: history
+            .into_iter()
+            .map(|(conversation_id, created_at, state)| HistoryEntry {
+                conversation_id,
+                created_at,
+                state,
+            })
+            .collect(),
+    })
+}
+
+/// The best FAQ answers for a customer message, for the agent to edit and send: read the way
+/// the bot reads a chat message, and only entries the bot itself would answer with ("thanks!"
+/// deserves no suggestion; until the model is ready, scores are BM25's and not comparable, so
+/// nothing is filtered).
+async fn suggest(app: &App, text: &str) -> Vec<Suggestion> {
+    let bot = app.bot.load_full();
+    let min = if bot.brain().is_some() {
+        app.policy.min_answer_score
+    } else {
+        f32::MIN
+    };
+    let found = crate::bot::read(
+        Arc::clone(&bot),
+        &app.embedder,
+        &app.metrics,
+        text,
+        SUGGESTIONS,
+        move |_, reading| {
+            reading
+                .candidates
+                .iter()
+                .filter(|c| c.score >= min)
+                .map(|c| Suggestion {
+                    faq_id: c.entry.id.clone(),
+                    question: c.entry.question.clone(),
+                    answer: c.entry.answer_markdown.clone(),
+                    score: c.score,
+                })
+                .collect()
+        },
+    )
+    .await;
+    found.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "no suggestions");
+        Vec::new()
+    })
 }

@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
+use super::ApiError;
+use super::auth::AdminAgent;
 use crate::analytics::{self, Range, unanswered};
-use crate::auth::AdminAgent;
+use crate::app::App;
 
 /// Days in the default range.
 const DEFAULT_DAYS: i64 = 14;
@@ -52,12 +53,12 @@ impl RangeQuery {
 /// `GET /api/analytics?from&to`.
 pub async fn report(
     _admin: AdminAgent,
-    State(state): State<AppState>,
+    State(app): State<App>,
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, ApiError> {
     let range = query.range()?;
-    let bot = state.bot.load_full();
-    let report = analytics::report(&state.store, bot.knowledge(), range)
+    let bot = app.bot.load_full();
+    let report = analytics::report(&app.store, bot.knowledge(), range)
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Json(report).into_response())
@@ -66,21 +67,21 @@ pub async fn report(
 /// `GET /api/analytics/unanswered?from&to`.
 pub async fn unanswered_json(
     _admin: AdminAgent,
-    State(state): State<AppState>,
+    State(app): State<App>,
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, ApiError> {
-    let clusters = clusters(&state, query.range()?).await?;
+    let clusters = clusters(&app, query.range()?).await?;
     Ok(Json(serde_json::json!({ "clusters": clusters })).into_response())
 }
 
 /// `GET /api/analytics/unanswered.csv?from&to`: the same list for a spreadsheet.
 pub async fn unanswered_csv(
     _admin: AdminAgent,
-    State(state): State<AppState>,
+    State(app): State<App>,
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, ApiError> {
     let range = query.range()?;
-    let clusters = clusters(&state, range).await?;
+    let clusters = clusters(&app, range).await?;
     let csv = unanswered::to_csv(&clusters).map_err(|e| ApiError::Internal(e.into()))?;
     let disposition = format!(
         "attachment; filename=\"unanswered-{}-to-{}.csv\"",
@@ -96,8 +97,8 @@ pub async fn unanswered_csv(
         .into_response())
 }
 
-async fn clusters(state: &AppState, range: Range) -> Result<Vec<unanswered::Cluster>, ApiError> {
-    unanswered::unanswered(&state.store, &state.embedder, range)
+async fn clusters(app: &App, range: Range) -> Result<Vec<unanswered::Cluster>, ApiError> {
+    unanswered::unanswered(&app.store, &app.embedder, range)
         .await
         .map_err(|e| match e {
             unanswered::UnansweredError::Model(crate::model::ModelError::Busy) => ApiError::Busy,

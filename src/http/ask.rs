@@ -4,8 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, AppState};
-use crate::bot::Understanding;
+use super::{ApiError, ApiJson};
+use crate::app::App;
+use crate::bot::{ReadError, Understanding};
 use crate::model::ModelError;
 
 /// Most results a client may ask for.
@@ -71,7 +72,7 @@ pub struct AskResponse {
 
 /// Answers a question from the FAQ.
 pub async fn ask(
-    State(state): State<AppState>,
+    State(app): State<App>,
     ApiJson(request): ApiJson<AskRequest>,
 ) -> Result<Json<AskResponse>, ApiError> {
     let text = request.text.trim();
@@ -81,7 +82,7 @@ pub async fn ask(
             message: "`text` is empty: send the customer's question".into(),
         });
     }
-    let max_chars = state.settings.max_message_chars;
+    let max_chars = app.settings.max_message_chars;
     if text.chars().count() > max_chars {
         return Err(ApiError::Invalid {
             code: "text_too_long",
@@ -94,52 +95,48 @@ pub async fn ask(
             message: format!("`limit` must be between 1 and {MAX_LIMIT}"),
         });
     }
-    let bot = state.bot.load_full();
-    let embedding = match bot.brain() {
-        Some(_) => Some(state.embedder.embed(text).await.map_err(|e| match e {
-            ModelError::Busy => ApiError::Busy,
-            e => ApiError::Internal(e.into()),
-        })?),
-        None => None,
-    };
-    let internal = |e: crate::bot::BotError| ApiError::Internal(e.into());
-    let (understanding, candidates) = match embedding.as_deref() {
-        Some(embedding) => match bot
-            .analyse(text, embedding, request.limit)
-            .map_err(internal)?
-        {
-            Some(analysis) => (Some(analysis.understanding), analysis.candidates),
-            None => (None, Vec::new()),
-        },
-        None => (
-            None,
-            bot.retrieve(text, None, request.limit).map_err(internal)?,
-        ),
-    };
-    let knowledge = bot.knowledge();
-    let matches = candidates
-        .into_iter()
-        .map(|c| Match {
-            id: c.entry.id.clone(),
-            question: c.entry.question.clone(),
-            score: c.score,
-            bm25: c.bm25,
-            similarity: c.similarity,
-            lang: c.entry.lang.clone(),
-            answer_markdown: c.entry.answer_markdown.clone(),
-            answer_html: c.entry.answer_html.clone(),
-            related: c
-                .entry
-                .related
+    let limit = request.limit;
+    let read = crate::bot::read(
+        app.bot.load_full(),
+        &app.embedder,
+        &app.metrics,
+        text,
+        limit,
+        |bot, reading| {
+            let knowledge = bot.knowledge();
+            let matches = reading
+                .candidates
                 .iter()
-                .filter_map(|id| knowledge.faq(id))
-                .map(|r| Related {
-                    id: r.id.clone(),
-                    question: r.question.clone(),
+                .map(|c| Match {
+                    id: c.entry.id.clone(),
+                    question: c.entry.question.clone(),
+                    score: c.score,
+                    bm25: c.bm25,
+                    similarity: c.similarity,
+                    lang: c.entry.lang.clone(),
+                    answer_markdown: c.entry.answer_markdown.clone(),
+                    answer_html: c.entry.answer_html.clone(),
+                    related: c
+                        .entry
+                        .related
+                        .iter()
+                        .filter_map(|id| knowledge.faq(id))
+                        .map(|r| Related {
+                            id: r.id.clone(),
+                            question: r.question.clone(),
+                        })
+                        .collect(),
                 })
-                .collect(),
-        })
-        .collect();
+                .collect();
+            (reading.understanding.cloned(), matches)
+        },
+    )
+    .await;
+    let (understanding, matches) = match read {
+        Ok(read) => read,
+        Err(ReadError::Model(ModelError::Busy)) => return Err(ApiError::Busy),
+        Err(e) => return Err(ApiError::Internal(e.into())),
+    };
     Ok(Json(AskResponse {
         query: text.to_owned(),
         understanding,

@@ -6,19 +6,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
-use crate::auth::{AdminAgent, CurrentAgent};
+use super::auth::{AdminAgent, CurrentAgent};
+use crate::app::App;
 
 /// `GET /api/knowledge/status`.
-pub async fn status(_agent: CurrentAgent, State(state): State<AppState>) -> Response {
-    Json(state.reloader.status()).into_response()
+pub async fn status(_agent: CurrentAgent, State(app): State<App>) -> Response {
+    Json(app.reloader.status()).into_response()
 }
 
 /// `POST /api/knowledge/reload`: reloads now and answers with the status after it: 200 when
 /// the new knowledge serves, 422 when it was rejected (the problems are in the status).
-pub async fn reload(AdminAgent(admin): AdminAgent, State(state): State<AppState>) -> Response {
+pub async fn reload(AdminAgent(admin): AdminAgent, State(app): State<App>) -> Response {
     tracing::info!(admin = admin.email, "knowledge reload requested");
-    let status = state.reloader.reload("admin request").await;
+    let status = app.reloader.reload("admin request").await;
     let code = if status.status == "error" {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {

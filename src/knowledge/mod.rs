@@ -21,6 +21,7 @@ pub mod queues;
 mod render;
 mod tests_file;
 mod validate;
+mod yaml;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -28,7 +28,7 @@ use jiff::tz::TimeZone;
 use marked_yaml::Spanned;
 use serde::Deserialize;
 
-use super::parse::{Located, line_of};
+use super::yaml::{Located, line_of};
 use super::{Priority, Problem, Queue};
 
 /// Minutes in a day: the end of an interval that runs to midnight (`24:00`).

@@ -12,7 +12,7 @@ use std::path::Path;
 use marked_yaml::Spanned;
 use serde::Deserialize;
 
-use super::parse::line_of;
+use super::yaml::line_of;
 use super::{Knowledge, Problem};
 
 /// File name of the tests inside a knowledge folder.

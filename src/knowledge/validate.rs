@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::parse::{Located, ParsedFaq};
+use super::parse::ParsedFaq;
+use super::yaml::Located;
 use super::{Action, DEFAULT_QUEUE, INTENTS_FILE, Intent, Knowledge, Problem, Queue};
 
 /// Cross-checks what the files declared, appends problems, and assembles the knowledge base

@@ -25,10 +25,15 @@ fn fnv1a(kind: u8, parts: &[&str]) -> u32 {
     (hash % DIM as u64) as u32
 }
 
-/// Whether `c` is written without spaces between words (CJK ideographs, kana, hangul).
+/// Whether `c` is a Chinese character (CJK unified ideographs, extension A, compatibility
+/// ideographs): the one definition the features and the language of a message share.
+pub fn is_han(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xf900..=0xfaff)
+}
+
+/// Whether `c` is written without spaces between words: Chinese characters, kana, hangul.
 fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xac00..=0xd7af | 0xf900..=0xfaff)
+    is_han(c) || matches!(c as u32, 0x3040..=0x30ff | 0xac00..=0xd7af)
 }
 
 /// Share of the letters in `text` from scripts written without spaces (CJK; 0 without letters): the

@@ -23,10 +23,10 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use crate::bot::{Bot, Brain, selftest};
+use crate::clock::system_ms as now_ms;
 use crate::config::Settings;
 use crate::knowledge::{self, KnowledgeError, Problem};
 use crate::model::Encoder;
-use crate::storage::now_ms;
 
 /// A knowledge problem as the status shows it: the file relative to the knowledge folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,7 +83,7 @@ pub enum ReloadError {
     Worker(#[from] tokio::task::JoinError),
 }
 
-/// Reloads the knowledge base into the serving bot; one per server, shared through `AppState`.
+/// Reloads the knowledge base into the serving bot; one per server, shared through [`App`](crate::app::App).
 pub struct Reloader {
     bot: Arc<ArcSwap<Bot>>,
     encoder: Arc<Encoder>,

@@ -7,7 +7,7 @@
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::store::{now_ms, token_hash};
+use super::store::token_hash;
 use super::{StorageError, Store};
 
 /// What an agent may do.
@@ -95,7 +95,7 @@ impl Store {
         .bind(new.role.as_str())
         .bind(skills)
         .bind(i64::from(new.max_chats.max(1)))
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .fetch_one(&self.pool)
         .await;
         match row {
@@ -192,7 +192,7 @@ impl Store {
         )
         .bind(token_hash(token))
         .bind(agent_id)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .bind(expires_at)
         .execute(&self.pool)
         .await?;
@@ -211,7 +211,7 @@ impl Store {
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT a.disabled"
         ))
         .bind(token_hash(token))
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(agent_from_row).transpose()
@@ -296,7 +296,7 @@ mod tests {
     async fn a_session_signs_in_until_it_expires_is_deleted_or_the_agent_is_disabled() {
         let (_dir, store) = store().await;
         let sam = store.create_agent(sam()).await.expect("created");
-        let later = now_ms() + 60_000;
+        let later = crate::clock::system_ms() + 60_000;
         store
             .create_session(&sam.id, "t1", later)
             .await
@@ -306,7 +306,7 @@ mod tests {
             .await
             .expect("session");
         store
-            .create_session(&sam.id, "old", now_ms() - 1)
+            .create_session(&sam.id, "old", crate::clock::system_ms() - 1)
             .await
             .expect("session");
         let who = |token: &'static str| {

@@ -3,7 +3,7 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::store::{now_ms, seq_from_db, seq_to_db};
+use super::store::{seq_from_db, seq_to_db};
 use super::{Appended, NewEvent, Sender, StorageError, Store, StoredEvent};
 
 macro_rules! event_columns {
@@ -21,7 +21,7 @@ impl Store {
         event: NewEvent,
     ) -> Result<StoredEvent, StorageError> {
         let mut tx = self.begin_write().await?;
-        let stored = insert_event(&mut tx, conversation_id, None, event)
+        let stored = insert_event(&mut tx, self.clock.now_ms(), conversation_id, None, event)
             .await?
             .ok_or_else(|| {
                 // Without a client id there is nothing the insert could conflict on.
@@ -40,7 +40,15 @@ impl Store {
         event: NewEvent,
     ) -> Result<Appended, StorageError> {
         let mut tx = self.begin_write().await?;
-        match insert_event(&mut tx, conversation_id, Some(client_id), event).await? {
+        match insert_event(
+            &mut tx,
+            self.clock.now_ms(),
+            conversation_id,
+            Some(client_id),
+            event,
+        )
+        .await?
+        {
             Some(stored) => {
                 tx.commit().await?;
                 Ok(Appended::New(stored))
@@ -179,6 +187,7 @@ impl Store {
 /// `client_id` is already stored for this conversation.
 async fn insert_event(
     tx: &mut Transaction<'static, Sqlite>,
+    now: i64,
     conversation_id: &str,
     client_id: Option<&str>,
     event: NewEvent,
@@ -198,7 +207,6 @@ async fn insert_event(
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| StorageError::InvalidFrame(truncated(&frame.to_string())))?;
-    let now = now_ms();
     let seq: Option<i64> = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2 \
          WHERE id = $1 RETURNING last_seq",

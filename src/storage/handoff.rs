@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::store::now_ms;
 use super::{StorageError, Store};
 
 /// A conversation waiting for an agent, as the queue list shows it.
@@ -110,7 +109,7 @@ impl Store {
     /// that of two agents claiming at once exactly one succeeds: false for the other (and for a
     /// conversation that is not waiting).
     pub async fn claim(&self, conversation_id: &str, agent_id: &str) -> Result<bool, StorageError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let claimed = sqlx::query(
             "UPDATE conversations SET state = 'agent', assigned_agent_id = $2, assigned_at = $3, \
              updated_at = $3 WHERE id = $1 AND state = 'queued'",
@@ -129,7 +128,7 @@ impl Store {
         conversation_id: &str,
         agent_id: &str,
     ) -> Result<bool, StorageError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let assigned = sqlx::query(
             "UPDATE conversations SET state = 'agent', assigned_agent_id = $2, assigned_at = $3, \
              updated_at = $3 WHERE id = $1 AND state IN ('queued', 'agent')",
@@ -149,7 +148,7 @@ impl Store {
              WHERE id = $1 AND first_agent_reply_at IS NULL",
         )
         .bind(conversation_id)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&self.pool)
         .await?;
         Ok(first.rows_affected() == 1)
@@ -157,7 +156,7 @@ impl Store {
 
     /// Closes a conversation an agent resolved.
     pub async fn resolve(&self, conversation_id: &str) -> Result<(), StorageError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         sqlx::query(
             "UPDATE conversations SET state = 'closed', resolved_at = $2, \
              closed_at = COALESCE(closed_at, $2), updated_at = $2 WHERE id = $1",
@@ -176,7 +175,7 @@ impl Store {
              handoff_reason = NULL, updated_at = $2 WHERE id = $1",
         )
         .bind(conversation_id)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -218,7 +217,7 @@ impl Store {
         agent_id: &str,
         text: &str,
     ) -> Result<Note, StorageError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         sqlx::query(
             "INSERT INTO notes (id, conversation_id, agent_id, text, created_at) \
              VALUES ($1, $2, $3, $4, $5)",

@@ -37,7 +37,7 @@ pub use agents::{Agent, NewAgent, Role};
 pub use analytics::{ConversationFacts, FaqUse, TurnEvent};
 pub use handoff::{Note, Waiting};
 pub use sla::{Breach, Clocked};
-pub use store::{DB_FILE, Store, now_ms};
+pub use store::{DB_FILE, Store};
 pub use tickets::Ticket;
 
 /// Everything that can go wrong in the store.
@@ -61,9 +61,6 @@ pub enum StorageError {
         #[source]
         source: sqlx::Error,
     },
-    /// The URL names a database this build does not support.
-    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
-    UnsupportedUrl(String),
     /// A migration in `migrations/` failed (or the database is newer than this build).
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -3,7 +3,7 @@
 //! A queue is ordered by priority (highest first), then by the order of the handoffs (oldest
 //! first): `queue_seq` numbers them without ties (see `migrations/0002_queue.sql`).
 
-use super::store::{now_ms, priority_rank};
+use super::store::priority_rank;
 use super::{ConversationState, StorageError, Store};
 use crate::knowledge::Priority;
 
@@ -27,7 +27,7 @@ impl Store {
         queue: &str,
         priority: Priority,
     ) -> Result<u32, StorageError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
             "UPDATE conversations SET state = $2, handoff_reason = $3, queue = $4, \

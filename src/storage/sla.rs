@@ -3,7 +3,6 @@
 
 use sqlx::Row;
 
-use super::store::now_ms;
 use super::{StorageError, Store};
 
 /// A conversation waiting for or held by an agent, with the times its targets count from.
@@ -86,7 +85,7 @@ impl Store {
              AND (offline_offered_at IS NULL OR offline_offered_at < queued_at)",
         )
         .bind(conversation_id)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -105,7 +104,7 @@ impl Store {
         .bind(breach.priority)
         .bind(breach.target_secs)
         .bind(breach.due_at)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -147,7 +146,7 @@ impl Store {
         )
         .bind(ticket_id)
         .bind(agent_id)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

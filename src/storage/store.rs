@@ -5,8 +5,7 @@
 //! that building never needs a database at hand.
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -17,6 +16,7 @@ use sqlx::sqlite::{
 };
 
 use super::{Conversation, ConversationState, NewConversation, StorageError};
+use crate::clock::Clock;
 use crate::knowledge::Priority;
 
 /// Name of the database file inside the data folder.
@@ -64,6 +64,8 @@ macro_rules! conversation_columns {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(super) pool: SqlitePool,
+    /// Where every timestamp the store writes comes from.
+    pub(super) clock: Clock,
 }
 
 impl Store {
@@ -77,19 +79,6 @@ impl Store {
         let file = data_dir.join(DB_FILE);
         let options = SqliteConnectOptions::new().filename(&file);
         Store::open_with(options, file.display().to_string()).await
-    }
-
-    /// Opens a database by URL (`sqlite://PATH`, created if missing) and brings its schema up to
-    /// date.
-    pub async fn connect(url: &str) -> Result<Store, StorageError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StorageError::UnsupportedUrl(url.to_owned()));
-        }
-        let options = SqliteConnectOptions::from_str(url).map_err(|source| StorageError::Open {
-            location: url.to_owned(),
-            source,
-        })?;
-        Store::open_with(options, url.to_owned()).await
     }
 
     async fn open_with(
@@ -110,7 +99,20 @@ impl Store {
             .await
             .map_err(|source| StorageError::Open { location, source })?;
         sqlx::migrate!().run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            clock: Clock::default(),
+        })
+    }
+
+    /// The same store, stamping times from `clock` (the server's, which tests advance).
+    pub fn with_clock(self, clock: Clock) -> Store {
+        Store { clock, ..self }
+    }
+
+    /// The clock the store stamps times with.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Closes every connection, waiting for queries in flight.
@@ -129,7 +131,7 @@ impl Store {
             .customer_attributes
             .as_ref()
             .map(serde_json::Value::to_string);
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let row = sqlx::query(concat!(
             "INSERT INTO conversations (id, resume_token_hash, customer_id, customer_attributes, \
              locale, page_url, state, last_seq, created_at, updated_at) \
@@ -197,7 +199,7 @@ impl Store {
         .bind(conversation_id)
         .bind(state.as_str())
         .bind(reason)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -228,7 +230,7 @@ impl Store {
         .bind(conversation_id)
         .bind(customer_id)
         .bind(attributes.to_string())
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -255,7 +257,7 @@ impl Store {
         .bind(conversation_id)
         .bind(seq_to_db(seq))
         .bind(helpful)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&self.pool)
         .await;
         match result {
@@ -306,13 +308,6 @@ fn new_resume_token() -> Result<String, StorageError> {
 /// token has 256 bits of entropy, so there is nothing to brute-force, and lookups stay indexed.
 pub(super) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Now, in milliseconds since the Unix epoch (UTC): how every timestamp is stored.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The schema checks `seq >= 1` and `last_seq >= 0`, so the conversions below never clamp in

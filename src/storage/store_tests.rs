@@ -190,25 +190,3 @@ async fn a_data_folder_that_cannot_be_created_is_a_clear_error() {
     assert!(matches!(error, StorageError::DataDir { .. }), "{error:?}");
     assert!(message.contains("a-file"), "names the path: {message}");
 }
-
-#[tokio::test]
-async fn an_unsupported_or_unopenable_url_is_a_clear_error() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let missing_dir = dir.path().join("missing").join("tandem.db");
-
-    let postgres = Store::connect("postgres://localhost/tandem").await;
-    let unopenable = Store::connect(&format!("sqlite://{}", missing_dir.display())).await;
-    let by_url = Store::connect(&format!("sqlite://{}", dir.path().join("x.db").display())).await;
-
-    assert!(
-        matches!(postgres, Err(StorageError::UnsupportedUrl(_))),
-        "{postgres:?}"
-    );
-    let error = unopenable.expect_err("the folder does not exist");
-    assert!(matches!(error, StorageError::Open { .. }), "{error:?}");
-    assert!(
-        error.to_string().contains("missing"),
-        "names the path: {error}"
-    );
-    assert!(by_url.is_ok(), "{by_url:?}");
-}

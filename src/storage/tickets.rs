@@ -1,7 +1,6 @@
 //! Offline tickets: what a customer left when no agent could take the conversation. The email
 //! arrives and leaves sealed (see [`super::seal`]); this layer never sees it in clear.
 
-use super::store::now_ms;
 use super::{StorageError, Store};
 
 /// A ticket as stored, its email still sealed.
@@ -42,7 +41,7 @@ impl Store {
         .bind(queue)
         .bind(email_sealed)
         .bind(text)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&self.pool)
         .await?;
         Ok(id)

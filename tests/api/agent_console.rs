@@ -235,7 +235,9 @@ async fn resolving_asks_the_customer_for_a_rating_that_is_stored() {
     customer
         .send(json!({"type": "rate", "score": 5, "comment": "quick and kind"}))
         .await;
-    customer.expect_quiet().await;
+    let ack = customer.next().await;
+    assert_eq!(ack["type"], "rate_ack", "{ack}");
+    assert_eq!(ack["score"], 5, "{ack}");
     let stored = app.store().await.csat(&id).await.expect("query");
     assert_eq!(stored, Some((5, Some("quick and kind".to_owned()))));
 }
@@ -349,6 +351,7 @@ async fn after_a_hand_back_and_a_reconnect_an_earlier_unhelpful_vote_does_not_co
     customer
         .send(json!({"type": "feedback", "seq": answer["seq"], "helpful": false}))
         .await;
+    assert_eq!(customer.next().await["type"], "feedback_ack");
     let (_, handoff) = customer.ask("m2", "I want to talk to a human").await;
     assert_eq!(handoff["type"], "handoff", "{handoff}");
     let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
@@ -377,6 +380,7 @@ async fn after_a_hand_back_and_a_reconnect_an_earlier_unhelpful_vote_does_not_co
         .send(json!({"type": "feedback", "seq": answer["seq"], "helpful": false}))
         .await;
 
+    assert_eq!(again.next().await["type"], "feedback_ack");
     again.expect_quiet().await;
 }
 

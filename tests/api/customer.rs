@@ -1,5 +1,5 @@
-//! A customer's websocket client for the chat tests: send frames, read them as JSON, assert
-//! silence.
+//! A customer's websocket client for the chat tests: send frames, read them as JSON, and check
+//! that nothing else came ([`Customer::expect_quiet`], which waits for an event, not for time).
 
 use std::time::Duration;
 
@@ -13,8 +13,11 @@ use crate::helpers::TestApp;
 
 /// How long a test waits for a frame: the bot's turn is milliseconds, debug builds are slower.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long "nothing more arrives" is watched for.
+/// How long "nothing more arrives" is watched for by the agent console's client.
 pub const QUIET: Duration = Duration::from_millis(700);
+/// A seq no conversation reaches: feedback on it is refused with `bad_state`, which makes it a
+/// barrier (see [`Customer::expect_quiet`]).
+const BARRIER_SEQ: u64 = 999_999_999;
 
 /// A customer's websocket connection.
 pub struct Customer {
@@ -54,11 +57,27 @@ impl Customer {
         next_json(&mut self.socket).await
     }
 
-    /// Asserts no frame arrives for a while.
+    /// Asserts the server sent nothing more in answer to what this customer sent so far.
+    ///
+    /// A session handles a connection's frames in order and writes its answers in order, so it
+    /// sends a barrier (feedback on a seq that cannot exist) and expects the barrier's own
+    /// `bad_state` error as the very next frame: anything the earlier frames caused (a bot
+    /// reply, a handoff, a queue update) would arrive before it. No time is waited on.
     pub async fn expect_quiet(&mut self) {
-        if let Ok(Some(message)) = tokio::time::timeout(QUIET, self.socket.next()).await {
-            panic!("expected silence, got {message:?}");
-        }
+        self.send(json!({"type": "feedback", "seq": BARRIER_SEQ, "helpful": true}))
+            .await;
+        let next = self.next().await;
+        assert_eq!(
+            next["type"], "error",
+            "expected nothing before the barrier, got {next}"
+        );
+        assert_eq!(next["code"], "bad_state", "{next}");
+        assert!(
+            next["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&BARRIER_SEQ.to_string())),
+            "expected the barrier's error, got {next}"
+        );
     }
 
     /// Says hello (resuming when a token is given) and returns the welcome.
@@ -134,8 +153,8 @@ impl Customer {
         }
     }
 
-    /// Sends a message and returns its ack and the text frame that follows within [`QUIET`],
-    /// if any.
+    /// Sends a message and returns its ack and the frame its handling sent after the ack, if
+    /// any (told apart from nothing by a barrier, as in [`Customer::expect_quiet`]).
     pub async fn ask_expecting_only_ack(
         &mut self,
         client_id: &str,
@@ -144,13 +163,19 @@ impl Customer {
         self.say(client_id, text).await;
         let ack = self.next().await;
         assert_eq!(ack["type"], "ack", "{ack}");
-        let reply = match tokio::time::timeout(QUIET, self.socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => {
-                Some(serde_json::from_str(text.as_str()).expect("frames are JSON"))
-            }
-            _ => None,
-        };
-        (ack, reply)
+        self.send(json!({"type": "feedback", "seq": BARRIER_SEQ, "helpful": true}))
+            .await;
+        let next = self.next().await;
+        let is_barrier = next["type"] == "error"
+            && next["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&BARRIER_SEQ.to_string()));
+        if is_barrier {
+            return (ack, None);
+        }
+        let barrier = self.next().await;
+        assert_eq!(barrier["code"], "bad_state", "{barrier}");
+        (ack, Some(next))
     }
 
     /// The next frame that is not an ack (replies arrive after the ack of their message).

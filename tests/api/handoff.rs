@@ -78,6 +78,8 @@ async fn the_second_answer_marked_not_helpful_hands_off() {
     customer
         .send(json!({"type": "feedback", "seq": first["seq"], "helpful": false}))
         .await;
+    let ack = customer.next().await;
+    assert_eq!(ack["type"], "feedback_ack", "one vote is stored: {ack}");
     customer.expect_quiet().await;
     let (_, second) = customer.ask("m2", "How do I return something?").await;
     assert_eq!(second["type"], "answer", "{second}");
@@ -85,6 +87,7 @@ async fn the_second_answer_marked_not_helpful_hands_off() {
         .send(json!({"type": "feedback", "seq": second["seq"], "helpful": false}))
         .await;
 
+    assert_eq!(customer.next().await["type"], "feedback_ack");
     assert_handoff(&customer.next().await, "unhelpful");
 }
 

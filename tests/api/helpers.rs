@@ -1,10 +1,22 @@
 //! Test harness: [`spawn_app`] starts the real server on a free port with a temporary data folder
 //! and the small fixture knowledge base in `tests/fixtures/knowledge`.
+//!
+//! The servers of one test process share what is safe to share and slow to make: the encoder
+//! (loaded once per model folder and backend) and the trained intent models' cache (keyed by the
+//! knowledge's content and the model, so two servers with the same knowledge need the same
+//! files). Everything else (database, data folder, clock) is each server's own.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
+use tandem::clock::Clock;
 use tandem::config::{LogFormat, Settings};
-use tandem::startup::Application;
+use tandem::model::Encoder;
+use tandem::model::encoder::EncoderBackend;
+use tandem::startup::{Application, Provided};
 use tempfile::TempDir;
 
 /// A running server and a client for it.
@@ -15,6 +27,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server's data folder (its database is `tandem.db` there).
     pub data_dir: PathBuf,
+    /// The server's clock: advance it to see what happens later (timeouts, SLA breaches).
+    pub clock: Clock,
     _data: TempDir,
 }
 
@@ -32,24 +46,23 @@ impl TestApp {
 
     /// Waits until `/health` reports the intent model ready (it trains in the background).
     pub async fn wait_for_model(&self) -> anyhow::Result<()> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        loop {
-            let health: serde_json::Value = self
-                .client
-                .get(format!("{}/health", self.address))
-                .send()
-                .await?
-                .json()
-                .await?;
-            if health["model"] == "ready" {
-                return Ok(());
-            }
-            anyhow::ensure!(
-                std::time::Instant::now() < deadline,
-                "model not ready: {health}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        eventually(
+            "the intent model is ready",
+            Duration::from_secs(120),
+            || async {
+                let health: serde_json::Value = self
+                    .client
+                    .get(format!("{}/health", self.address))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (health["model"] == "ready").then_some(())
+            },
+        )
+        .await
     }
 
     /// The server's store, opened a second time (SQLite in WAL mode takes both).
@@ -138,6 +151,7 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         knowledge_dir: knowledge_dir.to_owned(),
         model_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"),
         data_dir: data_dir.to_owned(),
+        cache_dir: PathBuf::new(),
         oos_threshold: tandem::model::mahalanobis::DEFAULT_THRESHOLD,
         encoder_backend: Default::default(),
         max_body_bytes: 4096,
@@ -172,14 +186,24 @@ pub async fn try_spawn(
     }
     let data = TempDir::new()?;
     let mut settings = test_settings(knowledge_dir, data.path());
+    settings.cache_dir = shared_cache_dir();
     tweak(&mut settings);
-    let app = Application::build(settings).await?;
+    let provided = Provided {
+        encoder: Some(shared_encoder(
+            &settings.model_dir,
+            settings.encoder_backend,
+        )?),
+        clock: Clock::default(),
+    };
+    let clock = provided.clock.clone();
+    let app = Application::build_with(settings, provided).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let app = TestApp {
         address,
         client: reqwest::Client::new(),
         data_dir: data.path().to_owned(),
+        clock,
         _data: data,
     };
     app.wait_for_model().await?;
@@ -215,5 +239,47 @@ fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), target).expect("copy fixture file");
         }
+    }
+}
+
+/// The encoder for `model_dir` with `backend`, loaded once per test process: loading it reads
+/// and checks 90 MB, which every server of the suite would otherwise repeat.
+fn shared_encoder(model_dir: &Path, backend: EncoderBackend) -> anyhow::Result<Arc<Encoder>> {
+    static ENCODERS: OnceLock<Mutex<HashMap<(PathBuf, String), Arc<Encoder>>>> = OnceLock::new();
+    let key = (model_dir.to_owned(), format!("{backend:?}"));
+    let encoders = ENCODERS.get_or_init(Mutex::default);
+    if let Some(encoder) = encoders.lock().expect("encoders lock").get(&key) {
+        return Ok(Arc::clone(encoder));
+    }
+    // Loaded outside the lock (two tests may load it at once; one copy is kept).
+    let encoder = Arc::new(Encoder::load_with(model_dir, backend)?);
+    let mut encoders = encoders.lock().expect("encoders lock");
+    Ok(Arc::clone(encoders.entry(key).or_insert(encoder)))
+}
+
+/// The trained intent models' cache the test servers share (under cargo's temp folder for
+/// tests, so it survives between runs of the suite on one checkout and `cargo clean` clears it).
+pub fn shared_cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("brain-cache")
+}
+
+/// Waits until `check` returns `Some`, trying every 20 ms; fails with `what` after `limit`.
+/// Tests wait with this for what the server does in the background (a reload, a breach the
+/// watchdog records, a row the store writes), instead of sleeping a fixed time.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return Ok(value);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "waited {limit:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -19,6 +19,7 @@ mod health;
 mod helpers;
 mod insights_browser;
 mod knowledge_validation;
+mod layout;
 mod metrics;
 mod model;
 mod protocol_doc;

@@ -70,15 +70,16 @@ async fn a_scrape_counts_requests_sockets_decisions_model_latency_and_queues() {
     );
 
     drop(customer);
-    let mut closed = scrape(&app).await;
-    for _ in 0..50 {
-        if value(&closed, "tandem_active_conversations") == Some(0.0) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        closed = scrape(&app).await;
-    }
-    assert_eq!(value(&closed, "tandem_active_conversations"), Some(0.0));
+    let closed = crate::helpers::eventually(
+        "the closed conversation leaves the active count",
+        std::time::Duration::from_secs(5),
+        || async {
+            let body = scrape(&app).await;
+            (value(&body, "tandem_active_conversations") == Some(0.0)).then_some(body)
+        },
+    )
+    .await
+    .expect("no active conversation");
     assert_eq!(
         value(
             &closed,

@@ -1,12 +1,16 @@
-//! `docs/protocol.md` matches the serde types: every ```json example in it parses as the frame
-//! its marker says (`<!-- client -->` → `ClientFrame`, `<!-- server -->` → `ServerFrame`), and
-//! every frame type is shown at least once.
+//! The protocol documents match the serde types: every ```json example in `docs/protocol.md`
+//! parses as the frame its marker says (`<!-- client -->` → `ClientFrame`, `<!-- server -->` →
+//! `ServerFrame`), every example in `docs/agent-protocol.md` likewise (`<!-- console -->` →
+//! `ConsoleFrame`, `<!-- server -->` → `AgentFrame`), and every frame type is shown at least
+//! once in each.
 
 use std::collections::BTreeSet;
 
-use tandem::ws::{ClientFrame, ServerFrame};
+use tandem::protocol::agent::{AgentFrame, ConsoleFrame};
+use tandem::protocol::{ClientFrame, ServerFrame};
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md");
+const AGENT_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/agent-protocol.md");
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Side {
@@ -30,12 +34,12 @@ fn examples(doc: &str) -> Result<Vec<Example>, String> {
         let line = line.trim_end();
         if line == "```json" {
             let side = match previous.trim() {
-                "<!-- client -->" => Side::Client,
+                "<!-- client -->" | "<!-- console -->" => Side::Client,
                 "<!-- server -->" => Side::Server,
                 other => {
                     return Err(format!(
-                        "line {}: a ```json block needs <!-- client --> or <!-- server --> on \
-                         the line above, found {other:?}",
+                        "line {}: a ```json block needs <!-- client -->, <!-- console --> or \
+                         <!-- server --> on the line above, found {other:?}",
                         index + 1
                     ));
                 }
@@ -56,8 +60,9 @@ fn examples(doc: &str) -> Result<Vec<Example>, String> {
                 line: index + 1,
                 json,
             });
-        } else if previous.trim().starts_with("<!-- client")
-            || previous.trim().starts_with("<!-- server")
+        } else if ["<!-- client", "<!-- console", "<!-- server"]
+            .iter()
+            .any(|marker| previous.trim().starts_with(marker))
         {
             return Err(format!(
                 "line {index}: a marker not followed by a ```json block"
@@ -154,4 +159,79 @@ fn a_json_block_without_a_marker_is_reported() {
     let result = examples(doc);
 
     assert!(result.is_err(), "an unmarked block must not pass unchecked");
+}
+
+#[test]
+fn every_json_example_in_the_agent_protocol_doc_parses_as_its_side_s_frame() {
+    let doc = std::fs::read_to_string(AGENT_DOC).expect("docs/agent-protocol.md is readable");
+
+    let examples = examples(&doc).expect("the examples are well marked");
+
+    let mut failures = Vec::new();
+    for example in &examples {
+        let result = match example.side {
+            Side::Client => ConsoleFrame::parse(&example.json)
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}")),
+            Side::Server => serde_json::from_str::<AgentFrame>(&example.json)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(error) = result {
+            failures.push(format!(
+                "line {} ({:?}): {error}",
+                example.line, example.side
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "examples that do not parse:\n{}",
+        failures.join("\n")
+    );
+    let shown = |side: Side| -> BTreeSet<String> {
+        examples
+            .iter()
+            .filter(|e| e.side == side)
+            .map(|e| frame_type(&e.json))
+            .collect()
+    };
+    let console = shown(Side::Client);
+    let missing: Vec<_> = ConsoleFrame::TYPES
+        .iter()
+        .filter(|t| !console.contains(**t))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "console frames without an example: {missing:?}"
+    );
+    let server = shown(Side::Server);
+    for kind in [
+        "welcome",
+        "queue",
+        "claimed",
+        "conversation",
+        "event",
+        "note",
+        "typing",
+        "ack",
+        "error",
+    ] {
+        assert!(
+            server.contains(kind),
+            "no example of the server's {kind:?} frame"
+        );
+    }
+}
+
+#[test]
+fn a_documented_field_the_server_does_not_send_fails_the_agent_doc_check() {
+    let with_unknown = r#"{"type": "ack", "client_id": "a-1", "seq": 4, "unread": 1}"#;
+
+    let parsed = serde_json::from_str::<AgentFrame>(with_unknown);
+
+    assert!(
+        parsed.is_err(),
+        "an undocumented field must not pass: {parsed:?}"
+    );
 }

@@ -11,7 +11,7 @@ use tempfile::TempDir;
 
 use crate::agent_client::Console;
 use crate::customer::Customer;
-use crate::helpers::{TestApp, try_spawn_app_with, writable_fixture};
+use crate::helpers::{TestApp, eventually, try_spawn_app_with, writable_fixture};
 
 /// Serves the fixture knowledge base with `queues` (YAML lines of the list under `queues:`, each
 /// ending in a newline) in place of its own `general` queue. The folder must outlive the server.
@@ -103,11 +103,14 @@ async fn a_customer_waiting_past_the_queue_timeout_is_offered_to_leave_a_message
     let (mut customer, id) = Customer::hand_off(&app).await;
     customer.expect_quiet().await;
 
+    // Three seconds later by the server's clock, the next watchdog pass makes the offer.
+    app.clock.advance(Duration::from_secs(3));
     let offer = next_of(&mut customer, "offline", Duration::from_secs(5)).await;
     assert_eq!(offer["reason"], "timeout", "{offer}");
     assert!(offer.get("opens_at").is_none(), "{offer}");
-    // Stored once, so a reconnecting customer sees it once, and the watchdog does not repeat it.
-    customer.expect_quiet().await;
+    // Stored once, so a reconnecting customer sees it once, and the watchdog does not repeat it
+    // (the store marks the wait as offered; a later pass finds the mark).
+    app.clock.advance(Duration::from_secs(3));
     customer.expect_quiet().await;
     let stored = app
         .store()
@@ -126,7 +129,7 @@ async fn missed_sla_targets_are_stored_and_agents_see_the_due_times() {
     )
     .await;
     let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
-    let before = tandem::storage::now_ms();
+    let before = tandem::clock::system_ms();
     let (_customer, id) = Customer::hand_off(&app).await;
 
     let waiting = sam.latest_queue().await["waiting"][0].clone();
@@ -135,18 +138,24 @@ async fn missed_sla_targets_are_stored_and_agents_see_the_due_times() {
         .expect("a first response due time");
     let resolution_due = waiting["sla"]["resolution_due"].as_i64().expect("due");
     assert!(
-        (before + 1000..=tandem::storage::now_ms() + 1000).contains(&first_due),
+        (before + 1000..=tandem::clock::system_ms() + 1000).contains(&first_due),
         "due a second after the handoff: {waiting}"
     );
     assert_eq!(resolution_due - first_due, 3000, "{waiting}");
 
-    // Nobody answered within a second: the breach is stored.
+    // Nobody answered within a second (the server's clock moves two on): the breach is stored.
+    app.clock.advance(Duration::from_secs(2));
     let store = app.store().await;
-    let breaches = poll(Duration::from_secs(5), || async {
-        let b = store.breaches(&id).await.expect("breaches");
-        (!b.is_empty()).then_some(b)
-    })
-    .await;
+    let breaches = eventually(
+        "a first-response breach",
+        Duration::from_secs(5),
+        || async {
+            let b = store.breaches(&id).await.expect("breaches");
+            (!b.is_empty()).then_some(b)
+        },
+    )
+    .await
+    .expect("the watchdog records the breach");
     assert_eq!(breaches[0].kind, "first_response");
     assert_eq!(breaches[0].target_secs, 1);
     assert_eq!(breaches[0].due_at, first_due);
@@ -161,11 +170,14 @@ async fn missed_sla_targets_are_stored_and_agents_see_the_due_times() {
     let mine = sam.latest_queue().await["mine"][0].clone();
     assert_eq!(mine["sla"]["first_response_due"], Value::Null, "{mine}");
     assert_eq!(mine["sla"]["resolution_due"], resolution_due, "{mine}");
-    let breaches = poll(Duration::from_secs(8), || async {
+    // Not resolved four seconds after the handoff.
+    app.clock.advance(Duration::from_secs(3));
+    let breaches = eventually("a resolution breach", Duration::from_secs(8), || async {
         let b = store.breaches(&id).await.expect("breaches");
         (b.len() == 2).then_some(b)
     })
-    .await;
+    .await
+    .expect("the watchdog records the breach");
     assert_eq!(breaches[1].kind, "resolution");
     assert_eq!(breaches[1].due_at, resolution_due);
 }
@@ -252,23 +264,4 @@ async fn an_agent_marks_an_offline_ticket_done_and_it_leaves_the_list() {
         .await;
     let again = sam.next_of("error").await;
     assert_eq!(again["code"], "not_found", "{again}");
-}
-
-/// Calls `check` until it returns something, for at most `limit`.
-async fn poll<T, F, Fut>(limit: Duration, check: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nothing within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

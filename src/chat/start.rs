@@ -1,38 +1,61 @@
 //! `hello`: starting or resuming a conversation, the customer's identity, and the replay of
 //! what a resuming client missed.
 
-use super::{Session, SessionError, close_code};
+use super::{Chat, ChatError, Out, Outbox, verify_identity};
+use crate::app::App;
 use crate::bot::policy::Memory;
+use crate::protocol::{ErrorCode, PROTOCOL_VERSION, ServerFrame, close_code};
 use crate::storage::{Conversation, ConversationState, NewConversation};
-use crate::ws::{ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, verify_identity};
 
 /// Bot decisions read back to rebuild the policy's memory on resume: far more than any rule
 /// looks back (two misses, the last answer).
 const MEMORY_EVENTS: u32 = 20;
 
-impl Session {
-    /// Starts or resumes the conversation, sends `welcome` and replays what the client missed.
-    pub(super) async fn hello(&mut self, frame: ClientFrame) -> Result<(), SessionError> {
-        let ClientFrame::Hello {
+/// What a `hello` frame says.
+#[derive(Debug, Clone, Default)]
+pub struct Hello {
+    /// The protocol version the widget speaks.
+    pub protocol: u32,
+    /// The token from an earlier `welcome`, to resume that conversation.
+    pub resume_token: Option<String>,
+    /// The highest seq the widget has everything up to.
+    pub last_seq: Option<u64>,
+    /// The widget's language.
+    pub locale: Option<String>,
+    /// The page the widget is on.
+    pub page_url: Option<String>,
+    /// A signed customer identity.
+    pub identity: Option<String>,
+}
+
+impl Chat {
+    /// Starts or resumes the conversation, sends `welcome`, replays what the client missed and
+    /// answers a message a crash left unanswered. `None` when the hello was refused (the
+    /// customer was told why and the connection is closing).
+    pub async fn start(
+        app: App,
+        hello: Hello,
+        out: &mut impl Outbox,
+    ) -> Result<Option<Chat>, ChatError> {
+        let Hello {
             protocol,
             resume_token,
             last_seq,
             locale,
             page_url,
             identity,
-        } = frame
-        else {
-            return Ok(());
-        };
+        } = hello;
         if protocol != PROTOCOL_VERSION {
             let message = format!("this server speaks protocol {PROTOCOL_VERSION}");
-            self.send(&ServerFrame::error(ErrorCode::UnsupportedProtocol, message))
+            out.send(super::error(ErrorCode::UnsupportedProtocol, message))
                 .await?;
-            self.close(close_code::POLICY, "unsupported protocol").await;
-            return Ok(());
+            out.send(Out::Close(close_code::POLICY, "unsupported protocol"))
+                .await?;
+            return Ok(None);
         }
+        let store = app.store.clone();
         let identity = identity.and_then(|token| {
-            let verified = verify_identity(&token, self.state.settings.identity_secret.expose());
+            let verified = verify_identity(&token, app.settings.identity_secret.expose());
             if verified.is_none() {
                 // Anonymous, as the protocol promises; the payload may hold personal data, so
                 // only the fact is logged.
@@ -41,7 +64,7 @@ impl Session {
             verified
         });
         let existing = match &resume_token {
-            Some(token) => self.store.conversation_by_token(token).await?,
+            Some(token) => store.conversation_by_token(token).await?,
             None => None,
         };
         let (conversation, token, resumed) = match (existing, resume_token) {
@@ -55,7 +78,7 @@ impl Session {
                     locale,
                     page_url,
                 };
-                let (conversation, token) = self.store.create_conversation(new).await?;
+                let (conversation, token) = store.create_conversation(new).await?;
                 (conversation, token, false)
             }
         };
@@ -63,88 +86,86 @@ impl Session {
             // The customer signed in since the conversation began.
             (Some(identity), true) if conversation.customer_id.is_none() => {
                 let attributes = serde_json::Value::Object(identity.attributes.clone());
-                self.store
+                store
                     .identify(&conversation.id, identity.id.as_deref(), &attributes)
                     .await?
             }
             _ => conversation,
         };
-        self.bot_active = conversation.state == ConversationState::Bot;
-        self.conversation = Some(conversation.id.clone());
-        if self.active.is_none() {
-            self.active = Some(self.state.metrics.conversation_active());
-        }
+        let mut chat = Chat {
+            _active: app.metrics.conversation_active(),
+            app,
+            id: conversation.id.clone(),
+            bot_active: conversation.state == ConversationState::Bot,
+            memory: Memory::default(),
+            previous: None,
+            previous_text: None,
+            news: None,
+            listening: false,
+            sent_seq: 0,
+            place: None,
+            lang: "en",
+        };
         if conversation.state != ConversationState::Bot {
             // Listen before replaying, so nothing stored meanwhile is missed (the seq check in
-            // `on_news` drops what the replay already sent).
-            self.listen(&conversation.id);
+            // `deliver` drops what the replay already sent).
+            chat.listen();
         }
         if resumed {
-            self.restore_memory(&conversation).await?;
+            chat.restore_memory(&conversation).await?;
         }
-        self.send(&ServerFrame::Welcome {
+        out.send(Out::Frame(ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             conversation_id: conversation.id.clone(),
             resume_token: token,
             last_seq: conversation.last_seq,
             resumed,
             identified: conversation.customer_id.is_some(),
-        })
+        }))
         .await?;
         if resumed {
-            let after = last_seq.unwrap_or(0);
-            self.sent_seq = after;
-            for event in self.store.events_after(&conversation.id, after).await? {
-                self.sent_seq = self.sent_seq.max(event.seq);
-                self.send_text(event.frame).await?;
+            chat.sent_seq = last_seq.unwrap_or(0);
+            for event in store.events_after(&conversation.id, chat.sent_seq).await? {
+                chat.deliver(out, event.seq, event.frame).await?;
             }
-            self.answer_pending(&conversation).await?;
+            chat.answer_pending(&conversation, out).await?;
             if conversation.state == ConversationState::Queued
-                && let Some(position) = self.store.queue_position(&conversation.id).await?
+                && let Some(position) = store.queue_position(&conversation.id).await?
             {
                 let queue = conversation.queue.clone().unwrap_or_default();
-                self.place = Some((queue.clone(), position));
-                let per_place = crate::handoff::seconds_per_place(&self.state, &queue).await;
-                self.send(&ServerFrame::QueueUpdate {
+                chat.place = Some((queue.clone(), position));
+                let wait_secs = crate::handoff::wait_secs(&chat.app, &queue, position).await;
+                out.send(Out::Frame(ServerFrame::QueueUpdate {
                     queue,
                     position,
-                    wait_secs: per_place.map(|secs| secs * u64::from(position)),
-                })
+                    wait_secs,
+                }))
                 .await?;
             }
         }
-        Ok(())
+        Ok(Some(chat))
     }
 
     /// Rebuilds what the policy remembers from the stored conversation, so that a reload or a
     /// restart does not give the bot a clean slate (two misses still hand off, one across a
     /// reload).
-    async fn restore_memory(&mut self, conversation: &Conversation) -> Result<(), SessionError> {
+    async fn restore_memory(&mut self, conversation: &Conversation) -> Result<(), ChatError> {
+        let store = &self.app.store;
         let mut memory = Memory::default();
-        for (decision, faq_id) in self
-            .store
-            .bot_decisions(&conversation.id, MEMORY_EVENTS)
-            .await?
-        {
+        for (decision, faq_id) in store.bot_decisions(&conversation.id, MEMORY_EVENTS).await? {
             memory.observe_stored(&decision, faq_id.as_deref());
         }
         // A conversation the bot serves again was handed back after its last handoff: votes
         // from before it are the agent's business, not a second strike for the bot.
-        let since = self
-            .store
-            .last_handoff_seq(&conversation.id)
-            .await?
-            .unwrap_or(0);
-        memory.unhelpful = self
-            .store
+        let since = store.last_handoff_seq(&conversation.id).await?.unwrap_or(0);
+        memory.unhelpful = store
             .unhelpful_answers(&conversation.id)
             .await?
             .into_iter()
             .filter(|&seq| seq > since)
             .collect();
         self.memory = memory;
-        self.previous_text = self
-            .store
+        self.previous_text = store
             .recent_customer_messages(&conversation.id, 1)
             .await?
             .pop()

@@ -2,7 +2,7 @@
 
 use crate::bot::policy::Decision;
 use crate::knowledge::{FaqEntry, Knowledge, markdown_to_plain_text, markdown_to_safe_html};
-use crate::ws::{Choice, ServerFrame};
+use crate::protocol::{Choice, ServerFrame};
 
 /// Quick replies a greeting offers: three buttons, the most a small widget shows on one line.
 const QUICK_REPLIES: usize = 3;
@@ -63,9 +63,12 @@ pub(super) fn frame_for(
 
 /// The language of a customer's message among those the sample knowledge is written in: `zh`
 /// when it has Chinese characters, else `en`.
-pub(super) fn language_of(text: &str) -> &'static str {
-    let han = |c: char| matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}');
-    if text.chars().any(han) { "zh" } else { "en" }
+pub fn language_of(text: &str) -> &'static str {
+    if text.chars().any(crate::model::features::is_han) {
+        "zh"
+    } else {
+        "en"
+    }
 }
 
 /// The most asked entries in `lang` still in the knowledge base, topped up with the first

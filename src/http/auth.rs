@@ -1,4 +1,5 @@
-//! The sign-in endpoints and the [`CurrentAgent`] extractor (see `docs/agent-protocol.md`).
+//! The sign-in endpoints and the [`CurrentAgent`] extractor (see `docs/agent-protocol.md`); the
+//! accounts and passwords themselves are [`crate::auth`].
 
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
@@ -9,8 +10,9 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 
-use super::{AuthError, SESSION_COOKIE, sign_in};
-use crate::http::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson};
+use crate::app::App;
+use crate::auth::{AuthError, SESSION_COOKIE, sign_in};
 use crate::storage::Agent;
 
 /// `POST /api/agent/login` body.
@@ -32,11 +34,11 @@ pub struct Me {
 
 /// `POST /api/agent/login`: checks the password and sets the session cookie.
 pub async fn login(
-    State(state): State<AppState>,
+    State(app): State<App>,
     jar: CookieJar,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<(CookieJar, Json<Me>), ApiError> {
-    match sign_in(&state.store, &body.email, &body.password).await {
+    match sign_in(&app.store, &body.email, &body.password).await {
         Ok((agent, token)) => {
             // A browser-session cookie: it goes when the browser closes, and the server ends
             // the session after SESSION_TTL whatever the browser does.
@@ -53,10 +55,9 @@ pub async fn login(
 }
 
 /// `POST /api/agent/logout`: deletes the session and clears the cookie.
-pub async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<Response, ApiError> {
+pub async fn logout(State(app): State<App>, jar: CookieJar) -> Result<Response, ApiError> {
     if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
-        state
-            .store
+        app.store
             .delete_session(&token)
             .await
             .map_err(|e| ApiError::Internal(e.into()))?;
@@ -81,15 +82,12 @@ pub fn session_token(parts: &Parts) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct CurrentAgent(pub Agent);
 
-impl FromRequestParts<AppState> for CurrentAgent {
+impl FromRequestParts<App> for CurrentAgent {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let token = session_token(parts).ok_or(ApiError::Unauthorized("sign in first"))?;
-        match state.store.agent_for_session(&token).await {
+        match app.store.agent_for_session(&token).await {
             Ok(Some(agent)) => Ok(CurrentAgent(agent)),
             Ok(None) => Err(ApiError::Unauthorized("sign in first")),
             Err(e) => Err(ApiError::Internal(e.into())),
@@ -111,14 +109,11 @@ const CANNED_LIMIT: usize = 20;
 /// The signed-in agent, who must be an admin (403 otherwise).
 pub struct AdminAgent(pub Agent);
 
-impl FromRequestParts<AppState> for AdminAgent {
+impl FromRequestParts<App> for AdminAgent {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let CurrentAgent(agent) = CurrentAgent::from_request_parts(parts, state).await?;
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let CurrentAgent(agent) = CurrentAgent::from_request_parts(parts, app).await?;
         if agent.role == crate::storage::Role::Admin {
             Ok(AdminAgent(agent))
         } else {
@@ -130,10 +125,10 @@ impl FromRequestParts<AppState> for AdminAgent {
 /// `GET /api/agent/canned?q=`: canned responses for the console's `/` picker.
 pub async fn canned(
     _agent: CurrentAgent,
-    State(state): State<AppState>,
+    State(app): State<App>,
     axum::extract::Query(query): axum::extract::Query<CannedQuery>,
 ) -> Json<serde_json::Value> {
-    let bot = state.bot.load();
+    let bot = app.bot.load();
     let found = crate::knowledge::canned::search(&bot.knowledge().canned, &query.q, CANNED_LIMIT);
     Json(serde_json::json!({ "canned": found }))
 }

@@ -32,7 +32,7 @@ impl TopTopics {
         {
             return ids.clone();
         }
-        let since = crate::storage::now_ms() - i64::try_from(WINDOW.as_millis()).unwrap_or(0);
+        let since = store.clock().now_ms() - i64::try_from(WINDOW.as_millis()).unwrap_or(0);
         match store.most_answered(since, KEEP).await {
             Ok(ids) => {
                 if let Ok(mut cached) = self.cached.lock() {

@@ -1,38 +1,28 @@
 //! The customer side of a conversation in human hands: forwarding what the hub announces (agent
 //! messages, notices, queue places, the bot taking over again), telling agents what the customer
-//! does, and the satisfaction rating.
+//! does, the offline form and the satisfaction rating.
 
 use std::sync::Arc;
 
-use super::{Session, SessionError};
+use super::{Chat, ChatError, Out, Outbox};
 use crate::bot::policy::Memory;
 use crate::handoff::{AgentNews, CustomerNews, transcript_entry};
+use crate::protocol::{ErrorCode, ServerFrame};
 use crate::storage::{ConversationState, StoredEvent};
-use crate::ws::{ErrorCode, ServerFrame};
 
 /// Most characters of a rating comment.
 const MAX_COMMENT_CHARS: usize = 2000;
 
-impl Session {
-    /// Starts listening to the hub for this conversation, once. Only conversations a person is
-    /// involved in need it, so the thousands of customers talking to the bot cost the hub nothing.
-    pub(super) fn listen(&mut self, conversation: &str) {
-        if !self.listening {
-            self.listening = true;
-            self.news = Some(self.state.hub.listen(conversation));
-        }
-    }
-
+impl Chat {
     /// Forwards one piece of news from the hub.
-    pub(super) async fn on_news(&mut self, news: CustomerNews) -> Result<(), SessionError> {
+    pub async fn on_news(
+        &mut self,
+        out: &mut impl Outbox,
+        news: CustomerNews,
+    ) -> Result<(), ChatError> {
         match news {
-            CustomerNews::Frame { seq, json } => {
-                if seq > self.sent_seq {
-                    self.sent_seq = seq;
-                    self.send_text(json.to_string()).await?;
-                }
-            }
-            CustomerNews::Transient(json) => self.send_text(json.to_string()).await?,
+            CustomerNews::Frame { seq, json } => self.deliver(out, seq, json.to_string()).await?,
+            CustomerNews::Transient(frame) => out.send(Out::Frame(frame)).await?,
             CustomerNews::Position {
                 queue,
                 position,
@@ -46,7 +36,7 @@ impl Session {
                         position,
                         wait_secs,
                     };
-                    self.send(&frame).await?;
+                    out.send(Out::Frame(frame)).await?;
                 }
             }
             CustomerNews::BotActive(active) => {
@@ -63,23 +53,12 @@ impl Session {
     }
 
     /// Sends every stored frame after the last one sent (the hub's channel overflowed).
-    pub(super) async fn catch_up(&mut self) -> Result<(), SessionError> {
-        let Some(conversation) = self.conversation.clone() else {
-            return Ok(());
-        };
-        for event in self
-            .store
-            .events_after(&conversation, self.sent_seq)
-            .await?
-        {
-            self.sent_seq = self.sent_seq.max(event.seq);
-            self.send_text(event.frame).await?;
+    pub async fn catch_up(&mut self, out: &mut impl Outbox) -> Result<(), ChatError> {
+        let store = self.app.store.clone();
+        for event in store.events_after(&self.id, self.sent_seq).await? {
+            self.deliver(out, event.seq, event.frame).await?;
         }
-        let state = self
-            .store
-            .conversation(&conversation)
-            .await?
-            .map(|c| c.state);
+        let state = store.conversation(&self.id).await?.map(|c| c.state);
         self.bot_active = state == Some(ConversationState::Bot);
         Ok(())
     }
@@ -87,7 +66,7 @@ impl Session {
     /// Tells agents about a stored customer event while a person handles the conversation.
     pub(super) fn tell_agents(&self, event: &StoredEvent) {
         if !self.bot_active {
-            self.state.hub.tell_agents(AgentNews::Event {
+            self.app.hub.tell_agents(AgentNews::Event {
                 conversation_id: event.conversation_id.as_str().into(),
                 entry: Arc::new(transcript_entry(event, None)),
             });
@@ -95,54 +74,47 @@ impl Session {
     }
 
     /// The offline form: the message joins the transcript, the email is sealed into a ticket.
-    pub(super) async fn leave_message(
+    pub async fn leave_message(
         &mut self,
-        conversation: &str,
+        out: &mut impl Outbox,
         client_id: &str,
         email: &str,
         text: &str,
-    ) -> Result<(), SessionError> {
+    ) -> Result<(), ChatError> {
         let (email, text) = (email.trim(), text.trim());
         let looks_like_email = email.len() <= 254
             && email
                 .split_once('@')
                 .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
         if !looks_like_email {
-            let e = ServerFrame::error(
+            let e = super::error(
                 ErrorCode::BadFrame,
                 "leave_message: that email does not look right",
             );
-            return self.send(&e).await;
+            return Ok(out.send(e).await?);
         }
-        let max = self.state.settings.max_message_chars;
+        let max = self.app.settings.max_message_chars;
         if text.is_empty() || text.chars().count() > max {
             let message = format!("leave_message: the text needs 1 to {max} characters");
-            return self
-                .send(&ServerFrame::error(ErrorCode::BadFrame, message))
-                .await;
+            return Ok(out.send(super::error(ErrorCode::BadFrame, message)).await?);
         }
-        if !self
-            .customer_event(conversation, client_id, text, None)
-            .await?
-        {
+        if !self.customer_event(out, client_id, text, None).await? {
             // Resent: the ticket exists already.
             return Ok(());
         }
         let sealed = self
-            .state
+            .app
             .sealer
             .seal(email)
-            .map_err(|e| SessionError::Seal(e.to_string()))?;
-        let queue = self
-            .store
-            .conversation(conversation)
+            .map_err(|e| ChatError::Seal(e.to_string()))?;
+        let store = self.app.store.clone();
+        let queue = store
+            .conversation(&self.id)
             .await?
             .and_then(|c| c.queue)
             .unwrap_or_else(|| crate::knowledge::DEFAULT_QUEUE.to_owned());
-        self.store
-            .add_ticket(conversation, &queue, &sealed, text)
-            .await?;
-        self.state.hub.tell_agents(AgentNews::QueueChanged);
+        store.add_ticket(&self.id, &queue, &sealed, text).await?;
+        self.app.hub.tell_agents(AgentNews::QueueChanged);
         let thanks = ServerFrame::Notice {
             seq: Some(0),
             text: "Thank you. Our team will reply to you by email.".to_owned(),
@@ -151,38 +123,49 @@ impl Session {
             crate::storage::Sender::System,
             serde_json::to_value(&thanks)?,
         );
-        let stored = self.store.append(conversation, event).await?;
-        self.sent_seq = self.sent_seq.max(stored.seq);
-        self.send_text(stored.frame).await
+        let stored = store.append(&self.id, event).await?;
+        self.deliver(out, stored.seq, stored.frame).await
     }
 
     /// The customer's rating after an agent resolved the conversation.
-    pub(super) async fn rate(
+    pub async fn rate(
         &mut self,
-        conversation: &str,
+        out: &mut impl Outbox,
         score: u8,
         comment: Option<String>,
-    ) -> Result<(), SessionError> {
+    ) -> Result<(), ChatError> {
         if !(1..=5).contains(&score) {
-            let e = ServerFrame::error(ErrorCode::BadFrame, "a rating is a score from 1 to 5");
-            return self.send(&e).await;
+            let e = super::error(ErrorCode::BadFrame, "a rating is a score from 1 to 5");
+            return Ok(out.send(e).await?);
         }
-        let resolved = self
-            .store
-            .conversation(conversation)
+        let store = self.app.store.clone();
+        let resolved = store
+            .conversation(&self.id)
             .await?
             .is_some_and(|c| c.state == ConversationState::Closed);
         if !resolved {
-            return self
-                .bad_state("a conversation is rated once an agent has resolved it")
-                .await;
+            let e = super::error(
+                ErrorCode::BadState,
+                "a conversation is rated once an agent has resolved it",
+            );
+            return Ok(out.send(e).await?);
         }
         let comment = comment
             .map(|c| c.trim().chars().take(MAX_COMMENT_CHARS).collect::<String>())
             .filter(|c| !c.is_empty());
-        self.store
-            .record_csat(conversation, score, comment.as_deref())
+        store
+            .record_csat(&self.id, score, comment.as_deref())
             .await?;
-        Ok(())
+        Ok(out.send(Out::Frame(ServerFrame::RateAck { score })).await?)
+    }
+
+    /// The customer started or stopped typing: only a person reads it; the bot does not care.
+    pub fn typing(&self, active: bool) {
+        if !self.bot_active {
+            self.app.hub.tell_agents(AgentNews::CustomerTyping {
+                conversation_id: self.id.as_str().into(),
+                active,
+            });
+        }
     }
 }

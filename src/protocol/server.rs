@@ -108,6 +108,18 @@ pub enum ServerFrame {
         /// Its place in the conversation.
         seq: u64,
     },
+    /// The customer's `feedback` on the answer `seq` is stored (not stored as a frame itself).
+    FeedbackAck {
+        /// The answer voted on.
+        seq: u64,
+        /// The verdict stored.
+        helpful: bool,
+    },
+    /// The customer's `rate` is stored (not stored as a frame itself).
+    RateAck {
+        /// The score stored.
+        score: u8,
+    },
     /// The customer's place in the queue changed (not stored, never replayed).
     QueueUpdate {
         /// The queue.
@@ -165,6 +177,8 @@ impl ServerFrame {
         "notice",
         "error",
         "ack",
+        "feedback_ack",
+        "rate_ack",
         "customer_message",
         "queue_update",
         "offline",
@@ -187,7 +201,9 @@ impl ServerFrame {
             | ServerFrame::Typing { .. }
             | ServerFrame::Error { .. }
             | ServerFrame::QueueUpdate { .. }
-            | ServerFrame::Ack { .. } => None,
+            | ServerFrame::Ack { .. }
+            | ServerFrame::FeedbackAck { .. }
+            | ServerFrame::RateAck { .. } => None,
         }
     }
 

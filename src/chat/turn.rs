@@ -1,0 +1,374 @@
+//! The customer's frames that the bot acts on, and the bot's turn: store and acknowledge, read,
+//! decide, then record the bot's reply or hand the conversation to the handoff service.
+
+use std::sync::Arc;
+
+use super::{Chat, ChatError, Out, Outbox, reply};
+use crate::bot::policy::{self, Decision, HUMAN_REQUEST_INTENT, Turn, decide};
+use crate::bot::{Bot, HandoffReason};
+use crate::handoff::Handoff;
+use crate::knowledge::{DEFAULT_QUEUE, Priority};
+use crate::protocol::{ErrorCode, ServerFrame};
+use crate::storage::{Appended, NewEvent, Sender, StorageError};
+
+/// FAQ candidates the bot looks at: enough for a three-way clarification.
+const CANDIDATES: usize = 3;
+
+/// What a request for a person stores as the customer's message.
+const REQUEST_HUMAN_TEXT: &str = "I'd like to talk to a person.";
+/// The `choice_id` a request for a person is stored with, so that a replay (and the bot, when
+/// it answers a message left pending by a crash) can tell the button from typed words.
+pub(super) const REQUEST_HUMAN_CHOICE: &str = "request_human";
+
+impl Chat {
+    /// Something the customer typed: stored and acknowledged, then the bot's turn (while the
+    /// bot serves the conversation; a person reads it otherwise).
+    pub async fn message(
+        &mut self,
+        out: &mut impl Outbox,
+        client_id: &str,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(out
+                .send(super::error(
+                    ErrorCode::BadFrame,
+                    "the message text is empty",
+                ))
+                .await?);
+        }
+        let max = self.app.settings.max_message_chars;
+        if text.chars().count() > max {
+            let message = format!("a message may have at most {max} characters");
+            return Ok(out.send(super::error(ErrorCode::TooLarge, message)).await?);
+        }
+        if self.customer_event(out, client_id, text, None).await? {
+            self.bot_turn(out, text).await?;
+        }
+        Ok(())
+    }
+
+    /// A quick reply, a related entry or a clarify choice: answered with that entry when it is
+    /// one, otherwise treated as if the label had been typed.
+    pub async fn choose(
+        &mut self,
+        out: &mut impl Outbox,
+        client_id: &str,
+        choice_id: &str,
+        label: &str,
+    ) -> Result<(), ChatError> {
+        if self
+            .customer_event(out, client_id, label, Some(choice_id))
+            .await?
+        {
+            self.act_on_choice(out, choice_id, label).await?;
+        }
+        Ok(())
+    }
+
+    /// The "talk to a person" button (`client_id` absent: an old widget, nothing stored).
+    pub async fn request_human(
+        &mut self,
+        out: &mut impl Outbox,
+        client_id: Option<&str>,
+    ) -> Result<(), ChatError> {
+        let stored = match client_id {
+            Some(id) => {
+                self.customer_event(out, id, REQUEST_HUMAN_TEXT, Some(REQUEST_HUMAN_CHOICE))
+                    .await?
+            }
+            None => true,
+        };
+        if stored {
+            self.hand_to_person(out).await?;
+        }
+        Ok(())
+    }
+
+    /// Helpful / not helpful on an answer, acknowledged with `feedback_ack`; the second answer
+    /// marked not helpful hands off.
+    pub async fn feedback(
+        &mut self,
+        out: &mut impl Outbox,
+        seq: u64,
+        helpful: bool,
+    ) -> Result<(), ChatError> {
+        match self.app.store.record_feedback(&self.id, seq, helpful).await {
+            Err(StorageError::UnknownEvent { .. }) => {
+                let message = format!("there is no answer with seq {seq}");
+                return Ok(out.send(super::error(ErrorCode::BadState, message)).await?);
+            }
+            other => other?,
+        }
+        out.send(Out::Frame(ServerFrame::FeedbackAck { seq, helpful }))
+            .await?;
+        if !self.bot_active {
+            return Ok(());
+        }
+        match policy::on_feedback(&self.app.policy, &mut self.memory, seq, helpful) {
+            Some(decision) => {
+                let bot = self.app.bot.load_full();
+                self.respond(out, &bot, decision, plain_event).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Answers the conversation's last customer message if nothing followed it: the server
+    /// stored (and maybe acknowledged) it, then died before the bot's reply was stored. The
+    /// widget will not resend an acknowledged message, so the reply is owed now.
+    pub(super) async fn answer_pending(
+        &mut self,
+        conversation: &crate::storage::Conversation,
+        out: &mut impl Outbox,
+    ) -> Result<(), ChatError> {
+        if !self.bot_active {
+            return Ok(());
+        }
+        let Some(last) = self
+            .app
+            .store
+            .recent_customer_messages(&conversation.id, 1)
+            .await?
+            .pop()
+            .filter(|event| event.seq == conversation.last_seq)
+        else {
+            return Ok(());
+        };
+        tracing::info!(
+            conversation = conversation.id,
+            seq = last.seq,
+            "answering a message left pending"
+        );
+        // The earlier embedding of this message is the one repeat detection would compare it
+        // with: answering it must not count as the customer repeating themself.
+        self.previous_text = None;
+        match serde_json::from_str::<ServerFrame>(&last.frame)? {
+            ServerFrame::CustomerMessage {
+                choice_id: Some(choice_id),
+                ..
+            } if choice_id == REQUEST_HUMAN_CHOICE => self.hand_to_person(out).await,
+            ServerFrame::CustomerMessage {
+                choice_id: Some(choice_id),
+                text,
+                ..
+            } => self.act_on_choice(out, &choice_id, &text).await,
+            ServerFrame::CustomerMessage { text, .. } => self.bot_turn(out, &text).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// The bot's turn on a stored choice.
+    async fn act_on_choice(
+        &mut self,
+        out: &mut impl Outbox,
+        choice_id: &str,
+        label: &str,
+    ) -> Result<(), ChatError> {
+        if !self.bot_active {
+            return Ok(());
+        }
+        let bot = self.app.bot.load_full();
+        if bot.knowledge().faq(choice_id).is_some() {
+            let decision = policy::answer(choice_id, &self.memory);
+            self.memory.observe(&decision);
+            self.respond(out, &bot, decision, plain_event).await
+        } else {
+            self.bot_turn(out, label).await
+        }
+    }
+
+    /// The handoff a request for a person gets.
+    async fn hand_to_person(&mut self, out: &mut impl Outbox) -> Result<(), ChatError> {
+        if !self.bot_active {
+            return Ok(());
+        }
+        let bot = self.app.bot.load_full();
+        // The queue and priority editors gave the "talk to a person" intent, if any.
+        let intent = bot.knowledge().intent(HUMAN_REQUEST_INTENT);
+        let decision = Decision::Handoff {
+            reason: HandoffReason::CustomerRequest,
+            queue: intent
+                .and_then(|i| i.queue.clone())
+                .unwrap_or_else(|| DEFAULT_QUEUE.to_owned()),
+            priority: intent.map_or(Priority::Normal, |i| i.priority),
+        };
+        self.respond(out, &bot, decision, plain_event).await
+    }
+
+    /// Stores a customer message and acknowledges it; false when it was a duplicate (acked again
+    /// with its first seq, not answered again).
+    pub(super) async fn customer_event(
+        &mut self,
+        out: &mut impl Outbox,
+        client_id: &str,
+        text: &str,
+        choice_id: Option<&str>,
+    ) -> Result<bool, ChatError> {
+        let frame = ServerFrame::CustomerMessage {
+            seq: 0,
+            client_id: client_id.to_owned(),
+            text: text.to_owned(),
+            choice_id: choice_id.map(str::to_owned),
+        };
+        let event = NewEvent::new(Sender::Customer, serde_json::to_value(&frame)?);
+        let (seq, new) = match self
+            .app
+            .store
+            .append_customer_message(&self.id, client_id, event)
+            .await?
+        {
+            Appended::New(stored) => {
+                self.tell_agents(&stored);
+                (stored.seq, true)
+            }
+            Appended::Duplicate(seq) => (seq, false),
+        };
+        let ack = ServerFrame::Ack {
+            client_id: client_id.to_owned(),
+            seq,
+        };
+        out.send(Out::Frame(ack)).await?;
+        Ok(new)
+    }
+
+    /// The bot's turn on a stored message: read it (the one embed → retrieve path), compare it
+    /// with the previous message, decide, and record the reply or the handoff.
+    async fn bot_turn(&mut self, out: &mut impl Outbox, text: &str) -> Result<(), ChatError> {
+        if !self.bot_active {
+            return Ok(());
+        }
+        let bot = self.app.bot.load_full();
+        self.lang = reply::language_of(text);
+        let owned = text.to_owned();
+        let (embedding, turn) = crate::bot::read(
+            Arc::clone(&bot),
+            &self.app.embedder,
+            &self.app.metrics,
+            text,
+            CANDIDATES,
+            move |bot, reading| {
+                let turn = reading.understanding.map(|understanding| {
+                    Turn::from_reading(&owned, understanding, reading.candidates, bot.knowledge())
+                });
+                (reading.embedding.map(<[f32]>::to_vec), turn)
+            },
+        )
+        .await?;
+        if self.previous.is_none()
+            && embedding.is_some()
+            && let Some(previous) = self.previous_text.take()
+        {
+            self.previous = Some(self.app.embedder.embed(&previous).await?);
+        }
+        let similarity = match (&self.previous, &embedding) {
+            (Some(previous), Some(embedding)) => Some(crate::model::cosine(previous, embedding)),
+            _ => None,
+        };
+        if embedding.is_some() {
+            self.previous = embedding;
+        }
+        let (decision, turn) = match turn {
+            Some(mut turn) => {
+                turn.similarity_to_previous = similarity;
+                (decide(&self.app.policy, &turn, &self.memory), Some(turn))
+            }
+            // The model is still training: say so rather than count a miss.
+            None => (Decision::Fallback, None),
+        };
+        if turn.is_some() {
+            self.memory.observe(&decision);
+        }
+        let (intent, confidence) = turn
+            .as_ref()
+            .and_then(|t| t.intent.as_ref())
+            .map_or((None, None), |i| {
+                (Some(i.name.clone()), Some(f64::from(i.probability)))
+            });
+        let annotate = |frame| NewEvent {
+            intent: intent.clone(),
+            confidence,
+            ..NewEvent::new(Sender::Bot, frame)
+        };
+        self.respond(out, &bot, decision, annotate).await
+    }
+
+    /// Records `decision`: the bot's reply is stored and sent; a handoff goes to the handoff
+    /// service, which queues the conversation, stores the handoff frame (it says the place in
+    /// line), and makes the offers and assignments that follow.
+    async fn respond(
+        &mut self,
+        out: &mut impl Outbox,
+        bot: &Bot,
+        decision: Decision,
+        event: impl Fn(serde_json::Value) -> NewEvent,
+    ) -> Result<(), ChatError> {
+        self.app
+            .metrics
+            .decisions
+            .with_label_values(&[decision.name()])
+            .inc();
+        let topics = match &decision {
+            Decision::Reply { .. } => self.app.topics.get(&self.app.store).await,
+            _ => Vec::new(),
+        };
+        let lang = self.lang;
+        let record = |position: Option<u32>| -> Result<NewEvent, serde_json::Error> {
+            let frame = reply::frame_for(bot.knowledge(), &decision, position, &topics, lang);
+            let faq_id = match (&decision, &frame) {
+                (Decision::Answer { .. }, ServerFrame::Answer { faq_id, .. }) => faq_id.clone(),
+                _ => None,
+            };
+            let reason = match &decision {
+                Decision::Handoff { reason, .. } => Some(reason.as_str().to_owned()),
+                _ => None,
+            };
+            Ok(NewEvent {
+                faq_id,
+                decision: Some(decision.name().to_owned()),
+                reason,
+                ..event(serde_json::to_value(&frame)?)
+            })
+        };
+        let Decision::Handoff {
+            reason,
+            queue,
+            priority,
+        } = &decision
+        else {
+            let stored = self.app.store.append(&self.id, record(None)?).await?;
+            return self.deliver(out, stored.seq, stored.frame).await;
+        };
+        // Listen first: an agent may claim the conversation the moment it is queued.
+        self.listen();
+        self.bot_active = false;
+        let handoff = Handoff {
+            reason: *reason,
+            queue: queue.clone(),
+            priority: *priority,
+        };
+        let handed = crate::handoff::hand_off(&self.app, &self.id, &handoff, |position| {
+            record(Some(position))
+        })
+        .await?;
+        self.place = Some((queue.clone(), handed.position));
+        self.deliver(out, handed.stored.seq, handed.stored.frame)
+            .await?;
+        if let Some(wait_secs) = handed.wait_secs {
+            // The handoff frame says the place; the wait, when there is a basis for it, follows.
+            let update = ServerFrame::QueueUpdate {
+                queue: queue.clone(),
+                position: handed.position,
+                wait_secs: Some(wait_secs),
+            };
+            out.send(Out::Frame(update)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A bot event with nothing known about the message (a choice, a button, feedback).
+fn plain_event(frame: serde_json::Value) -> NewEvent {
+    NewEvent::new(Sender::Bot, frame)
+}

@@ -1,0 +1,88 @@
+//! Storing an event in a conversation, then telling its customer session(s) and the agents:
+//! the one way agent actions, notices and offers reach people.
+
+use std::sync::Arc;
+
+use super::{AgentNews, CustomerNews};
+use crate::app::App;
+use crate::protocol::ServerFrame;
+use crate::protocol::agent::TranscriptEntry;
+use crate::storage::{Agent, NewEvent, Sender, StorageError, StoredEvent};
+
+/// A stored event as agents see it in a transcript: the text and what the bot made of it.
+/// `helpful` is the customer's verdict on an answer, when they gave one.
+pub fn transcript_entry(event: &StoredEvent, helpful: Option<bool>) -> TranscriptEntry {
+    TranscriptEntry {
+        seq: event.seq,
+        sender: event.sender.as_str().to_owned(),
+        kind: event.kind.clone(),
+        text: event.text.clone(),
+        created_at: event.created_at,
+        intent: event.intent.clone(),
+        confidence: event.confidence,
+        faq_id: event.faq_id.clone(),
+        decision: event.decision.clone(),
+        reason: event.reason.clone(),
+        helpful,
+        agent_name: agent_name(&event.frame),
+    }
+}
+
+fn agent_name(frame: &str) -> Option<String> {
+    match serde_json::from_str::<ServerFrame>(frame).ok()? {
+        ServerFrame::AgentMessage { agent_name, .. } => Some(agent_name),
+        _ => None,
+    }
+}
+
+/// Stores an event in the conversation, then tells its customer session(s) and the agents.
+pub async fn publish(
+    app: &App,
+    conversation_id: &str,
+    event: NewEvent,
+) -> Result<StoredEvent, StorageError> {
+    let stored = app.store.append(conversation_id, event).await?;
+    app.hub.tell_customer(
+        conversation_id,
+        CustomerNews::Frame {
+            seq: stored.seq,
+            json: stored.frame.as_str().into(),
+        },
+    );
+    app.hub.tell_agents(AgentNews::Event {
+        conversation_id: conversation_id.into(),
+        entry: Arc::new(transcript_entry(&stored, None)),
+    });
+    Ok(stored)
+}
+
+/// Stores a frame written by `sender` (an agent's message, a system notice) and announces it.
+pub(super) async fn publish_frame(
+    app: &App,
+    id: &str,
+    sender: Sender,
+    frame: &ServerFrame,
+) -> Result<StoredEvent, super::ActionError> {
+    let mut value = serde_json::to_value(frame)?;
+    if let (ServerFrame::Notice { .. }, Some(object)) = (frame, value.as_object_mut()) {
+        // Stored notices carry a seq; the store sets it.
+        object.insert("seq".to_owned(), 0.into());
+    }
+    Ok(publish(app, id, NewEvent::new(sender, value)).await?)
+}
+
+/// Stores a notice in the conversation and announces it.
+pub(super) async fn notice(
+    app: &App,
+    id: &str,
+    text: String,
+) -> Result<StoredEvent, super::ActionError> {
+    let frame = ServerFrame::Notice { seq: None, text };
+    publish_frame(app, id, Sender::System, &frame).await
+}
+
+/// Tells the customer (and the transcript) that `agent` joined.
+pub(super) async fn joined(app: &App, agent: &Agent, id: &str) -> Result<(), super::ActionError> {
+    notice(app, id, format!("{} joined the conversation.", agent.name)).await?;
+    Ok(())
+}
