@@ -8,15 +8,15 @@ mod agents;
 mod content;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::bot::{Bot, Brain};
+use crate::bot::Brain;
 use crate::config::{self, Settings};
-use crate::knowledge::{self, KnowledgeError};
+use crate::knowledge;
 use crate::model::oos::OosMethod;
 use crate::model::{Embedder, Encoder, TrainConfig};
 use crate::startup::Application;

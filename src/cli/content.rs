@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::bot::{Bot, Brain};
 use crate::config::Settings;
 use crate::knowledge::{self, KnowledgeError};
-use crate::model::{Embedder, Encoder, TrainConfig};
+use crate::model::Encoder;
 
 pub(super) fn check(
     out: &mut impl Write,
