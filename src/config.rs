@@ -135,9 +135,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
 
     /// Folder for the trained intent models, one file pair per knowledge version (keyed by its
-    /// content, so servers with the same knowledge and model may share it). Empty: DATA_DIR/cache.
-    #[arg(long, global = true, env = "TANDEM_CACHE_DIR", default_value = "")]
-    pub cache_dir: PathBuf,
+    /// content, so servers with the same knowledge and model may share it). Default:
+    /// DATA_DIR/cache.
+    #[arg(long, global = true, env = "TANDEM_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 
     /// Largest HTTP request body accepted, in bytes. Chat messages are small; a low limit keeps
     /// a flood of large bodies from costing memory.
@@ -303,13 +304,11 @@ impl Settings {
         })
     }
 
-    /// Where trained intent models are cached: `cache_dir`, or `DATA_DIR/cache` when empty.
+    /// Where trained intent models are cached: `cache_dir`, or `DATA_DIR/cache` by default.
     pub fn model_cache_dir(&self) -> PathBuf {
-        if self.cache_dir.as_os_str().is_empty() {
-            self.data_dir.join("cache")
-        } else {
-            self.cache_dir.clone()
-        }
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("cache"))
     }
 
     /// `host:port`, for binding.

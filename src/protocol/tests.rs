@@ -139,6 +139,14 @@ fn server_frames_round_trip_through_json_and_report_their_seq() {
             None,
         ),
         (
+            ServerFrame::FeedbackAck {
+                seq: 3,
+                helpful: false,
+            },
+            None,
+        ),
+        (ServerFrame::RateAck { score: 5 }, None),
+        (
             ServerFrame::CustomerMessage {
                 seq: 6,
                 client_id: "m1".into(),

@@ -151,7 +151,7 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         knowledge_dir: knowledge_dir.to_owned(),
         model_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"),
         data_dir: data_dir.to_owned(),
-        cache_dir: PathBuf::new(),
+        cache_dir: None,
         oos_threshold: tandem::model::mahalanobis::DEFAULT_THRESHOLD,
         encoder_backend: Default::default(),
         max_body_bytes: 4096,
@@ -186,7 +186,7 @@ pub async fn try_spawn(
     }
     let data = TempDir::new()?;
     let mut settings = test_settings(knowledge_dir, data.path());
-    settings.cache_dir = shared_cache_dir();
+    settings.cache_dir = Some(shared_cache_dir());
     tweak(&mut settings);
     let provided = Provided {
         encoder: Some(shared_encoder(
