@@ -224,7 +224,7 @@ impl AgentSession {
     async fn handle(&mut self, text: &str) {
         let frame = match ConsoleFrame::parse(text) {
             Ok(frame) => frame,
-            Err(error) => return self.out.push(error),
+            Err(refused) => return self.out.push(refused.to_frame()),
         };
         let (app, agent) = (self.app.clone(), self.agent.clone());
         let result = match frame {

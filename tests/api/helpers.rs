@@ -245,7 +245,9 @@ fn copy_dir(from: &Path, to: &Path) {
 /// The encoder for `model_dir` with `backend`, loaded once per test process: loading it reads
 /// and checks 90 MB, which every server of the suite would otherwise repeat.
 fn shared_encoder(model_dir: &Path, backend: EncoderBackend) -> anyhow::Result<Arc<Encoder>> {
-    static ENCODERS: OnceLock<Mutex<HashMap<(PathBuf, String), Arc<Encoder>>>> = OnceLock::new();
+    /// Encoders loaded so far, by model folder and backend.
+    type Loaded = Mutex<HashMap<(PathBuf, String), Arc<Encoder>>>;
+    static ENCODERS: OnceLock<Loaded> = OnceLock::new();
     let key = (model_dir.to_owned(), format!("{backend:?}"));
     let encoders = ENCODERS.get_or_init(Mutex::default);
     if let Some(encoder) = encoders.lock().expect("encoders lock").get(&key) {

@@ -100,10 +100,10 @@ impl ConsoleFrame {
     ];
 
     /// Parses one websocket text message, telling an unknown `type` (`unknown_type`) from a
-    /// malformed frame (`bad_frame`); the error is the frame to answer with.
-    pub fn parse(text: &str) -> Result<ConsoleFrame, AgentFrame> {
+    /// malformed frame (`bad_frame`).
+    pub fn parse(text: &str) -> Result<ConsoleFrame, Refused> {
         let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| AgentFrame::error("bad_frame", format!("not valid JSON: {e}")))?;
+            .map_err(|e| Refused::new("bad_frame", format!("not valid JSON: {e}")))?;
         let kind = value
             .get("type")
             .and_then(serde_json::Value::as_str)
@@ -114,10 +114,29 @@ impl ConsoleFrame {
                 "unknown frame type {kind:?}; expected one of: {}",
                 ConsoleFrame::TYPES.join(", ")
             );
-            return Err(AgentFrame::error("unknown_type", message));
+            return Err(Refused::new("unknown_type", message));
         }
-        serde_json::from_value(value)
-            .map_err(|e| AgentFrame::error("bad_frame", format!("{kind}: {e}")))
+        serde_json::from_value(value).map_err(|e| Refused::new("bad_frame", format!("{kind}: {e}")))
+    }
+}
+
+/// Why a console frame was refused: the `error` frame's code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// `bad_frame` or `unknown_type`.
+    pub code: &'static str,
+    /// What to fix.
+    pub message: String,
+}
+
+impl Refused {
+    fn new(code: &'static str, message: String) -> Refused {
+        Refused { code, message }
+    }
+
+    /// The `error` frame to answer with.
+    pub fn to_frame(&self) -> AgentFrame {
+        AgentFrame::error(self.code, self.message.clone())
     }
 }
 
