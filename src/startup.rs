@@ -95,12 +95,7 @@ impl Application {
             .with_clock(clock.clone());
         // The admin's one-time password goes to the log once; it is never stored in clear
         // and never printed again (the next start finds an agent and creates nothing).
-        let queues = bot
-            .knowledge()
-            .queues
-            .iter()
-            .map(|q| q.name.clone())
-            .collect();
+        let queues = bot.knowledge().queue_names();
         if let Some(password) = crate::auth::ensure_first_admin(&store, queues).await? {
             tracing::warn!(
                 email = crate::auth::FIRST_ADMIN_EMAIL,

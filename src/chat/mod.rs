@@ -27,12 +27,11 @@ use tokio::sync::broadcast;
 
 pub use identity::{Identity, verify_identity};
 pub use reply::language_of;
-pub use start::Hello;
 
 use crate::app::App;
-use crate::bot::BotError;
+use crate::bot::ReadError;
 use crate::bot::policy::Memory;
-use crate::handoff::CustomerNews;
+use crate::handoff::{CustomerNews, HandoffError};
 use crate::model::ModelError;
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::storage::StorageError;
@@ -68,40 +67,21 @@ pub enum ChatError {
     /// The encoder failed or is overloaded.
     #[error(transparent)]
     Model(#[from] ModelError),
-    /// The bot pipeline failed.
+    /// Reading the message (embedding, retrieval, classification) failed.
     #[error(transparent)]
-    Bot(#[from] BotError),
+    Read(#[from] ReadError),
+    /// Handing the conversation to a person failed.
+    #[error(transparent)]
+    Handoff(#[from] HandoffError),
     /// A frame could not be serialised.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
     /// Personal data could not be sealed.
     #[error("cannot seal personal data: {0}")]
     Seal(String),
-    /// A blocking task panicked or was cancelled.
-    #[error("the bot's worker failed: {0}")]
-    Worker(#[from] tokio::task::JoinError),
     /// The connection went away.
     #[error(transparent)]
     Gone(#[from] Gone),
-}
-
-impl From<crate::bot::ReadError> for ChatError {
-    fn from(e: crate::bot::ReadError) -> Self {
-        match e {
-            crate::bot::ReadError::Model(e) => ChatError::Model(e),
-            crate::bot::ReadError::Bot(e) => ChatError::Bot(e),
-            crate::bot::ReadError::Worker(e) => ChatError::Worker(e),
-        }
-    }
-}
-
-impl From<crate::handoff::HandoffError> for ChatError {
-    fn from(e: crate::handoff::HandoffError) -> Self {
-        match e {
-            crate::handoff::HandoffError::Storage(e) => ChatError::Storage(e),
-            crate::handoff::HandoffError::Json(e) => ChatError::Json(e),
-        }
-    }
 }
 
 /// One connection's conversation, from `hello` on.

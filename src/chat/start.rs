@@ -4,29 +4,12 @@
 use super::{Chat, ChatError, Out, Outbox, verify_identity};
 use crate::app::App;
 use crate::bot::policy::Memory;
-use crate::protocol::{ErrorCode, PROTOCOL_VERSION, ServerFrame, close_code};
+use crate::protocol::{ErrorCode, Hello, PROTOCOL_VERSION, ServerFrame, close_code};
 use crate::storage::{Conversation, ConversationState, NewConversation};
 
 /// Bot decisions read back to rebuild the policy's memory on resume: far more than any rule
 /// looks back (two misses, the last answer).
 const MEMORY_EVENTS: u32 = 20;
-
-/// What a `hello` frame says.
-#[derive(Debug, Clone, Default)]
-pub struct Hello {
-    /// The protocol version the widget speaks.
-    pub protocol: u32,
-    /// The token from an earlier `welcome`, to resume that conversation.
-    pub resume_token: Option<String>,
-    /// The highest seq the widget has everything up to.
-    pub last_seq: Option<u64>,
-    /// The widget's language.
-    pub locale: Option<String>,
-    /// The page the widget is on.
-    pub page_url: Option<String>,
-    /// A signed customer identity.
-    pub identity: Option<String>,
-}
 
 impl Chat {
     /// Starts or resumes the conversation, sends `welcome`, replays what the client missed and

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::{Chat, ChatError, Out, Outbox, reply};
 use crate::bot::policy::{self, Decision, HUMAN_REQUEST_INTENT, Turn, decide};
 use crate::bot::{Bot, HandoffReason};
-use crate::handoff::Handoff;
 use crate::knowledge::{DEFAULT_QUEUE, Priority};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::storage::{Appended, NewEvent, Sender, StorageError};
@@ -343,15 +342,11 @@ impl Chat {
         // Listen first: an agent may claim the conversation the moment it is queued.
         self.listen();
         self.bot_active = false;
-        let handoff = Handoff {
-            reason: *reason,
-            queue: queue.clone(),
-            priority: *priority,
-        };
-        let handed = crate::handoff::hand_off(&self.app, &self.id, &handoff, |position| {
-            record(Some(position))
-        })
-        .await?;
+        let handed =
+            crate::handoff::hand_off(&self.app, &self.id, *reason, queue, *priority, |position| {
+                record(Some(position))
+            })
+            .await?;
         self.place = Some((queue.clone(), handed.position));
         self.deliver(out, handed.stored.seq, handed.stored.frame)
             .await?;

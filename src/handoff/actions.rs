@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use super::publish::{joined, notice, publish_frame};
+use super::publish::{joined, note_view, notice, publish_frame};
 use super::{AgentNews, CustomerNews, announce_positions};
 use crate::app::App;
-use crate::protocol::agent::NoteView;
 use crate::protocol::{ServerFrame, Typist};
 use crate::storage::{Agent, ConversationState, Role, Sender, StorageError, StoredEvent};
 
@@ -111,12 +110,7 @@ pub async fn note(app: &App, agent: &Agent, id: &str, text: &str) -> Result<(), 
     if app.store.conversation(id).await?.is_none() {
         return Err(ActionError::NotFound(id.to_owned()));
     }
-    let note = app.store.add_note(id, &agent.id, text).await?;
-    let note = NoteView {
-        agent_name: note.agent_name,
-        text: note.text,
-        created_at: note.created_at,
-    };
+    let note = note_view(app.store.add_note(id, &agent.id, text).await?);
     app.hub.tell_agents(AgentNews::Note {
         conversation_id: id.into(),
         note: Arc::new(note),

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::{AgentNews, CustomerNews};
 use crate::app::App;
 use crate::protocol::ServerFrame;
-use crate::protocol::agent::TranscriptEntry;
-use crate::storage::{Agent, NewEvent, Sender, StorageError, StoredEvent};
+use crate::protocol::agent::{NoteView, TranscriptEntry};
+use crate::storage::{Agent, NewEvent, Note, Sender, StorageError, StoredEvent};
 
 /// A stored event as agents see it in a transcript: the text and what the bot made of it.
 /// `helpful` is the customer's verdict on an answer, when they gave one.
@@ -32,6 +32,15 @@ fn agent_name(frame: &str) -> Option<String> {
     match serde_json::from_str::<ServerFrame>(frame).ok()? {
         ServerFrame::AgentMessage { agent_name, .. } => Some(agent_name),
         _ => None,
+    }
+}
+
+/// A stored note as agents see it.
+pub(super) fn note_view(note: Note) -> NoteView {
+    NoteView {
+        agent_name: note.agent_name,
+        text: note.text,
+        created_at: note.created_at,
     }
 }
 

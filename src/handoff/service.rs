@@ -23,17 +23,6 @@ pub enum HandoffError {
     Json(#[from] serde_json::Error),
 }
 
-/// Where a conversation goes, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Handoff {
-    /// Why the bot handed off.
-    pub reason: HandoffReason,
-    /// The queue.
-    pub queue: String,
-    /// How urgent it is.
-    pub priority: Priority,
-}
-
 /// A conversation that was handed off.
 #[derive(Debug, Clone)]
 pub struct HandedOff {
@@ -45,7 +34,7 @@ pub struct HandedOff {
     pub wait_secs: Option<u64>,
 }
 
-/// Queues the conversation, stores the handoff event that `event` builds from its place in
+/// Queues the conversation (in `queue`, for `reason`, at `priority`), stores the handoff event that `event` builds from its place in
 /// line, then makes what follows: the offer to leave a message when the queue is closed or
 /// nobody is online, the agents' queue snapshots, auto-assignment, and the places of everyone
 /// waiting (a handoff of higher priority moves them down).
@@ -55,17 +44,14 @@ pub struct HandedOff {
 pub async fn hand_off(
     app: &App,
     conversation: &str,
-    handoff: &Handoff,
+    reason: HandoffReason,
+    queue: &str,
+    priority: Priority,
     event: impl FnOnce(u32) -> Result<NewEvent, serde_json::Error>,
 ) -> Result<HandedOff, HandoffError> {
-    let Handoff {
-        reason,
-        queue,
-        priority,
-    } = handoff;
     let position = app
         .store
-        .enqueue(conversation, reason.as_str(), queue, *priority)
+        .enqueue(conversation, reason.as_str(), queue, priority)
         .await?;
     tracing::info!(conversation, reason = reason.as_str(), queue, "handed off");
     let stored = app.store.append(conversation, event(position)?).await?;

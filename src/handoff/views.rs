@@ -10,8 +10,8 @@ use super::transcript_entry;
 use crate::app::App;
 use crate::knowledge::{Knowledge, Queue};
 use crate::protocol::agent::{
-    AgentFrame, AgentProfile, CustomerView, HistoryEntry, MineView, NoteView, QueueState, Sla,
-    Suggestion, TicketView, WaitingView,
+    AgentFrame, AgentProfile, CustomerView, HistoryEntry, MineView, QueueState, Sla, Suggestion,
+    TicketView, WaitingView,
 };
 use crate::storage::{Agent, Clocked, Role, StorageError};
 
@@ -45,14 +45,7 @@ fn sees(agent: &Agent, queue: &str) -> bool {
 
 /// The `welcome` frame: the agent and every queue's name.
 pub fn welcome(app: &App, agent: &Agent) -> AgentFrame {
-    let queues = app
-        .bot
-        .load()
-        .knowledge()
-        .queues
-        .iter()
-        .map(|q| q.name.clone())
-        .collect();
+    let queues = app.bot.load().knowledge().queue_names();
     AgentFrame::Welcome {
         agent: AgentProfile {
             id: agent.id.clone(),
@@ -194,11 +187,7 @@ pub async fn conversation(app: &App, id: &str) -> Result<AgentFrame, ActionError
         .notes(id)
         .await?
         .into_iter()
-        .map(|n| NoteView {
-            agent_name: n.agent_name,
-            text: n.text,
-            created_at: n.created_at,
-        })
+        .map(super::publish::note_view)
         .collect();
     let history = match &conversation.customer_id {
         Some(customer) => store.customer_history(customer, id).await?,

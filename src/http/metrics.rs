@@ -30,14 +30,7 @@ pub async fn count_requests(State(app): State<App>, request: Request, next: Next
 /// `GET /metrics`.
 pub async fn scrape(State(app): State<App>) -> Response {
     let started = Instant::now();
-    let queues: Vec<String> = app
-        .bot
-        .load()
-        .knowledge()
-        .queues
-        .iter()
-        .map(|q| q.name.clone())
-        .collect();
+    let queues = app.bot.load().knowledge().queue_names();
     match app.metrics.render(&app.store, &queues).await {
         Ok(body) => {
             tracing::debug!(us = started.elapsed().as_micros() as u64, "metrics scraped");

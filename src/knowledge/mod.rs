@@ -205,6 +205,11 @@ impl Knowledge {
             .unwrap_or_else(|| Queue::named(name))
     }
 
+    /// Every declared queue's name, in the order declared.
+    pub fn queue_names(&self) -> Vec<String> {
+        self.queues.iter().map(|q| q.name.clone()).collect()
+    }
+
     /// The intent with this name.
     pub fn intent(&self, name: &str) -> Option<&Intent> {
         self.intents.iter().find(|i| i.name == name)

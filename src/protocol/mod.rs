@@ -31,25 +31,7 @@ pub mod close_code {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
     /// The first frame on every connection: starts a conversation or resumes one.
-    Hello {
-        /// The protocol version the widget speaks ([`PROTOCOL_VERSION`]).
-        protocol: u32,
-        /// The token from an earlier `welcome`, to resume that conversation.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        resume_token: Option<String>,
-        /// The highest seq the widget has everything up to; the server replays what follows.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        last_seq: Option<u64>,
-        /// The widget's language, e.g. `en` or `zh-CN`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        locale: Option<String>,
-        /// The page the widget is on.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        page_url: Option<String>,
-        /// A customer identity signed by the company's backend (see [`super::identity`]).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        identity: Option<String>,
-    },
+    Hello(Hello),
     /// Something the customer typed.
     Message {
         /// The widget's unique id for this message; resending it never stores it twice.
@@ -104,6 +86,29 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
     },
+}
+
+/// What a `hello` frame says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hello {
+    /// The protocol version the widget speaks ([`PROTOCOL_VERSION`]).
+    pub protocol: u32,
+    /// The token from an earlier `welcome`, to resume that conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_token: Option<String>,
+    /// The highest seq the widget has everything up to; the server replays what follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<u64>,
+    /// The widget's language, e.g. `en` or `zh-CN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// The page the widget is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+    /// A customer identity signed by the company's backend (see [`crate::chat::identity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 impl ClientFrame {

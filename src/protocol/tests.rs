@@ -12,14 +12,14 @@ fn round_trip_server(frame: &ServerFrame) -> ServerFrame {
 #[test]
 fn client_frames_round_trip_through_json() {
     let frames = [
-        ClientFrame::Hello {
+        ClientFrame::Hello(Hello {
             protocol: PROTOCOL_VERSION,
             resume_token: Some("tok".into()),
             last_seq: Some(7),
             locale: Some("en".into()),
             page_url: None,
             identity: None,
-        },
+        }),
         ClientFrame::Message {
             client_id: "m1".into(),
             text: "hi".into(),

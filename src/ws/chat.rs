@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use self::rate::RateLimit;
 
 use crate::app::App;
-use crate::chat::{Chat, ChatError, Gone, Hello, Out, Outbox};
+use crate::chat::{Chat, ChatError, Gone, Out, Outbox};
 use crate::handoff::CustomerNews;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close_code};
 
@@ -274,30 +274,14 @@ async fn handle(
         Err(e) => return Ok(socket.frame(e.to_frame()).await?),
     };
     let Some(current) = chat.as_mut() else {
-        let ClientFrame::Hello {
-            protocol,
-            resume_token,
-            last_seq,
-            locale,
-            page_url,
-            identity,
-        } = frame
-        else {
+        let ClientFrame::Hello(hello) = frame else {
             return bad_state(socket, "the first frame must be hello").await;
-        };
-        let hello = Hello {
-            protocol,
-            resume_token,
-            last_seq,
-            locale,
-            page_url,
-            identity,
         };
         *chat = Chat::start(app.clone(), hello, socket).await?;
         return Ok(());
     };
     match frame {
-        ClientFrame::Hello { .. } => bad_state(socket, "this connection already said hello").await,
+        ClientFrame::Hello(_) => bad_state(socket, "this connection already said hello").await,
         ClientFrame::Message { client_id, text } => {
             current.message(socket, &client_id, &text).await
         }

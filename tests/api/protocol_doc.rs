@@ -80,6 +80,32 @@ fn frame_type(json: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Fails listing every example that does not parse: `client` parses the client's (or
+/// console's) frames, `server` the server's.
+fn assert_all_parse(
+    examples: &[Example],
+    client: impl Fn(&str) -> Result<(), String>,
+    server: impl Fn(&str) -> Result<(), String>,
+) {
+    let failures: Vec<String> = examples
+        .iter()
+        .filter_map(|example| {
+            let parse = match example.side {
+                Side::Client => &client as &dyn Fn(&str) -> Result<(), String>,
+                Side::Server => &server,
+            };
+            parse(&example.json)
+                .err()
+                .map(|error| format!("line {} ({:?}): {error}", example.line, example.side))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "examples that do not parse:\n{}",
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn every_json_example_in_the_protocol_doc_parses_as_its_side_s_frame() {
     let doc = std::fs::read_to_string(DOC).expect("docs/protocol.md is readable");
@@ -91,27 +117,18 @@ fn every_json_example_in_the_protocol_doc_parses_as_its_side_s_frame() {
         "only {} examples found",
         examples.len()
     );
-    let mut failures = Vec::new();
-    for example in &examples {
-        let result = match example.side {
-            Side::Client => ClientFrame::parse(&example.json)
+    assert_all_parse(
+        &examples,
+        |json| {
+            ClientFrame::parse(json)
                 .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Side::Server => serde_json::from_str::<ServerFrame>(&example.json)
+                .map_err(|e| e.to_string())
+        },
+        |json| {
+            serde_json::from_str::<ServerFrame>(json)
                 .map(|_| ())
-                .map_err(|e| e.to_string()),
-        };
-        if let Err(error) = result {
-            failures.push(format!(
-                "line {} ({:?}): {error}",
-                example.line, example.side
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "examples that do not parse:\n{}",
-        failures.join("\n")
+                .map_err(|e| e.to_string())
+        },
     );
 }
 
@@ -167,27 +184,18 @@ fn every_json_example_in_the_agent_protocol_doc_parses_as_its_side_s_frame() {
 
     let examples = examples(&doc).expect("the examples are well marked");
 
-    let mut failures = Vec::new();
-    for example in &examples {
-        let result = match example.side {
-            Side::Client => ConsoleFrame::parse(&example.json)
+    assert_all_parse(
+        &examples,
+        |json| {
+            ConsoleFrame::parse(json)
                 .map(|_| ())
-                .map_err(|e| format!("{e:?}")),
-            Side::Server => serde_json::from_str::<AgentFrame>(&example.json)
+                .map_err(|e| format!("{e:?}"))
+        },
+        |json| {
+            serde_json::from_str::<AgentFrame>(json)
                 .map(|_| ())
-                .map_err(|e| e.to_string()),
-        };
-        if let Err(error) = result {
-            failures.push(format!(
-                "line {} ({:?}): {error}",
-                example.line, example.side
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "examples that do not parse:\n{}",
-        failures.join("\n")
+                .map_err(|e| e.to_string())
+        },
     );
     let shown = |side: Side| -> BTreeSet<String> {
         examples
