@@ -13,12 +13,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
+    /// Stands still between advances (tests that work durations out to the millisecond).
+    frozen: bool,
 }
 
 impl Clock {
+    /// A clock that shows the system's time now and then moves only when advanced.
+    pub fn frozen() -> Clock {
+        Clock {
+            offset_ms: Arc::new(AtomicI64::new(system_ms())),
+            frozen: true,
+        }
+    }
+
     /// Now, in milliseconds since the Unix epoch (UTC): how every timestamp is stored.
     pub fn now_ms(&self) -> i64 {
-        system_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
+        let offset = self.offset_ms.load(Ordering::Relaxed);
+        if self.frozen {
+            offset
+        } else {
+            system_ms().saturating_add(offset)
+        }
     }
 
     /// Now, as a timestamp (business hours, time zones).
@@ -55,5 +70,15 @@ mod tests {
         let after = clock.now_ms();
         assert!(after - before >= 600_000, "{before} -> {after}");
         assert!(after - before < 660_000, "{before} -> {after}");
+    }
+
+    #[test]
+    fn a_frozen_clock_moves_only_when_advanced() {
+        let clock = Clock::frozen();
+        let start = clock.now_ms();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(clock.now_ms(), start);
+        clock.advance(Duration::from_secs(30));
+        assert_eq!(clock.now_ms(), start + 30_000);
     }
 }

@@ -101,7 +101,15 @@ async fn run(socket: WebSocket, app: App, agent: Agent, token: String) {
                 return;
             }
         }
+        // Biased, news first: the console acts on a view that includes every change announced
+        // before its frame arrived (a claim sees the snapshot of the handoff that preceded it).
         tokio::select! {
+            biased;
+            heard = news.recv() => match heard {
+                Ok(heard) => session.on_news(heard).await,
+                Err(RecvError::Lagged(_)) => session.snapshot().await,
+                Err(RecvError::Closed) => break,
+            },
             received = stream.next() => match received {
                 Some(Ok(Message::Text(text))) => {
                     if !session.still_signed_in().await {
@@ -112,11 +120,6 @@ async fn run(socket: WebSocket, app: App, agent: Agent, token: String) {
                 }
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => {}
-            },
-            heard = news.recv() => match heard {
-                Ok(heard) => session.on_news(heard).await,
-                Err(RecvError::Lagged(_)) => session.snapshot().await,
-                Err(RecvError::Closed) => break,
             },
             _ = recheck.tick() => {
                 if !session.still_signed_in().await {

@@ -1,15 +1,17 @@
 //! An agent console's websocket client for the tests: connects with the session cookie (and an
 //! `Origin` when asked), sends frames, reads them as JSON.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::customer::QUIET;
 use crate::helpers::TestApp;
+
+/// A conversation id no conversation has: `open` on it is the console's barrier.
+const BARRIER: &str = "barrier-no-such-conversation";
 
 /// An agent's console connection.
 pub struct Console {
@@ -90,15 +92,36 @@ impl Console {
         }
     }
 
-    /// The latest `queue` snapshot, after reading whatever arrives within a short quiet period.
+    /// The latest `queue` snapshot, once the console has caught up with everything the server
+    /// announced before this call.
+    ///
+    /// It sends a barrier (`open` of a conversation that cannot exist) and reads up to its
+    /// `not_found` error: the agent session handles the hub's news before the console's next
+    /// frame, so every snapshot owed for a change announced before the barrier was sent comes
+    /// first. No time is waited on. Frames other than snapshots on the way are dropped.
     pub async fn latest_queue(&mut self) -> Value {
-        while let Ok(Some(Ok(Message::Text(text)))) =
-            tokio::time::timeout(QUIET, self.socket.next()).await
-        {
-            let frame: Value = serde_json::from_str(text.as_str()).expect("frames are JSON");
+        self.send(serde_json::json!({"type": "open", "conversation_id": BARRIER}))
+            .await;
+        loop {
+            let frame = self.next().await;
             if frame["type"] == "queue" {
                 self.queue = frame;
+            } else if frame["type"] == "error"
+                && frame["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(BARRIER))
+            {
+                return self.queue.clone();
             }
+        }
+    }
+
+    /// Reads snapshots until one for which `holds` is true (the latest one read counts): for
+    /// a change the server announces after the event the test saw (a ticket stored after the
+    /// message's ack).
+    pub async fn queue_where(&mut self, holds: impl Fn(&Value) -> bool) -> Value {
+        while !holds(&self.queue) {
+            self.queue = self.next_of("queue").await;
         }
         self.queue.clone()
     }

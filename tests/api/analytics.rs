@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::agent_client::Console;
 use crate::customer::Customer;
 use crate::helpers::TestApp;
-use crate::helpers::spawn_app;
+use crate::helpers::spawn_app_at;
 
 /// A customer who said hello; returns them and their conversation id.
 async fn customer(app: &TestApp) -> (Customer, String) {
@@ -53,22 +53,28 @@ async fn admin_get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response
 
 #[tokio::test]
 async fn every_figure_matches_a_scripted_day_worked_out_by_hand() {
-    let app = spawn_app().await;
+    // The server's clock stands still but for the advances below, so every duration is exact.
+    let app = spawn_app_at(tandem::clock::Clock::frozen()).await;
     let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
     let mut kim = Console::agent(&app, "kim@example.com", "Kim", &["general"]).await;
 
     ask_and_vote(&app, "How much does shipping cost?", "shipping-cost", true).await;
     ask_and_vote(&app, "How long does delivery take?", "delivery-time", false).await;
 
+    // C: taken 30 s after the handoff, first reply at 60 s, resolved at 330 s (server clock).
+    let secs = std::time::Duration::from_secs;
     let (mut c, c_id) = Customer::hand_off(&app).await;
+    app.clock.advance(secs(30));
     sam.send(json!({"type": "claim", "conversation_id": c_id}))
         .await;
     sam.next_of("claimed").await;
+    app.clock.advance(secs(30));
     sam.send(
         json!({"type": "reply", "conversation_id": c_id, "client_id": "r1", "text": "Hello!"}),
     )
     .await;
     sam.next_of("ack").await;
+    app.clock.advance(secs(270));
     sam.send(json!({"type": "resolve", "conversation_id": c_id}))
         .await;
     loop {
@@ -91,40 +97,18 @@ async fn every_figure_matches_a_scripted_day_worked_out_by_hand() {
 
     let _e = customer(&app).await;
 
+    // F: taken 90 s after the handoff, not answered yet.
     let (_f, f_id) = Customer::hand_off(&app).await;
+    app.clock.advance(secs(90));
     kim.send(json!({"type": "claim", "conversation_id": f_id}))
         .await;
     kim.next_of("claimed").await;
 
-    // Known clock times for the two handoffs.
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        app.data_dir.join("tandem.db").display()
-    ))
-    .await
-    .expect("database");
-    for (id, taken, first_reply, resolved) in [
-        (&c_id, 30_000, Some(60_000), Some(330_000)),
-        (&f_id, 90_000, None, None),
-    ] {
-        sqlx::query(
-            "UPDATE conversations SET queued_at = created_at + 1000, \
-             sla_started_at = created_at + 1000, assigned_at = created_at + 1000 + $2, \
-             first_agent_reply_at = created_at + 1000 + $3, resolved_at = created_at + 1000 + $4 \
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(taken)
-        .bind(first_reply)
-        .bind(resolved)
-        .execute(&db)
-        .await
-        .expect("times set");
-    }
-
     let password = app.add_admin("boss@example.com", "Boss").await;
     let admin = app.sign_in("boss@example.com", &password).await;
-    let today = jiff::Timestamp::now()
+    let today = app
+        .clock
+        .now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()
         .to_string();

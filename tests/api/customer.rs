@@ -13,8 +13,6 @@ use crate::helpers::TestApp;
 
 /// How long a test waits for a frame: the bot's turn is milliseconds, debug builds are slower.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long "nothing more arrives" is watched for by the agent console's client.
-pub const QUIET: Duration = Duration::from_millis(700);
 /// A seq no conversation reaches: feedback on it is refused with `bad_state`, which makes it a
 /// barrier (see [`Customer::expect_quiet`]).
 const BARRIER_SEQ: u64 = 999_999_999;

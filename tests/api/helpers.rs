@@ -181,6 +181,22 @@ pub async fn try_spawn(
     knowledge_dir: &Path,
     tweak: impl FnOnce(&mut Settings),
 ) -> anyhow::Result<TestApp> {
+    try_spawn_at(knowledge_dir, tweak, Clock::default()).await
+}
+
+/// Starts a server over the fixture knowledge base on `clock` (e.g. [`Clock::frozen`], for
+/// durations exact to the millisecond).
+pub async fn spawn_app_at(clock: Clock) -> TestApp {
+    try_spawn_at(&fixture("knowledge"), |_| {}, clock)
+        .await
+        .expect("the fixture knowledge base is valid")
+}
+
+async fn try_spawn_at(
+    knowledge_dir: &Path,
+    tweak: impl FnOnce(&mut Settings),
+    clock: Clock,
+) -> anyhow::Result<TestApp> {
     if std::env::var_os("TEST_LOG").is_some() {
         tandem::telemetry::init(LogFormat::Pretty);
     }
@@ -193,7 +209,7 @@ pub async fn try_spawn(
             &settings.model_dir,
             settings.encoder_backend,
         )?),
-        clock: Clock::default(),
+        clock,
     };
     let clock = provided.clock.clone();
     let app = Application::build_with(settings, provided).await?;
