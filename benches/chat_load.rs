@@ -12,8 +12,12 @@
 //!    notice frame). A conversation that was handed off starts a new one, since the bot is
 //!    silent after a handoff.
 //!
-//! It prints reply latency p50/p99/max, messages per second, errors (error frames, dropped
-//! connections, replies later than 10 s) and the server's peak RSS. Bounded in count and time;
+//! With `--ask-burst N`, N concurrent `/api/ask` requests of 2,000 characters start with the
+//! active phase; with `--login-burst N`, N concurrent wrong sign-ins. Their answers are counted
+//! by status, and the RSS before and after is printed.
+//!
+//! It prints reply latency p50/p99/max, messages per second, errors (error frames other than
+//! `busy`, dropped connections, replies later than 10 s) and the server's peak RSS. Bounded in count and time;
 //! loopback only. Without `--bench` (as `cargo test --all-targets` runs it) it only prints how
 //! to run it.
 
@@ -62,6 +66,8 @@ struct Args {
     rate: f64,
     duration: Duration,
     idle: usize,
+    ask_burst: usize,
+    login_burst: usize,
 }
 
 fn parse_args() -> anyhow::Result<Option<Args>> {
@@ -72,6 +78,8 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
         rate: 200.0,
         duration: Duration::from_secs(30),
         idle: 10_000,
+        ask_burst: 0,
+        login_burst: 0,
     };
     let mut bench = false;
     let mut it = std::env::args().skip(1);
@@ -85,6 +93,8 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
             "--rate" => args.rate = value()?.parse()?,
             "--duration" => args.duration = Duration::from_secs(value()?.parse()?),
             "--idle" => args.idle = value()?.parse()?,
+            "--ask-burst" => args.ask_burst = value()?.parse()?,
+            "--login-burst" => args.login_burst = value()?.parse()?,
             other => bail!("unknown option {other}"),
         }
     }
@@ -217,6 +227,8 @@ async fn exchange(
             let frame = next_json(socket).await?;
             match frame["type"].as_str() {
                 Some("answer" | "clarify" | "handoff" | "notice") => return Ok(frame),
+                // The message is stored and its answer is coming.
+                Some("error") if frame["code"] == "busy" => continue,
                 Some("error") => bail!("error frame: {frame}"),
                 _ => continue,
             }
@@ -278,6 +290,26 @@ async fn customer(
     }
 }
 
+/// `n` concurrent POSTs of `body` to `path`; returns the count of each status (0: no answer).
+async fn burst(
+    base: &str,
+    path: &str,
+    n: usize,
+    body: Value,
+) -> std::collections::BTreeMap<u16, usize> {
+    let client = reqwest::Client::new();
+    let url = format!("{base}{path}");
+    let sends = (0..n).map(|_| {
+        let request = client.post(&url).json(&body).send();
+        async move { request.await.map_or(0, |r| r.status().as_u16()) }
+    });
+    let mut counts = std::collections::BTreeMap::new();
+    for status in futures_util::future::join_all(sends).await {
+        *counts.entry(status).or_insert(0) += 1;
+    }
+    counts
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -290,7 +322,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let Some(args) = parse_args()? else {
         eprintln!(
-            "chat_load: run with `cargo bench --bench chat_load [-- --conversations N --rate R --duration S --idle N]`"
+            "chat_load: run with `cargo bench --bench chat_load [-- --conversations N --rate R --duration S --idle N --ask-burst N --login-burst N]`"
         );
         return Ok(());
     };
@@ -339,6 +371,34 @@ async fn main() -> anyhow::Result<()> {
             until,
             tally.clone(),
         )));
+    }
+    let base = server
+        .url
+        .replacen("ws://", "http://", 1)
+        .trim_end_matches("/ws/chat")
+        .to_owned();
+    let before = rss_mib(server.pid).unwrap_or(0.0);
+    if args.ask_burst > 0 {
+        let long = "where is my parcel, it has not arrived and I need it ".repeat(40);
+        let body = json!({"text": &long[..2000]});
+        let started = Instant::now();
+        let counts = burst(&base, "/api/ask", args.ask_burst, body).await;
+        eprintln!(
+            "ask burst: {} requests in {:.1} s, by status {counts:?}",
+            args.ask_burst,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if args.login_burst > 0 {
+        let body = json!({"email": "admin@localhost", "password": "not the password"});
+        let started = Instant::now();
+        let counts = burst(&base, "/api/agent/login", args.login_burst, body).await;
+        eprintln!(
+            "login burst: {} wrong sign-ins in {:.1} s, by status {counts:?}, RSS {before:.0} -> {:.0} MiB",
+            args.login_burst,
+            started.elapsed().as_secs_f64(),
+            rss_mib(server.pid).unwrap_or(0.0)
+        );
     }
     let mut peak = 0.0f64;
     while tasks.iter().any(|t| !t.is_finished()) {

@@ -20,6 +20,10 @@ use crate::reload::Reloader;
 use crate::storage::Store;
 use crate::storage::seal::Sealer;
 
+/// `/api/ask` reads in the model's queue at once, at most: a small share of a batch (32), so
+/// chat turns keep their latency whatever `/api/ask` callers do.
+pub const ASK_SHARE: usize = 4;
+
 /// State shared by every request and session; clones share it.
 #[derive(Clone)]
 pub struct App {
@@ -46,6 +50,10 @@ pub struct App {
     pub reloader: Arc<Reloader>,
     /// Live news between customer and agent sessions.
     pub hub: Arc<Hub>,
+    /// [`ASK_SHARE`] permits: the `/api/ask` reads the model takes at once.
+    pub ask_slots: Arc<tokio::sync::Semaphore>,
+    /// Rate limits on sign-in and `/api/ask`.
+    pub throttles: Arc<crate::throttle::Throttles>,
     /// The most asked topics, for greetings.
     pub topics: Arc<TopTopics>,
     /// Changes once, when the server begins to shut down: chat sessions then close with 1001

@@ -20,7 +20,8 @@
 //! - [`auth`]: agent accounts: argon2id passwords, sessions, the first admin;
 //! - [`analytics`]: containment, handoffs, waits, CSAT and unanswered questions;
 //! - [`storage`]: sqlx store (SQLite) for conversations, their numbered events, agents;
-//! - [`metrics`]: Prometheus metrics.
+//! - [`metrics`]: Prometheus metrics;
+//! - [`throttle`]: rate limits keyed by account or client address.
 //!
 //! **Shared vocabulary**: [`protocol`] (the frames both sockets speak, which are also what the
 //! store keeps), [`config`], [`clock`], [`telemetry`].
@@ -47,4 +48,5 @@ pub mod reload;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod throttle;
 pub mod ws;

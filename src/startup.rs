@@ -59,7 +59,7 @@ impl Application {
     /// [`Application::build`] with the parts in `provided`.
     pub async fn build_with(settings: Settings, provided: Provided) -> anyhow::Result<Self> {
         let Provided { encoder, clock } = provided;
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        crate::storage::private_dir(&settings.data_dir).with_context(|| {
             format!("cannot create data folder {}", settings.data_dir.display())
         })?;
         let started = Instant::now();
@@ -148,6 +148,8 @@ impl Application {
             chat_slots: Arc::clone(&chat_slots),
             shutdown: shutdown_rx,
             topics: Arc::default(),
+            throttles: Arc::default(),
+            ask_slots: Arc::new(tokio::sync::Semaphore::new(crate::app::ASK_SHARE)),
             hub: Arc::default(),
             reloader,
             metrics,
@@ -205,9 +207,7 @@ impl Application {
             // does not wait for them: tell each session to close with 1001 instead.
             let _ = shutdown.send(true);
         };
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(signal)
-            .await?;
+        http::serve::serve(self.listener, self.router, signal).await;
         let drained = tokio::time::timeout(CHAT_DRAIN, async {
             let all = u32::try_from(self.max_chat_connections).unwrap_or(u32::MAX);
             // Every slot back means every session has ended and flushed its close frame.

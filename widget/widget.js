@@ -107,6 +107,7 @@
       tooLongServer: 'That message is too long. Please shorten it and send it again.',
       rateLimited: 'You are sending messages quickly; we will retry in a moment.',
       failed: 'Something went wrong. Please try again.',
+      busy: 'Our assistant is busy; your message is saved and will be answered in a moment.',
       unsupported: 'This chat needs an update. Please reload the page.',
       endChat: 'End chat',
       endConfirm: 'Click again to end the chat',
@@ -161,6 +162,7 @@
       tooLongServer: '消息太长了，请缩短后重新发送。',
       rateLimited: '发送太频繁，稍后会自动重试。',
       failed: '出了点问题，请重试。',
+      busy: '助手正忙，您的消息已保存，稍后就会回复。',
       unsupported: '聊天组件需要更新，请刷新页面。',
       endChat: '结束对话',
       endConfirm: '再次点击以结束对话',
@@ -1033,6 +1035,12 @@
       var code = f.code;
       if (w.console) console.warn('tandem:', code, f.message);
       if (code === 'unsupported_protocol') fatal = true;
+      // Busy: the message is stored (it has its ack) and its answer is coming; nothing to resend.
+      if (code === 'busy') {
+        notice(t('busy'));
+        showTyping('bot');
+        return;
+      }
       notice(code === 'too_large' ? t('tooLongServer')
         : code === 'rate_limited' ? t('rateLimited')
           : code === 'unsupported_protocol' ? t('unsupported') : t('failed'), true);

@@ -192,8 +192,8 @@ pub fn to_csv(clusters: &[Cluster]) -> Result<String, csv::Error> {
     for c in clusters {
         let mut record = vec![
             c.count.to_string(),
-            c.example.clone(),
-            c.examples.join(" | "),
+            inert_cell(&c.example),
+            inert_cell(&c.examples.join(" | ")),
         ];
         record.extend(
             REASONS
@@ -206,9 +206,42 @@ pub fn to_csv(clusters: &[Cluster]) -> Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// A customer's text as a spreadsheet cell that stays text: a cell starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return is a formula to Excel, LibreOffice and Google Sheets
+/// (`=HYPERLINK(...)` typed into the chat would become a live link in the export), so such a
+/// cell gets a leading apostrophe, as OWASP's "CSV injection" advice says. Whitespace before
+/// the sign does not help the attacker in every program, but costs nothing to cover.
+fn inert_cell(text: &str) -> String {
+    let starts_formula = text
+        .trim_start_matches(' ')
+        .starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if starts_formula {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_as_formulas_stay_text() {
+        for formula in [
+            "=HYPERLINK(\"http://evil.example\",\"click\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+            "  =1",
+        ] {
+            assert_eq!(inert_cell(formula), format!("'{formula}"), "{formula:?}");
+        }
+        assert_eq!(inert_cell("where is my order?"), "where is my order?");
+        assert_eq!(inert_cell("a = b"), "a = b");
+    }
 
     fn customer(conversation: &str, text: &str, choice: bool) -> TurnEvent {
         TurnEvent {

@@ -10,9 +10,6 @@ use crate::handoff::{AgentNews, CustomerNews, transcript_entry};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::storage::{ConversationState, StoredEvent};
 
-/// Most characters of a rating comment.
-const MAX_COMMENT_CHARS: usize = 2000;
-
 impl Chat {
     /// Forwards one piece of news from the hub.
     pub async fn on_news(
@@ -82,10 +79,9 @@ impl Chat {
         text: &str,
     ) -> Result<(), ChatError> {
         let (email, text) = (email.trim(), text.trim());
-        let looks_like_email = email.len() <= 254
-            && email
-                .split_once('@')
-                .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
+        let looks_like_email = email
+            .split_once('@')
+            .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
         if !looks_like_email {
             let e = super::error(
                 ErrorCode::BadFrame,
@@ -98,7 +94,18 @@ impl Chat {
             let message = format!("leave_message: the text needs 1 to {max} characters");
             return Ok(out.send(super::error(ErrorCode::BadFrame, message)).await?);
         }
-        if !self.customer_event(out, client_id, text, None).await? {
+        if !self.app.store.offline_form_open(&self.id).await? {
+            let e = super::error(
+                ErrorCode::BadState,
+                "leave_message answers an offline offer, and there is none open",
+            );
+            return Ok(out.send(e).await?);
+        }
+        if self
+            .customer_event(out, client_id, text, None)
+            .await?
+            .is_none()
+        {
             // Resent: the ticket exists already.
             return Ok(());
         }
@@ -139,11 +146,7 @@ impl Chat {
             return Ok(out.send(e).await?);
         }
         let store = self.app.store.clone();
-        let resolved = store
-            .conversation(&self.id)
-            .await?
-            .is_some_and(|c| c.state == ConversationState::Closed);
-        if !resolved {
+        if !store.resolved_by_agent(&self.id).await? {
             let e = super::error(
                 ErrorCode::BadState,
                 "a conversation is rated once an agent has resolved it",
@@ -151,7 +154,7 @@ impl Chat {
             return Ok(out.send(e).await?);
         }
         let comment = comment
-            .map(|c| c.trim().chars().take(MAX_COMMENT_CHARS).collect::<String>())
+            .map(|c| c.trim().to_owned())
             .filter(|c| !c.is_empty());
         store
             .record_csat(&self.id, score, comment.as_deref())

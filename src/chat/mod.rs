@@ -10,12 +10,14 @@
 //! - `turn.rs`: the customer's message and the bot's turn (store, read, decide, record);
 //! - `human.rs`: the conversation in a person's hands: what the hub says, typing, the offline
 //!   form, the rating;
+//! - `owed.rs`: replies owed to acknowledged messages (a busy model, a crash, two tabs);
 //! - `reply.rs`: the frame for each decision;
 //! - [`identity`]: customer identities signed by the company's backend;
 //! - [`topics`]: the most asked FAQ entries, for the greeting's quick replies.
 
 mod human;
 pub mod identity;
+mod owed;
 mod reply;
 mod start;
 pub mod topics;

@@ -50,14 +50,21 @@ impl Chat {
             Some(token) => store.conversation_by_token(token).await?,
             None => None,
         };
+        // Attributes are personal data (name, e-mail): stored sealed, opened for agents.
+        let sealed_attributes = match &identity {
+            Some(identity) => Some(
+                app.sealer
+                    .seal_attributes(&identity.attributes)
+                    .map_err(|e| ChatError::Seal(e.to_string()))?,
+            ),
+            None => None,
+        };
         let (conversation, token, resumed) = match (existing, resume_token) {
             (Some(conversation), Some(token)) => (conversation, token, true),
             _ => {
                 let new = NewConversation {
                     customer_id: identity.as_ref().and_then(|i| i.id.clone()),
-                    customer_attributes: identity
-                        .as_ref()
-                        .map(|i| serde_json::Value::Object(i.attributes.clone())),
+                    customer_attributes: sealed_attributes.clone(),
                     locale,
                     page_url,
                 };
@@ -68,7 +75,7 @@ impl Chat {
         let conversation = match (&identity, resumed) {
             // The customer signed in since the conversation began.
             (Some(identity), true) if conversation.customer_id.is_none() => {
-                let attributes = serde_json::Value::Object(identity.attributes.clone());
+                let attributes = sealed_attributes.unwrap_or_default();
                 store
                     .identify(&conversation.id, identity.id.as_deref(), &attributes)
                     .await?

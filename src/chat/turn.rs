@@ -1,17 +1,16 @@
 //! The customer's frames that the bot acts on, and the bot's turn: store and acknowledge, read,
 //! decide, then record the bot's reply or hand the conversation to the handoff service.
 
-use std::sync::Arc;
-
 use super::{Chat, ChatError, Out, Outbox, reply};
-use crate::bot::policy::{self, Decision, HUMAN_REQUEST_INTENT, Turn, decide};
+use crate::bot::policy::{self, Decision, HUMAN_REQUEST_INTENT, decide};
 use crate::bot::{Bot, HandoffReason};
+use crate::handoff::HandoffError;
 use crate::knowledge::{DEFAULT_QUEUE, Priority};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::storage::{Appended, NewEvent, Sender, StorageError};
 
 /// FAQ candidates the bot looks at: enough for a three-way clarification.
-const CANDIDATES: usize = 3;
+pub(super) const CANDIDATES: usize = 3;
 
 /// What a request for a person stores as the customer's message.
 const REQUEST_HUMAN_TEXT: &str = "I'd like to talk to a person.";
@@ -42,8 +41,8 @@ impl Chat {
             let message = format!("a message may have at most {max} characters");
             return Ok(out.send(super::error(ErrorCode::TooLarge, message)).await?);
         }
-        if self.customer_event(out, client_id, text, None).await? {
-            self.bot_turn(out, text).await?;
+        if let Some(seq) = self.customer_event(out, client_id, text, None).await? {
+            self.bot_turn(out, text, Some(seq)).await?;
         }
         Ok(())
     }
@@ -57,11 +56,17 @@ impl Chat {
         choice_id: &str,
         label: &str,
     ) -> Result<(), ChatError> {
-        if self
+        let label = label.trim();
+        let max = self.app.settings.max_message_chars;
+        if label.is_empty() || label.chars().count() > max {
+            let message = format!("a choice's label needs 1 to {max} characters");
+            return Ok(out.send(super::error(ErrorCode::TooLarge, message)).await?);
+        }
+        if let Some(seq) = self
             .customer_event(out, client_id, label, Some(choice_id))
             .await?
         {
-            self.act_on_choice(out, choice_id, label).await?;
+            self.act_on_choice(out, choice_id, label, Some(seq)).await?;
         }
         Ok(())
     }
@@ -73,14 +78,14 @@ impl Chat {
         client_id: Option<&str>,
     ) -> Result<(), ChatError> {
         let stored = match client_id {
-            Some(id) => {
-                self.customer_event(out, id, REQUEST_HUMAN_TEXT, Some(REQUEST_HUMAN_CHOICE))
-                    .await?
-            }
-            None => true,
+            Some(id) => self
+                .customer_event(out, id, REQUEST_HUMAN_TEXT, Some(REQUEST_HUMAN_CHOICE))
+                .await?
+                .map(Some),
+            None => Some(None),
         };
-        if stored {
-            self.hand_to_person(out).await?;
+        if let Some(turn) = stored {
+            self.hand_to_person(out, turn).await?;
         }
         Ok(())
     }
@@ -108,62 +113,19 @@ impl Chat {
         match policy::on_feedback(&self.app.policy, &mut self.memory, seq, helpful) {
             Some(decision) => {
                 let bot = self.app.bot.load_full();
-                self.respond(out, &bot, decision, plain_event).await
+                self.respond(out, &bot, decision, plain_event, None).await
             }
             None => Ok(()),
         }
     }
 
-    /// Answers the conversation's last customer message if nothing followed it: the server
-    /// stored (and maybe acknowledged) it, then died before the bot's reply was stored. The
-    /// widget will not resend an acknowledged message, so the reply is owed now.
-    pub(super) async fn answer_pending(
-        &mut self,
-        conversation: &crate::storage::Conversation,
-        out: &mut impl Outbox,
-    ) -> Result<(), ChatError> {
-        if !self.bot_active {
-            return Ok(());
-        }
-        let Some(last) = self
-            .app
-            .store
-            .recent_customer_messages(&conversation.id, 1)
-            .await?
-            .pop()
-            .filter(|event| event.seq == conversation.last_seq)
-        else {
-            return Ok(());
-        };
-        tracing::info!(
-            conversation = conversation.id,
-            seq = last.seq,
-            "answering a message left pending"
-        );
-        // The earlier embedding of this message is the one repeat detection would compare it
-        // with: answering it must not count as the customer repeating themself.
-        self.previous_text = None;
-        match serde_json::from_str::<ServerFrame>(&last.frame)? {
-            ServerFrame::CustomerMessage {
-                choice_id: Some(choice_id),
-                ..
-            } if choice_id == REQUEST_HUMAN_CHOICE => self.hand_to_person(out).await,
-            ServerFrame::CustomerMessage {
-                choice_id: Some(choice_id),
-                text,
-                ..
-            } => self.act_on_choice(out, &choice_id, &text).await,
-            ServerFrame::CustomerMessage { text, .. } => self.bot_turn(out, &text).await,
-            _ => Ok(()),
-        }
-    }
-
-    /// The bot's turn on a stored choice.
-    async fn act_on_choice(
+    /// The bot's turn on a stored choice (the customer message at seq `turn`).
+    pub(super) async fn act_on_choice(
         &mut self,
         out: &mut impl Outbox,
         choice_id: &str,
         label: &str,
+        turn: Option<u64>,
     ) -> Result<(), ChatError> {
         if !self.bot_active {
             return Ok(());
@@ -172,14 +134,18 @@ impl Chat {
         if bot.knowledge().faq(choice_id).is_some() {
             let decision = policy::answer(choice_id, &self.memory);
             self.memory.observe(&decision);
-            self.respond(out, &bot, decision, plain_event).await
+            self.respond(out, &bot, decision, plain_event, turn).await
         } else {
-            self.bot_turn(out, label).await
+            self.bot_turn(out, label, turn).await
         }
     }
 
-    /// The handoff a request for a person gets.
-    async fn hand_to_person(&mut self, out: &mut impl Outbox) -> Result<(), ChatError> {
+    /// The handoff a request for a person gets (stored at seq `turn`, when it was).
+    pub(super) async fn hand_to_person(
+        &mut self,
+        out: &mut impl Outbox,
+        turn: Option<u64>,
+    ) -> Result<(), ChatError> {
         if !self.bot_active {
             return Ok(());
         }
@@ -193,18 +159,18 @@ impl Chat {
                 .unwrap_or_else(|| DEFAULT_QUEUE.to_owned()),
             priority: intent.map_or(Priority::Normal, |i| i.priority),
         };
-        self.respond(out, &bot, decision, plain_event).await
+        self.respond(out, &bot, decision, plain_event, turn).await
     }
 
-    /// Stores a customer message and acknowledges it; false when it was a duplicate (acked again
-    /// with its first seq, not answered again).
+    /// Stores a customer message and acknowledges it; its seq, or `None` when it was a
+    /// duplicate (acked again with its first seq, not answered again).
     pub(super) async fn customer_event(
         &mut self,
         out: &mut impl Outbox,
         client_id: &str,
         text: &str,
         choice_id: Option<&str>,
-    ) -> Result<bool, ChatError> {
+    ) -> Result<Option<u64>, ChatError> {
         let frame = ServerFrame::CustomerMessage {
             seq: 0,
             client_id: client_id.to_owned(),
@@ -229,37 +195,29 @@ impl Chat {
             seq,
         };
         out.send(Out::Frame(ack)).await?;
-        Ok(new)
+        Ok(new.then_some(seq))
     }
 
-    /// The bot's turn on a stored message: read it (the one embed → retrieve path), compare it
-    /// with the previous message, decide, and record the reply or the handoff.
-    async fn bot_turn(&mut self, out: &mut impl Outbox, text: &str) -> Result<(), ChatError> {
+    /// The bot's turn on a stored message (at seq `answers`): read it (the one embed → retrieve
+    /// path), compare it with the previous message, decide, and record the reply or the handoff.
+    pub(super) async fn bot_turn(
+        &mut self,
+        out: &mut impl Outbox,
+        text: &str,
+        answers: Option<u64>,
+    ) -> Result<(), ChatError> {
         if !self.bot_active {
             return Ok(());
         }
         let bot = self.app.bot.load_full();
         self.lang = reply::language_of(text);
-        let owned = text.to_owned();
-        let (embedding, turn) = crate::bot::read(
-            Arc::clone(&bot),
-            &self.app.embedder,
-            &self.app.metrics,
-            text,
-            CANDIDATES,
-            move |bot, reading| {
-                let turn = reading.understanding.map(|understanding| {
-                    Turn::from_reading(&owned, understanding, reading.candidates, bot.knowledge())
-                });
-                (reading.embedding.map(<[f32]>::to_vec), turn)
-            },
-        )
-        .await?;
+        let (embedding, turn) = self.read_patiently(out, &bot, text).await?;
         if self.previous.is_none()
             && embedding.is_some()
             && let Some(previous) = self.previous_text.take()
         {
-            self.previous = Some(self.app.embedder.embed(&previous).await?);
+            // Only for repeat detection: a busy model costs the comparison, not the answer.
+            self.previous = self.app.embedder.embed(&previous).await.ok();
         }
         let similarity = match (&self.previous, &embedding) {
             (Some(previous), Some(embedding)) => Some(crate::model::cosine(previous, embedding)),
@@ -290,18 +248,24 @@ impl Chat {
             confidence,
             ..NewEvent::new(Sender::Bot, frame)
         };
-        self.respond(out, &bot, decision, annotate).await
+        self.respond(out, &bot, decision, annotate, answers).await
     }
 
     /// Records `decision`: the bot's reply is stored and sent; a handoff goes to the handoff
     /// service, which queues the conversation, stores the handoff frame (it says the place in
     /// line), and makes the offers and assignments that follow.
+    ///
+    /// With a `turn` (the seq of the customer message answered), the reply or handoff is
+    /// recorded only if nothing followed that message: when another connection to the same
+    /// conversation answered it first, this one sends what the store has instead, so the
+    /// message is answered once and both connections show the answer.
     async fn respond(
         &mut self,
         out: &mut impl Outbox,
         bot: &Bot,
         decision: Decision,
         event: impl Fn(serde_json::Value) -> NewEvent,
+        turn: Option<u64>,
     ) -> Result<(), ChatError> {
         self.app
             .metrics
@@ -336,17 +300,42 @@ impl Chat {
             priority,
         } = &decision
         else {
-            let stored = self.app.store.append(&self.id, record(None)?).await?;
+            let stored = match turn {
+                Some(turn) => {
+                    self.app
+                        .store
+                        .append_turn(&self.id, turn, record(None)?)
+                        .await
+                }
+                None => self.app.store.append(&self.id, record(None)?).await,
+            };
+            let stored = match stored {
+                Err(StorageError::TurnTaken(_)) => return self.turn_taken(out).await,
+                other => other?,
+            };
             return self.deliver(out, stored.seq, stored.frame).await;
         };
         // Listen first: an agent may claim the conversation the moment it is queued.
         self.listen();
         self.bot_active = false;
-        let handed =
-            crate::handoff::hand_off(&self.app, &self.id, *reason, queue, *priority, |position| {
-                record(Some(position))
-            })
-            .await?;
+        let handed = crate::handoff::hand_off(
+            &self.app,
+            &self.id,
+            crate::handoff::Handoff {
+                reason: *reason,
+                queue,
+                priority: *priority,
+                turn,
+            },
+            |position| record(Some(position)),
+        )
+        .await;
+        let handed = match handed {
+            Err(HandoffError::Storage(StorageError::TurnTaken(_))) => {
+                return self.turn_taken(out).await;
+            }
+            other => other?,
+        };
         self.place = Some((queue.clone(), handed.position));
         self.deliver(out, handed.stored.seq, handed.stored.frame)
             .await?;

@@ -24,6 +24,13 @@ pub enum ActionError {
     /// The conversation's queue is not among the agent's skills.
     #[error("the {0} queue is not one of your skills")]
     NoSkill(String),
+    /// The conversation is in none of the agent's queues (or the bot alone serves it), and the
+    /// agent does not hold it: its transcript is not theirs to read.
+    #[error("this conversation is not in one of your queues")]
+    NotVisible,
+    /// A reply or note that is empty or longer than the limit.
+    #[error("{0}")]
+    BadText(String),
     /// The agent holds as many conversations as they may.
     #[error("you already hold {0} conversations, your maximum")]
     AtCapacity(u32),
@@ -47,7 +54,8 @@ impl ActionError {
         match self {
             ActionError::NotFound(_) | ActionError::NoTicket(_) => "not_found",
             ActionError::AlreadyClaimed(_) => "already_claimed",
-            ActionError::NoSkill(_) => "no_skill",
+            ActionError::NoSkill(_) | ActionError::NotVisible => "no_skill",
+            ActionError::BadText(_) => "bad_frame",
             ActionError::AtCapacity(_) => "at_capacity",
             ActionError::NotYours => "not_yours",
             ActionError::BadState(_) => "bad_state",
@@ -84,6 +92,47 @@ pub async fn claim(app: &App, agent: &Agent, id: &str) -> Result<(), ActionError
     Ok(())
 }
 
+/// The conversation `id` if `agent` may read it: an admin reads every one; an agent those
+/// in a queue among their skills and those they hold. A conversation only the bot served has
+/// no queue, so it is the admins' alone.
+pub async fn readable(
+    app: &App,
+    agent: &Agent,
+    id: &str,
+) -> Result<crate::storage::Conversation, ActionError> {
+    let conversation = app
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| ActionError::NotFound(id.to_owned()))?;
+    if agent.role == Role::Admin
+        || conversation
+            .queue
+            .as_ref()
+            .is_some_and(|q| agent.skills.contains(q))
+        || app.store.holder(id).await?.as_deref() == Some(agent.id.as_str())
+    {
+        Ok(conversation)
+    } else {
+        Err(ActionError::NotVisible)
+    }
+}
+
+/// `text` as an agent's reply or note: trimmed, not empty, at most `max_message_chars`.
+fn agent_text<'a>(app: &App, what: &str, text: &'a str) -> Result<&'a str, ActionError> {
+    let text = text.trim();
+    let max = app.settings.max_message_chars;
+    if text.is_empty() {
+        return Err(ActionError::BadText(format!("{what}: the text is empty")));
+    }
+    if text.chars().count() > max {
+        return Err(ActionError::BadText(format!(
+            "{what}: at most {max} characters"
+        )));
+    }
+    Ok(text)
+}
+
 /// Writes to the customer; returns the stored event.
 pub async fn reply(
     app: &App,
@@ -91,6 +140,7 @@ pub async fn reply(
     id: &str,
     text: &str,
 ) -> Result<StoredEvent, ActionError> {
+    let text = agent_text(app, "reply", text)?;
     must_hold(app, agent, id).await?;
     let frame = ServerFrame::AgentMessage {
         seq: 0,
@@ -107,9 +157,8 @@ pub async fn reply(
 
 /// An internal note: stored apart from the transcript and announced to agents only.
 pub async fn note(app: &App, agent: &Agent, id: &str, text: &str) -> Result<(), ActionError> {
-    if app.store.conversation(id).await?.is_none() {
-        return Err(ActionError::NotFound(id.to_owned()));
-    }
+    let text = agent_text(app, "note", text)?;
+    readable(app, agent, id).await?;
     let note = note_view(app.store.add_note(id, &agent.id, text).await?);
     app.hub.tell_agents(AgentNews::Note {
         conversation_id: id.into(),
@@ -166,20 +215,27 @@ pub async fn transfer_to_queue(
     Ok(())
 }
 
-/// Gives a held conversation straight to another (enabled) agent.
+/// Gives a held conversation straight to another (enabled) agent who serves its queue.
 pub async fn transfer_to_agent(
     app: &App,
     agent: &Agent,
     id: &str,
     target: &str,
 ) -> Result<(), ActionError> {
-    must_hold(app, agent, id).await?;
+    let conversation = must_hold(app, agent, id).await?;
     let target = app
         .store
         .agent(target)
         .await?
         .filter(|a| !a.disabled)
         .ok_or_else(|| ActionError::BadState(format!("there is no agent {target:?}")))?;
+    let queue = conversation.queue.unwrap_or_default();
+    if target.role != Role::Admin && !target.skills.contains(&queue) {
+        return Err(ActionError::BadState(format!(
+            "{} does not serve the {queue} queue; transfer to the queue instead",
+            target.name
+        )));
+    }
     app.store.assign(id, &target.id).await?;
     notice(app, id, format!("{} joined the conversation.", target.name)).await?;
     app.hub.tell_agents(AgentNews::QueueChanged);

@@ -32,5 +32,5 @@ pub use assign::run as auto_assign;
 pub use hub::{AgentNews, CustomerNews, Hub};
 pub use publish::{publish, transcript_entry};
 pub use service::{
-    HandedOff, HandoffError, announce_positions, hand_off, seconds_per_place, wait_secs,
+    HandedOff, Handoff, HandoffError, announce_positions, hand_off, seconds_per_place, wait_secs,
 };

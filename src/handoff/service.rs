@@ -34,8 +34,23 @@ pub struct HandedOff {
     pub wait_secs: Option<u64>,
 }
 
-/// Queues the conversation (in `queue`, for `reason`, at `priority`), stores the handoff event that `event` builds from its place in
-/// line, then makes what follows: the offer to leave a message when the queue is closed or
+/// What a handoff is: why, where to, how urgent, and (from a chat turn) the seq of the customer
+/// message it answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Handoff<'a> {
+    /// Why the bot hands off.
+    pub reason: HandoffReason,
+    /// The queue to wait in.
+    pub queue: &'a str,
+    /// Its priority there.
+    pub priority: Priority,
+    /// The customer message this handoff answers: the handoff happens only if nothing followed
+    /// it and the bot still serves the conversation (`StorageError::TurnTaken` otherwise).
+    pub turn: Option<u64>,
+}
+
+/// Queues the conversation as `handoff` says, stores the handoff event that `event` builds from
+/// its place in line, then makes what follows: the offer to leave a message when the queue is closed or
 /// nobody is online, the agents' queue snapshots, auto-assignment, and the places of everyone
 /// waiting (a handoff of higher priority moves them down).
 ///
@@ -44,15 +59,28 @@ pub struct HandedOff {
 pub async fn hand_off(
     app: &App,
     conversation: &str,
-    reason: HandoffReason,
-    queue: &str,
-    priority: Priority,
+    handoff: Handoff<'_>,
     event: impl FnOnce(u32) -> Result<NewEvent, serde_json::Error>,
 ) -> Result<HandedOff, HandoffError> {
-    let position = app
-        .store
-        .enqueue(conversation, reason.as_str(), queue, priority)
-        .await?;
+    let Handoff {
+        reason,
+        queue,
+        priority,
+        turn,
+    } = handoff;
+    let store = &app.store;
+    let position = match turn {
+        Some(turn) => {
+            store
+                .enqueue_turn(conversation, turn, reason.as_str(), queue, priority)
+                .await?
+        }
+        None => {
+            store
+                .enqueue(conversation, reason.as_str(), queue, priority)
+                .await?
+        }
+    };
     tracing::info!(conversation, reason = reason.as_str(), queue, "handed off");
     let stored = app.store.append(conversation, event(position)?).await?;
     let wait_secs = wait_secs(app, queue, position).await;

@@ -85,11 +85,10 @@ pub async fn snapshot(app: &App, agent: &Agent) -> Result<AgentFrame, StorageErr
                 priority: priority_name(w.priority).to_owned(),
                 position: *place,
                 waiting_secs: (now - w.queued_at).max(0) / 1000,
-                customer_name: w
-                    .customer_attributes
-                    .as_ref()
-                    .and_then(|a| a.get("name"))
-                    .cloned(),
+                customer_name: app
+                    .sealer
+                    .open_attributes(w.customer_attributes)
+                    .and_then(|a| a.get("name").cloned()),
                 conversation_id: w.conversation_id,
                 queue: w.queue,
                 reason: w.reason,
@@ -171,12 +170,9 @@ async fn tickets(app: &App, agent: &Agent) -> Result<Vec<TicketView>, StorageErr
 
 /// The `conversation` frame: transcript, what the bot understood, notes, suggestions, earlier
 /// conversations.
-pub async fn conversation(app: &App, id: &str) -> Result<AgentFrame, ActionError> {
+pub async fn conversation(app: &App, agent: &Agent, id: &str) -> Result<AgentFrame, ActionError> {
     let store = &app.store;
-    let conversation = store
-        .conversation(id)
-        .await?
-        .ok_or_else(|| ActionError::NotFound(id.to_owned()))?;
+    let conversation = super::actions::readable(app, agent, id).await?;
     let feedback = store.feedback(id).await?;
     let events = store.events_after(id, 0).await?;
     let transcript = events
@@ -215,7 +211,7 @@ pub async fn conversation(app: &App, id: &str) -> Result<AgentFrame, ActionError
         assigned_to: store.holder(id).await?,
         customer: CustomerView {
             id: conversation.customer_id,
-            attributes: conversation.customer_attributes,
+            attributes: app.sealer.open_attributes(conversation.customer_attributes),
             locale: conversation.locale,
             page_url: conversation.page_url,
         },

@@ -71,10 +71,23 @@ pub struct AskResponse {
 }
 
 /// Answers a question from the FAQ.
+///
+/// A public endpoint sharing the model with the chats, so it is held to two limits: requests
+/// per client address (`Throttles::ask_address`, 429 with `Retry-After`), and at most
+/// [`crate::app::ASK_SHARE`] reads in the model's queue at once (503 `busy` beyond), so that a
+/// burst of long questions cannot delay a chat turn by more than a few texts.
 pub async fn ask(
     State(app): State<App>,
+    super::ClientAddr(address): super::ClientAddr,
     ApiJson(request): ApiJson<AskRequest>,
 ) -> Result<Json<AskResponse>, ApiError> {
+    app.throttles
+        .ask_address
+        .check(&address)
+        .map_err(|wait| ApiError::TooManyRequests {
+            message: "too many questions from this address; wait before asking again",
+            retry_after_secs: wait.as_secs_f64().ceil() as u64,
+        })?;
     let text = request.text.trim();
     if text.is_empty() {
         return Err(ApiError::Invalid {
@@ -96,6 +109,9 @@ pub async fn ask(
         });
     }
     let limit = request.limit;
+    let Ok(_slot) = app.ask_slots.clone().try_acquire_owned() else {
+        return Err(ApiError::Busy);
+    };
     let read = crate::bot::read(
         app.bot.load_full(),
         &app.embedder,

@@ -32,12 +32,30 @@ pub struct Me {
     pub agent: Agent,
 }
 
-/// `POST /api/agent/login`: checks the password and sets the session cookie.
+/// `POST /api/agent/login`: checks the password and sets the session cookie. Attempts are
+/// throttled per client address and per account before any password is checked (429 with
+/// `Retry-After`).
 pub async fn login(
     State(app): State<App>,
+    super::ClientAddr(address): super::ClientAddr,
     jar: CookieJar,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<(CookieJar, Json<Me>), ApiError> {
+    let too_many = |wait: std::time::Duration| {
+        tracing::warn!(address = %address, "sign-in attempts throttled");
+        ApiError::TooManyRequests {
+            message: "too many sign-in attempts; wait before trying again",
+            retry_after_secs: wait.as_secs_f64().ceil() as u64,
+        }
+    };
+    app.throttles
+        .login_address
+        .check(&address)
+        .map_err(too_many)?;
+    app.throttles
+        .login_account
+        .check(&body.email.trim().to_lowercase())
+        .map_err(too_many)?;
     match sign_in(&app.store, &body.email, &body.password).await {
         Ok((agent, token)) => {
             // A browser-session cookie: it goes when the browser closes, and the server ends

@@ -48,9 +48,17 @@ pub enum ApiError {
     /// The route exists but not for this method.
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
-    /// The model is saturated; the client should retry shortly.
+    /// The model is saturated; the client should retry shortly (`Retry-After: 1`).
     #[error("the assistant is busy; try again in a moment")]
     Busy,
+    /// This client (or account) made too many requests; `Retry-After` says when to try again.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What was limited.
+        message: &'static str,
+        /// Seconds until a request would be accepted again.
+        retry_after_secs: u64,
+    },
     /// Something failed on our side.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -76,6 +84,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +103,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Busy => "busy",
+            ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -118,6 +128,19 @@ impl IntoResponse for ApiError {
             code: self.code(),
             message: self.to_string(),
         };
-        (self.status_code(), Json(body)).into_response()
+        let retry_after = match &self {
+            ApiError::Busy => Some(1),
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some((*retry_after_secs).max(1)),
+            _ => None,
+        };
+        let mut response = (self.status_code(), Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

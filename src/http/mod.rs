@@ -12,6 +12,7 @@ mod error;
 mod knowledge;
 mod metrics;
 pub mod origin;
+pub mod serve;
 mod widget;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
@@ -60,11 +61,30 @@ pub fn router(app: App) -> Router {
             app.clone(),
             metrics::count_requests,
         ))
+        .layer(axum::middleware::from_fn(same_origin_changes))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// Refuses a state-changing request from another origin's page (see [`origin::cross_site`]).
+/// `/api/ask` is exempt: it is a public, cookie-less API that other sites may call.
+async fn same_origin_changes(
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let reads = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if !reads && request.uri().path() != "/api/ask" && origin::cross_site(request.headers()) {
+        return axum::response::IntoResponse::into_response(ApiError::Forbidden(
+            "this request came from another site's page; sign in to the console on this server",
+        ));
+    }
+    next.run(request).await
 }
 
 /// `GET /health` body.
@@ -96,6 +116,27 @@ async fn health(axum::extract::State(app): axum::extract::State<App>) -> Json<He
             "training"
         },
     })
+}
+
+/// The client's address as the listener saw it (the connection's peer), as a string key for
+/// rate limits; `unknown` when the server runs without connection info (a router driven
+/// directly). Behind a reverse proxy every client shares the proxy's address, so the limits
+/// then apply to all of them together: size them, or rate-limit at the proxy.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+        Ok(ClientAddr(address))
+    }
 }
 
 /// `Json<T>` whose rejections are [`ApiError`]s, so a bad body gets the same

@@ -5,6 +5,10 @@
 //!   agent's cookie (cross-site websocket hijacking).
 //! - The chat socket from the server's own origin (the demo page) and the sites listed in
 //!   `allowed_origins`; any site when that list is empty (the default, warned about at start).
+//! - State-changing requests (POST and the like) only from the server's own pages
+//!   ([`cross_site`]): the session cookie is `SameSite=Strict`, but a sibling subdomain counts
+//!   as the same *site*, so the cookie alone does not stop a page on `blog.example.com` from
+//!   posting to `support.example.com`.
 
 use axum::http::HeaderMap;
 use axum::http::header::{HOST, ORIGIN};
@@ -40,6 +44,16 @@ pub fn chat_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
         .any(|a| a.trim().trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
+/// Whether a request comes from a page of another origin: `Sec-Fetch-Site` when the browser
+/// sends it (every current one does; `same-site` is refused too, see the module header), else
+/// `Origin`. Requests with neither come from tools, which hold no victim's cookie.
+pub fn cross_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    headers.contains_key(ORIGIN) && !same_origin(headers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +65,19 @@ mod tests {
             h.insert(ORIGIN, origin.parse().expect("origin"));
         }
         h
+    }
+
+    #[test]
+    fn only_the_servers_own_pages_may_post() {
+        let host = "support.example";
+        assert!(!cross_site(&headers(None, host)), "a tool");
+        assert!(!cross_site(&headers(Some("https://support.example"), host)));
+        assert!(cross_site(&headers(Some("https://blog.example"), host)));
+        let mut fetch = headers(Some("https://support.example"), host);
+        fetch.insert("sec-fetch-site", "same-site".parse().expect("value"));
+        assert!(cross_site(&fetch), "a sibling subdomain is not this origin");
+        fetch.insert("sec-fetch-site", "same-origin".parse().expect("value"));
+        assert!(!cross_site(&fetch));
     }
 
     #[test]

@@ -18,12 +18,40 @@ pub mod close_code {
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down; reconnect and resume.
     pub const GOING_AWAY: u16 = 1001;
+    /// The client broke the websocket protocol (an unmasked frame, a reserved opcode or bit).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text message was not valid UTF-8.
+    pub const INVALID_DATA: u16 = 1007;
     /// The client broke the rules past the point of error frames (e.g. kept flooding).
     pub const POLICY: u16 = 1008;
     /// A frame was larger than the frame limit.
     pub const TOO_BIG: u16 = 1009;
     /// The server has as many connections as it takes; reconnect later, with backoff.
     pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// The longest value, in characters, a client may send in each field that has no setting of its
+/// own (the texts a customer types are limited by `max_message_chars`). Every field is stored
+/// or echoed, so none may be left unbounded; a longer one is refused with `too_large`, nothing
+/// stored. `docs/protocol.md` lists the same numbers.
+pub mod limits {
+    /// `client_id` of `message`, `choose`, `request_human`, `leave_message` (a widget sends a
+    /// UUID or a counter).
+    pub const CLIENT_ID: usize = 64;
+    /// `choice_id` of `choose` (an FAQ entry id).
+    pub const CHOICE_ID: usize = 128;
+    /// `resume_token` of `hello` (the server's tokens are 43 characters).
+    pub const RESUME_TOKEN: usize = 128;
+    /// `locale` of `hello`: the longest BCP 47 tag worth keeping (RFC 5646 §4.4.1).
+    pub const LOCALE: usize = 35;
+    /// `page_url` of `hello`: what browsers and CDNs commonly accept.
+    pub const PAGE_URL: usize = 2048;
+    /// `identity` of `hello`: a signed token of a few attributes.
+    pub const IDENTITY: usize = 4096;
+    /// `email` of `leave_message` (RFC 5321's limit on a path).
+    pub const EMAIL: usize = 254;
+    /// `comment` of `rate`.
+    pub const COMMENT: usize = 2000;
 }
 
 /// A frame from the widget to the server.
@@ -144,7 +172,56 @@ impl ClientFrame {
             return Err(FrameError::UnknownType(kind.to_owned()));
         }
         let kind = kind.to_owned();
-        serde_json::from_value(value).map_err(|e| FrameError::Malformed(format!("{kind}: {e}")))
+        let frame: ClientFrame = serde_json::from_value(value)
+            .map_err(|e| FrameError::Malformed(format!("{kind}: {e}")))?;
+        frame.check_lengths()?;
+        Ok(frame)
+    }
+
+    /// Refuses a field longer than its limit in [`limits`].
+    fn check_lengths(&self) -> Result<(), FrameError> {
+        let check = |field: &'static str, value: Option<&str>, max: usize| match value {
+            Some(value) if value.chars().count() > max => Err(FrameError::TooLong { field, max }),
+            _ => Ok(()),
+        };
+        match self {
+            ClientFrame::Hello(hello) => {
+                check(
+                    "resume_token",
+                    hello.resume_token.as_deref(),
+                    limits::RESUME_TOKEN,
+                )?;
+                check("locale", hello.locale.as_deref(), limits::LOCALE)?;
+                check("page_url", hello.page_url.as_deref(), limits::PAGE_URL)?;
+                check("identity", hello.identity.as_deref(), limits::IDENTITY)
+            }
+            ClientFrame::Message { client_id, .. } => {
+                check("client_id", Some(client_id.as_str()), limits::CLIENT_ID)
+            }
+            ClientFrame::Choose {
+                client_id,
+                choice_id,
+                ..
+            } => {
+                check("client_id", Some(client_id.as_str()), limits::CLIENT_ID)?;
+                check("choice_id", Some(choice_id.as_str()), limits::CHOICE_ID)
+            }
+            ClientFrame::RequestHuman { client_id } => {
+                check("client_id", client_id.as_deref(), limits::CLIENT_ID)
+            }
+            ClientFrame::LeaveMessage {
+                client_id, email, ..
+            } => {
+                check("client_id", Some(client_id.as_str()), limits::CLIENT_ID)?;
+                check("email", Some(email.as_str()), limits::EMAIL)
+            }
+            ClientFrame::Rate { comment, .. } => {
+                check("comment", comment.as_deref(), limits::COMMENT)
+            }
+            ClientFrame::Typing { .. } | ClientFrame::Feedback { .. } | ClientFrame::Close {} => {
+                Ok(())
+            }
+        }
     }
 }
 
@@ -196,7 +273,8 @@ pub enum ErrorCode {
     BadFrame,
     /// A `type` this server does not know.
     UnknownType,
-    /// The message text is longer than the server accepts; nothing was stored.
+    /// The message text, or another field, is longer than the server accepts; nothing was
+    /// stored.
     TooLarge,
     /// Too many frames too fast; this one was dropped.
     RateLimited,
@@ -205,7 +283,11 @@ pub enum ErrorCode {
     BadState,
     /// The `hello` asks for a protocol version this server does not speak.
     UnsupportedProtocol,
-    /// The server failed; a message that got this instead of an ack was not stored: resend it.
+    /// The assistant is busy: the message is stored (it has its `ack`) and its answer follows
+    /// shortly. Nothing to resend.
+    Busy,
+    /// The server failed. A message that got this instead of an ack was not stored: resend it;
+    /// one that has its ack is stored, and its answer is given when the widget resumes.
     Internal,
 }
 
@@ -219,6 +301,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::BadState => "bad_state",
             ErrorCode::UnsupportedProtocol => "unsupported_protocol",
+            ErrorCode::Busy => "busy",
             ErrorCode::Internal => "internal",
         }
     }
@@ -230,6 +313,14 @@ pub enum FrameError {
     /// Not JSON, not an object, or not the shape its `type` needs.
     #[error("{0}")]
     Malformed(String),
+    /// A field is longer than its limit (see [`limits`]).
+    #[error("{field} may have at most {max} characters")]
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// Its limit.
+        max: usize,
+    },
     /// The `type` is not one of [`ClientFrame::TYPES`].
     #[error(
         "unknown frame type {0:?}; expected one of: {types}",
@@ -243,6 +334,7 @@ impl FrameError {
     pub fn code(&self) -> ErrorCode {
         match self {
             FrameError::Malformed(_) => ErrorCode::BadFrame,
+            FrameError::TooLong { .. } => ErrorCode::TooLarge,
             FrameError::UnknownType(_) => ErrorCode::UnknownType,
         }
     }

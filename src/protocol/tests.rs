@@ -209,6 +209,7 @@ fn enums_are_written_as_their_documented_names() {
         ErrorCode::RateLimited,
         ErrorCode::BadState,
         ErrorCode::UnsupportedProtocol,
+        ErrorCode::Busy,
         ErrorCode::Internal,
     ];
     for code in codes {

@@ -21,12 +21,38 @@ impl Store {
         event: NewEvent,
     ) -> Result<StoredEvent, StorageError> {
         let mut tx = self.begin_write().await?;
-        let stored = insert_event(&mut tx, self.clock.now_ms(), conversation_id, None, event)
+        let stored = insert_event(
+            &mut tx,
+            self.clock.now_ms(),
+            conversation_id,
+            None,
+            None,
+            event,
+        )
+        .await?
+        .ok_or_else(|| {
+            // Without a client id there is nothing the insert could conflict on.
+            StorageError::Corrupt("an event without client id conflicted".to_owned())
+        })?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Appends the bot's answer to the customer message at seq `turn`, only if that message is
+    /// still the conversation's last event and the bot still serves it: two connections
+    /// answering the same message (two tabs resuming, or a crash and a resume racing) store one
+    /// answer, and the other gets [`StorageError::TurnTaken`], with nothing stored.
+    pub async fn append_turn(
+        &self,
+        conversation_id: &str,
+        turn: u64,
+        event: NewEvent,
+    ) -> Result<StoredEvent, StorageError> {
+        let mut tx = self.begin_write().await?;
+        let now = self.clock.now_ms();
+        let stored = insert_event(&mut tx, now, conversation_id, None, Some(turn), event)
             .await?
-            .ok_or_else(|| {
-                // Without a client id there is nothing the insert could conflict on.
-                StorageError::Corrupt("an event without client id conflicted".to_owned())
-            })?;
+            .ok_or_else(|| StorageError::Corrupt("a bot event conflicted".to_owned()))?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -45,6 +71,7 @@ impl Store {
             self.clock.now_ms(),
             conversation_id,
             Some(client_id),
+            None,
             event,
         )
         .await?
@@ -184,12 +211,15 @@ impl Store {
 }
 
 /// Takes the next seq and inserts the event; `None` (with the transaction to roll back) when
-/// `client_id` is already stored for this conversation.
+/// `client_id` is already stored for this conversation. With a `turn`, the seq is taken only if
+/// the conversation's last seq is still `turn` and the bot serves it
+/// ([`StorageError::TurnTaken`] otherwise).
 async fn insert_event(
     tx: &mut Transaction<'static, Sqlite>,
     now: i64,
     conversation_id: &str,
     client_id: Option<&str>,
+    turn: Option<u64>,
     event: NewEvent,
 ) -> Result<Option<StoredEvent>, StorageError> {
     let NewEvent {
@@ -209,13 +239,17 @@ async fn insert_event(
         .ok_or_else(|| StorageError::InvalidFrame(truncated(&frame.to_string())))?;
     let seq: Option<i64> = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2 \
-         WHERE id = $1 RETURNING last_seq",
+         WHERE id = $1 AND ($3 IS NULL OR (last_seq = $3 AND state = 'bot')) RETURNING last_seq",
     )
     .bind(conversation_id)
     .bind(now)
+    .bind(turn.map(seq_to_db))
     .fetch_optional(&mut **tx)
     .await?;
-    let seq = seq.ok_or_else(|| StorageError::UnknownConversation(conversation_id.to_owned()))?;
+    let seq = seq.ok_or_else(|| match turn {
+        Some(_) => StorageError::TurnTaken(conversation_id.to_owned()),
+        None => StorageError::UnknownConversation(conversation_id.to_owned()),
+    })?;
     let Some(fields) = frame.as_object_mut() else {
         return Err(StorageError::InvalidFrame(truncated(&frame.to_string())));
     };

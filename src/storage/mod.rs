@@ -37,7 +37,7 @@ pub use agents::{Agent, NewAgent, Role};
 pub use analytics::{ConversationFacts, FaqUse, TurnEvent};
 pub use handoff::{Note, Waiting};
 pub use sla::{Breach, Clocked};
-pub use store::{DB_FILE, Store};
+pub use store::{DB_FILE, Store, private_dir};
 pub use tickets::Ticket;
 
 /// Everything that can go wrong in the store.
@@ -81,6 +81,11 @@ pub enum StorageError {
         /// The sequence number asked for.
         seq: u64,
     },
+    /// The bot's turn on a message was taken: since the message was stored, something else was
+    /// appended to the conversation or it left the bot (another connection to the same
+    /// conversation answered it first). Nothing was stored.
+    #[error("conversation {0} moved on since the message this turn answers")]
+    TurnTaken(String),
     /// An event's frame is not a JSON object with a string `type`.
     #[error("an event frame must be a JSON object with a string \"type\", got {0}")]
     InvalidFrame(String),

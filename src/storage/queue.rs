@@ -27,6 +27,34 @@ impl Store {
         queue: &str,
         priority: Priority,
     ) -> Result<u32, StorageError> {
+        self.enqueue_where(conversation_id, None, reason, queue, priority)
+            .await
+    }
+
+    /// [`Store::enqueue`] as the bot's turn on the customer message at seq `turn`: only if that
+    /// message is still the last event and the bot still serves the conversation
+    /// ([`StorageError::TurnTaken`] otherwise, nothing changed), so two connections answering
+    /// the same message hand off once.
+    pub async fn enqueue_turn(
+        &self,
+        conversation_id: &str,
+        turn: u64,
+        reason: &str,
+        queue: &str,
+        priority: Priority,
+    ) -> Result<u32, StorageError> {
+        self.enqueue_where(conversation_id, Some(turn), reason, queue, priority)
+            .await
+    }
+
+    async fn enqueue_where(
+        &self,
+        conversation_id: &str,
+        turn: Option<u64>,
+        reason: &str,
+        queue: &str,
+        priority: Priority,
+    ) -> Result<u32, StorageError> {
         let now = self.clock.now_ms();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
@@ -39,7 +67,7 @@ impl Store {
                  THEN first_agent_reply_at ELSE NULL END, \
              resolved_at = NULL, \
              queue_seq = (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM conversations) \
-             WHERE id = $1",
+             WHERE id = $1 AND ($7 IS NULL OR (last_seq = $7 AND state = 'bot'))",
         )
         .bind(conversation_id)
         .bind(ConversationState::Queued.as_str())
@@ -47,12 +75,14 @@ impl Store {
         .bind(queue)
         .bind(priority_rank(priority))
         .bind(now)
+        .bind(turn.map(super::store::seq_to_db))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
-            return Err(StorageError::UnknownConversation(
-                conversation_id.to_owned(),
-            ));
+            return Err(match turn {
+                Some(_) => StorageError::TurnTaken(conversation_id.to_owned()),
+                None => StorageError::UnknownConversation(conversation_id.to_owned()),
+            });
         }
         let position: i64 = sqlx::query_scalar(POSITION_SQL)
             .bind(conversation_id)

@@ -113,6 +113,41 @@ impl Sealer {
     }
 }
 
+impl Sealer {
+    /// A customer's identity attributes (name, e-mail, plan: whatever the company signs) as
+    /// they are stored: one sealed JSON string, so no personal data reaches the database file
+    /// or its WAL in clear.
+    pub fn seal_attributes(
+        &self,
+        attributes: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, SealError> {
+        let plain = serde_json::Value::Object(attributes.clone()).to_string();
+        Ok(serde_json::Value::String(self.seal(&plain)?))
+    }
+
+    /// Stored attributes opened for an agent: a sealed string is opened; an object (stored
+    /// before attributes were sealed) is shown as it is. A value that cannot be opened (another
+    /// key) is logged and shown as absent rather than failing the agent's whole view.
+    pub fn open_attributes(&self, stored: Option<serde_json::Value>) -> Option<serde_json::Value> {
+        match stored? {
+            serde_json::Value::String(sealed) => {
+                match self
+                    .open(&sealed)
+                    .ok()
+                    .and_then(|plain| serde_json::from_str(&plain).ok())
+                {
+                    Some(attributes) => Some(attributes),
+                    None => {
+                        tracing::error!("customer attributes cannot be opened with this data key");
+                        None
+                    }
+                }
+            }
+            other => Some(other),
+        }
+    }
+}
+
 /// Writes a file only its owner can read (on Unix), replacing none.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -126,6 +161,27 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_attributes_are_stored_sealed_and_shown_open() {
+        let sealer = Sealer::from_base64(&STANDARD.encode([3u8; 32])).expect("key");
+        let attributes = serde_json::json!({"name": "Ada", "email": "ada@example.com"});
+        let map = attributes.as_object().expect("object");
+        let stored = sealer.seal_attributes(map).expect("sealed");
+        assert!(!stored.to_string().contains("ada@"), "{stored}");
+        assert_eq!(
+            sealer.open_attributes(Some(stored)),
+            Some(attributes.clone())
+        );
+        let other = Sealer::from_base64(&STANDARD.encode([7u8; 32])).expect("key");
+        let foreign = other.seal_attributes(map).expect("sealed");
+        assert_eq!(
+            sealer.open_attributes(Some(attributes.clone())),
+            Some(attributes),
+            "attributes stored before sealing are shown as they are"
+        );
+        assert_eq!(sealer.open_attributes(Some(foreign)), None);
+    }
 
     #[test]
     fn sealed_values_open_with_the_key_and_not_without_it() {

@@ -91,6 +91,35 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Whether the customer may leave a message now: the conversation waits for a person, was
+    /// offered the form during this wait, and has not left a ticket since. The form is the
+    /// answer to an offer, not a way to file tickets at will.
+    pub async fn offline_form_open(&self, conversation_id: &str) -> Result<bool, StorageError> {
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM conversations AS c WHERE c.id = $1 AND c.state = 'queued' \
+             AND c.offline_offered_at IS NOT NULL AND c.offline_offered_at >= c.queued_at \
+             AND NOT EXISTS (SELECT 1 FROM tickets AS t WHERE t.conversation_id = c.id \
+                             AND t.created_at >= c.queued_at)",
+        )
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(open.is_some())
+    }
+
+    /// Whether an agent resolved the conversation (not the customer closing it): only then is
+    /// there a person's help to rate.
+    pub async fn resolved_by_agent(&self, conversation_id: &str) -> Result<bool, StorageError> {
+        let resolved: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM conversations WHERE id = $1 AND state = 'closed' \
+             AND resolved_at IS NOT NULL",
+        )
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(resolved.is_some())
+    }
+
     /// Stores a breach; false when it was stored already.
     pub async fn record_breach(&self, breach: &Breach) -> Result<bool, StorageError> {
         let done = sqlx::query(

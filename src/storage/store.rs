@@ -60,6 +60,36 @@ macro_rules! conversation_columns {
     };
 }
 
+/// Creates the data folder if missing and makes it private to the server's user (0700 on
+/// Unix): the database holds transcripts and hashed secrets, so no other local user should
+/// read it.
+pub fn private_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates `path` empty if missing and makes it readable by its owner only (0600 on Unix).
+/// SQLite creates its `-wal` and `-shm` files with the database file's permissions, so an 0600
+/// database keeps them 0600 too; files from before this rule are tightened here.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
 /// The conversation store. Cheap to clone: every clone shares one connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -72,11 +102,19 @@ impl Store {
     /// Opens (creating if needed) `DATA_DIR/tandem.db` and brings its schema up to date.
     pub async fn open(data_dir: impl AsRef<Path>) -> Result<Store, StorageError> {
         let data_dir = data_dir.as_ref();
-        std::fs::create_dir_all(data_dir).map_err(|source| StorageError::DataDir {
-            path: data_dir.to_owned(),
-            source,
-        })?;
+        let failed = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StorageError::DataDir { path, source }
+        };
+        private_dir(data_dir).map_err(failed(data_dir))?;
         let file = data_dir.join(DB_FILE);
+        private_file(&file).map_err(failed(&file))?;
+        for suffix in ["-wal", "-shm"] {
+            let side = data_dir.join(format!("{DB_FILE}{suffix}"));
+            if side.exists() {
+                private_file(&side).map_err(failed(&side))?;
+            }
+        }
         let options = SqliteConnectOptions::new().filename(&file);
         Store::open_with(options, file.display().to_string()).await
     }

@@ -27,6 +27,10 @@ use crate::storage::Agent;
 
 /// Close code for a signed-out (disabled, expired) agent: the console goes back to sign-in.
 pub const SIGNED_OUT: u16 = 4001;
+/// Largest console frame: a reply is at most `max_message_chars` (a few KiB); this leaves room
+/// for a longer one to be refused with an error frame rather than a closed console, and keeps
+/// what a console can make the server buffer small (tungstenite's default is 64 MiB).
+const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// How often an idle agent socket re-checks its session.
 const RECHECK: Duration = Duration::from_secs(5);
 
@@ -44,7 +48,10 @@ pub async fn agent_socket(
         return ApiError::Unauthorized("sign in first").into_response();
     };
     match app.store.agent_for_session(&token).await {
-        Ok(Some(agent)) => ws.on_upgrade(move |socket| run(socket, app, agent, token)),
+        Ok(Some(agent)) => ws
+            .max_message_size(MAX_FRAME_BYTES)
+            .max_frame_size(MAX_FRAME_BYTES)
+            .on_upgrade(move |socket| run(socket, app, agent, token)),
         Ok(None) => ApiError::Unauthorized("sign in first").into_response(),
         Err(e) => ApiError::Internal(e.into()).into_response(),
     }
@@ -118,7 +125,11 @@ async fn run(socket: WebSocket, app: App, agent: Agent, token: String) {
                     }
                     session.handle(text.as_str()).await;
                 }
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Err(e)) => {
+                    close = super::close_for(&e);
+                    break;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
                 Some(Ok(_)) => {}
             },
             _ = recheck.tick() => {
@@ -141,7 +152,9 @@ async fn run(socket: WebSocket, app: App, agent: Agent, token: String) {
             code,
             reason: Utf8Bytes::from_static(reason),
         };
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        if sink.send(Message::Close(Some(frame))).await.is_ok() {
+            super::drain(&mut stream).await;
+        }
     }
 }
 
@@ -172,7 +185,7 @@ impl AgentSession {
 
     /// Queues the `conversation` frame; from now on this console gets its live events.
     async fn show(&mut self, id: &str) -> Result<(), ActionError> {
-        let frame = views::conversation(&self.app, id).await?;
+        let frame = views::conversation(&self.app, &self.agent, id).await?;
         self.open.insert(id.to_owned());
         self.out.push(frame);
         Ok(())
@@ -254,7 +267,7 @@ impl AgentSession {
                 conversation_id,
                 client_id,
                 text,
-            } => actions::reply(&app, &agent, &conversation_id, text.trim())
+            } => actions::reply(&app, &agent, &conversation_id, &text)
                 .await
                 .map(|stored| {
                     self.out.push(AgentFrame::Ack {
@@ -269,7 +282,7 @@ impl AgentSession {
             ConsoleFrame::Note {
                 conversation_id,
                 text,
-            } => actions::note(&app, &agent, &conversation_id, text.trim()).await,
+            } => actions::note(&app, &agent, &conversation_id, &text).await,
             ConsoleFrame::Transfer {
                 conversation_id,
                 queue: Some(queue),

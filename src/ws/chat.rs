@@ -217,10 +217,10 @@ async fn run(socket: WebSocket, app: App, _slot: OwnedSemaphorePermit) {
             Ok(Message::Close(_)) => break,
             Ok(Message::Ping(_) | Message::Pong(_)) => Ok(()),
             Err(e) => {
-                // tungstenite reports an oversized frame as a read error ("Space limit
-                // exceeded"); anything else is a broken connection with no one to tell.
-                if e.to_string().contains("Space limit exceeded") {
-                    socket.close(close_code::TOO_BIG, "frame too large").await;
+                // A protocol violation, invalid UTF-8 or an oversized frame is told with its
+                // close code; anything else is a broken connection with no one to tell.
+                if let Some((code, reason)) = super::close_for(&e) {
+                    socket.close(code, reason).await;
                 }
                 break;
             }
@@ -233,7 +233,8 @@ async fn run(socket: WebSocket, app: App, _slot: OwnedSemaphorePermit) {
                 tracing::error!(error = %e, conversation = chat.as_ref().map(Chat::id), "chat frame failed");
                 let e = ServerFrame::error(
                     ErrorCode::Internal,
-                    "the server failed; a message without an ack was not stored: resend it",
+                    "the server failed on this frame; a message that has its ack is saved and \
+                     will be answered, one without an ack was not stored: resend it",
                 );
                 if socket.frame(e).await.is_err() {
                     break;
@@ -243,10 +244,14 @@ async fn run(socket: WebSocket, app: App, _slot: OwnedSemaphorePermit) {
     }
     // The hub's receiver goes first, so that the chat, dropped next, can remove a channel
     // nobody listens to; dropping the outbox lets the writer send what is queued and end.
+    let closed_by_us = socket.closed;
     drop(news);
     drop(chat);
     drop(socket);
     let _ = writer.await;
+    if closed_by_us {
+        super::drain(&mut stream).await;
+    }
 }
 
 /// One text frame: rate limit, parse, then the chat service.

@@ -74,6 +74,7 @@ fn the_web_layer_is_imported_only_by_itself_and_the_application_knows_nothing_of
                 "reload",
                 "storage",
                 "telemetry",
+                "throttle",
             ],
             &web,
         ),

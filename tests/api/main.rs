@@ -15,6 +15,7 @@ mod cli;
 mod customer;
 mod encoder_backends;
 mod handoff;
+mod hardening;
 mod health;
 mod helpers;
 mod insights_browser;
