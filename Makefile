@@ -12,7 +12,7 @@ run: model
 ## Run every test (unit, integration, CLI).
 test: model
 	scripts/install-chromium >/dev/null
-	$(CARGO) test --all-targets
+	$(CARGO) test --workspace --all-targets
 	@cat target/screenshots/widget-size.txt
 
 ## Install the sentence encoder into models/ (verified against models/MODEL.md).
@@ -22,7 +22,7 @@ model:
 ## Formatting and lints, as required before a commit.
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Validate the sample knowledge base.
 check:

@@ -42,7 +42,7 @@ pub mod handoff;
 pub mod http;
 pub mod knowledge;
 pub mod metrics;
-pub mod model;
+pub use tandem_model as model;
 pub mod protocol;
 pub mod reload;
 pub mod startup;

@@ -1,10 +1,12 @@
 //! The layering the code tour describes holds: the web layer (`http`, `ws`) is imported by
 //! nothing below it; `bot`, `model` and `knowledge` import nothing from `ws`, `handoff` or
-//! `http`; `config` does not import `bot`; and no source file is over 400 lines.
+//! `http`; `config` does not import `bot`; the model crate (`crates/model`, `tandem::model`)
+//! depends on no other part of tandem; and no source file is over 400 lines.
 
 use std::path::{Path, PathBuf};
 
 const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+const MODEL_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/model/src");
 
 /// Every `.rs` file under `dir`.
 fn sources(dir: &Path) -> Vec<PathBuf> {
@@ -105,8 +107,24 @@ fn the_web_layer_is_imported_only_by_itself_and_the_application_knows_nothing_of
 }
 
 #[test]
+fn the_model_crate_depends_on_nothing_of_tandem() {
+    let manifest = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/model/Cargo.toml"
+    ))
+    .expect("readable");
+    assert!(
+        !manifest.contains("path = \"../.."),
+        "the model crate must not depend on tandem"
+    );
+    assert!(!sources(Path::new(MODEL_SRC)).is_empty());
+}
+
+#[test]
 fn no_source_file_is_over_400_lines() {
-    let long: Vec<String> = sources(Path::new(SRC))
+    let mut files = sources(Path::new(SRC));
+    files.extend(sources(Path::new(MODEL_SRC)));
+    let long: Vec<String> = files
         .into_iter()
         .filter_map(|path| {
             let lines = std::fs::read_to_string(&path)

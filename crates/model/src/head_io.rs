@@ -7,8 +7,8 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 
 use super::IntentHead;
-use crate::model::ModelError;
-use crate::model::features;
+use crate::ModelError;
+use crate::features;
 
 impl IntentHead {
     /// Saves the weights (safetensors) and labels (a JSON file beside them).

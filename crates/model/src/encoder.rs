@@ -16,7 +16,7 @@
 //!   Each batch is padded to its longest text (`BatchLongest`) with an attention mask, and the
 //!   mean is taken over the mask. It is also the fallback for BERT variants the fast kernels do
 //!   not cover.
-//! - [`EncoderBackend::Fast`] (the default): `src/model/bert`, a hand-written forward pass over
+//! - [`EncoderBackend::Fast`] (the default): `src/bert`, a hand-written forward pass over
 //!   the same weights (packed SIMD matmuls, no padding: each text attends over its own tokens).
 //!   It exists for speed: on this project's 2-core CPU, candle 0.11's `BertModel` takes ~14 ms
 //!   for one message and embeds ~250–300 messages/s in batches, the fast path ~3 ms and ~600/s
