@@ -14,7 +14,9 @@
 //!
 //! With `--ask-burst N`, N concurrent `/api/ask` requests of 2,000 characters start with the
 //! active phase; with `--login-burst N`, N concurrent wrong sign-ins. Their answers are counted
-//! by status, and the RSS before and after is printed.
+//! by status, and the RSS before and after is printed. With `--silent N`, before anything else,
+//! N TCP connections that never send a byte are opened; `/health` is timed while they are, and
+//! so is the moment the server has closed them all.
 //!
 //! It prints reply latency p50/p99/max, messages per second, errors (error frames other than
 //! `busy`, dropped connections, replies later than 10 s) and the server's peak RSS. Bounded in count and time;
@@ -68,6 +70,7 @@ struct Args {
     idle: usize,
     ask_burst: usize,
     login_burst: usize,
+    silent: usize,
 }
 
 fn parse_args() -> anyhow::Result<Option<Args>> {
@@ -80,6 +83,7 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
         idle: 10_000,
         ask_burst: 0,
         login_burst: 0,
+        silent: 0,
     };
     let mut bench = false;
     let mut it = std::env::args().skip(1);
@@ -95,6 +99,7 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
             "--idle" => args.idle = value()?.parse()?,
             "--ask-burst" => args.ask_burst = value()?.parse()?,
             "--login-burst" => args.login_burst = value()?.parse()?,
+            "--silent" => args.silent = value()?.parse()?,
             other => bail!("unknown option {other}"),
         }
     }
@@ -290,6 +295,40 @@ async fn customer(
     }
 }
 
+/// Opens `n` connections that say nothing, times `/health` meanwhile, then waits (at most 60 s)
+/// for the server to close them.
+async fn silent_connections(base: &str, n: usize) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let address = base.trim_start_matches("http://");
+    let started = Instant::now();
+    let mut open = Vec::with_capacity(n);
+    for _ in 0..n {
+        open.push(TcpStream::connect(address).await?);
+    }
+    let asked = Instant::now();
+    let health = reqwest::get(format!("{base}/health")).await?.status();
+    let health_ms = asked.elapsed().as_secs_f64() * 1000.0;
+    let closes = open.into_iter().map(|mut stream| async move {
+        let mut buffer = [0u8; 64];
+        while let Ok(read) = stream.read(&mut buffer).await {
+            if read == 0 {
+                break;
+            }
+        }
+    });
+    let all = tokio::time::timeout(
+        Duration::from_secs(60),
+        futures_util::future::join_all(closes),
+    )
+    .await;
+    eprintln!(
+        "silent: {n} connections; /health {health} in {health_ms:.1} ms meanwhile; {} after {:.1} s",
+        if all.is_ok() { "all closed by the server" } else { "NOT all closed" },
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// `n` concurrent POSTs of `body` to `path`; returns the count of each status (0: no answer).
 async fn burst(
     base: &str,
@@ -322,7 +361,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let Some(args) = parse_args()? else {
         eprintln!(
-            "chat_load: run with `cargo bench --bench chat_load [-- --conversations N --rate R --duration S --idle N --ask-burst N --login-burst N]`"
+            "chat_load: run with `cargo bench --bench chat_load [-- --conversations N --rate R --duration S --idle N --ask-burst N --login-burst N --silent N]`"
         );
         return Ok(());
     };
@@ -333,6 +372,15 @@ async fn main() -> anyhow::Result<()> {
         server.pid,
         rss_mib(server.pid).unwrap_or(0.0)
     );
+
+    if args.silent > 0 {
+        let base = server
+            .url
+            .replacen("ws://", "http://", 1)
+            .trim_end_matches("/ws/chat")
+            .to_owned();
+        silent_connections(&base, args.silent).await?;
+    }
 
     // Phase 1: idle customers.
     let started = Instant::now();

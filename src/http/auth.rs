@@ -15,6 +15,12 @@ use crate::app::App;
 use crate::auth::{AuthError, SESSION_COOKIE, sign_in};
 use crate::storage::Agent;
 
+/// Longest email accepted at sign-in (RFC 5321's limit on a path).
+const MAX_EMAIL_CHARS: usize = 254;
+/// Longest password accepted at sign-in: far past any passphrase, short of making argon2 hash
+/// a body's worth of bytes.
+const MAX_PASSWORD_CHARS: usize = 1024;
+
 /// `POST /api/agent/login` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +47,16 @@ pub async fn login(
     jar: CookieJar,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<(CookieJar, Json<Me>), ApiError> {
+    if body.email.chars().count() > MAX_EMAIL_CHARS
+        || body.password.chars().count() > MAX_PASSWORD_CHARS
+    {
+        return Err(ApiError::Invalid {
+            code: "too_long",
+            message: format!(
+                "email may have at most {MAX_EMAIL_CHARS} characters, password {MAX_PASSWORD_CHARS}"
+            ),
+        });
+    }
     let too_many = |wait: std::time::Duration| {
         tracing::warn!(address = %address, "sign-in attempts throttled");
         ApiError::TooManyRequests {

@@ -116,9 +116,59 @@ impl ConsoleFrame {
             );
             return Err(Refused::new("unknown_type", message));
         }
-        serde_json::from_value(value).map_err(|e| Refused::new("bad_frame", format!("{kind}: {e}")))
+        let frame: ConsoleFrame = serde_json::from_value(value)
+            .map_err(|e| Refused::new("bad_frame", format!("{kind}: {e}")))?;
+        frame.check_ids()?;
+        Ok(frame)
+    }
+
+    /// Refuses an id longer than [`MAX_ID_CHARS`] (the texts of replies and notes are limited
+    /// by `max_message_chars` where they are handled).
+    fn check_ids(&self) -> Result<(), Refused> {
+        let ids: Vec<(&str, &str)> = match self {
+            ConsoleFrame::Presence { .. } => Vec::new(),
+            ConsoleFrame::Open { conversation_id }
+            | ConsoleFrame::Claim { conversation_id }
+            | ConsoleFrame::Typing {
+                conversation_id, ..
+            }
+            | ConsoleFrame::Note {
+                conversation_id, ..
+            }
+            | ConsoleFrame::Resolve { conversation_id }
+            | ConsoleFrame::HandBack { conversation_id } => {
+                vec![("conversation_id", conversation_id)]
+            }
+            ConsoleFrame::Reply {
+                conversation_id,
+                client_id,
+                ..
+            } => vec![("conversation_id", conversation_id), ("client_id", client_id)],
+            ConsoleFrame::Transfer {
+                conversation_id,
+                queue,
+                agent_id,
+            } => {
+                let mut ids = vec![("conversation_id", conversation_id.as_str())];
+                ids.extend(queue.as_deref().map(|q| ("queue", q)));
+                ids.extend(agent_id.as_deref().map(|a| ("agent_id", a)));
+                ids
+            }
+            ConsoleFrame::TicketDone { ticket_id } => vec![("ticket_id", ticket_id)],
+        };
+        match ids.into_iter().find(|(_, id)| id.chars().count() > MAX_ID_CHARS) {
+            Some((field, _)) => Err(Refused::new(
+                "bad_frame",
+                format!("{field} may have at most {MAX_ID_CHARS} characters"),
+            )),
+            None => Ok(()),
+        }
     }
 }
+
+/// Longest id (conversation, reply `client_id`, queue, agent, ticket) a console may send:
+/// the server's ids are UUIDs (36 characters), queue names are short.
+pub const MAX_ID_CHARS: usize = 128;
 
 /// Why a console frame was refused: the `error` frame's code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,5 +307,24 @@ impl AgentFrame {
             code: code.to_owned(),
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_past_the_limit_is_refused_with_bad_frame() {
+        let long = "c".repeat(MAX_ID_CHARS + 1);
+        let frame = serde_json::json!({"type": "claim", "conversation_id": long}).to_string();
+        let refused = ConsoleFrame::parse(&frame).expect_err("too long");
+        assert_eq!(refused.code, "bad_frame");
+        assert!(refused.message.contains("conversation_id"), "{}", refused.message);
+        let frame = serde_json::json!({"type": "transfer", "conversation_id": "c1", "agent_id": long});
+        let refused = ConsoleFrame::parse(&frame.to_string()).expect_err("too long");
+        assert!(refused.message.contains("agent_id"), "{}", refused.message);
+        let fits = serde_json::json!({"type": "claim", "conversation_id": "c".repeat(MAX_ID_CHARS)});
+        assert!(ConsoleFrame::parse(&fits.to_string()).is_ok());
     }
 }
