@@ -323,7 +323,11 @@ async fn silent_connections(base: &str, n: usize) -> anyhow::Result<()> {
     .await;
     eprintln!(
         "silent: {n} connections; /health {health} in {health_ms:.1} ms meanwhile; {} after {:.1} s",
-        if all.is_ok() { "all closed by the server" } else { "NOT all closed" },
+        if all.is_ok() {
+            "all closed by the server"
+        } else {
+            "NOT all closed"
+        },
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -101,7 +101,8 @@ impl Application {
                 email = crate::auth::FIRST_ADMIN_EMAIL,
                 password = %password,
                 "first start: created the admin account; sign in at /console/ and add agents with \
-                 `tandem agents add` (this password is shown once)"
+                 `tandem agents add` (this password is shown once; a new one: `tandem agents \
+                 reset-password admin@localhost`)"
             );
         }
         let embedder = Embedder::spawn(Arc::clone(&encoder), BatchConfig::default())?;

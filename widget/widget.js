@@ -95,8 +95,6 @@
       leaveSend: 'Send message',
       badEmail: 'Please enter a valid email address.',
       emptyText: 'Please write a message.',
-      leftThanks: 'Thanks! We will reply to {email} by email.',
-      leftDone: 'Thanks! We will reply by email.',
       opensAt: 'We are back {time}.',
       rateTitle: 'Rate this conversation',
       star: '{n} out of 5',
@@ -150,8 +148,6 @@
       leaveSend: '发送留言',
       badEmail: '请输入有效的邮箱地址。',
       emptyText: '请输入留言内容。',
-      leftThanks: '谢谢！我们会发邮件到 {email} 回复你。',
-      leftDone: '谢谢！我们会通过邮件回复你。',
       opensAt: '我们将于 {time} 恢复服务。',
       rateTitle: '为本次对话评分',
       star: '{n} 星（满分 5 星）',
@@ -731,6 +727,8 @@
       q.textContent = t('withAgent', { name: agentName || t('agent') });
     }
     q.hidden = convState === 'bot';
+    // Asking for a person again while waiting for one, or talking to one, means nothing.
+    ui.human.hidden = convState !== 'bot';
   }
 
   /* ------------------------------------------------------------------ typing indicators */
@@ -993,8 +991,18 @@
 
     notice: function (f) {
       notice(f.text);
-      // The protocol has no "agent joined" frame yet; should notices name the agent, use it.
-      if (typeof f.agent_name === 'string') joinedBy(f.agent_name);
+      // A notice that changes who serves the conversation (claim, transfer, resolution,
+      // hand-back) carries `serving`: the status line follows at once, not at the next answer.
+      if (f.serving === 'agent') joinedBy(f.agent_name);
+      else if (f.serving === 'queued') {
+        convState = 'queued';
+        queuePos = null;
+        queueWait = null;
+        paintQueue();
+      } else if (f.serving === 'bot' || f.serving === 'closed') {
+        convState = 'bot';
+        paintQueue();
+      }
     },
 
     typing: function (f) {
@@ -1018,7 +1026,8 @@
       ui.log.querySelectorAll('[data-testid=offline-form]').forEach(function (el) {
         el.remove();
       });
-      r.appendChild(store.left[f.seq] ? h('p', { class: 'done card', text: t('leftDone') }) : offlineForm(f.seq));
+      // A message was left already: the server's stored thank-you notice says so, once.
+      if (!store.left[f.seq]) r.appendChild(offlineForm(f.seq));
       insert(r);
     },
 
@@ -1103,9 +1112,18 @@
     if (r) confirmRow(r, seq);
     var card = leaveCards[clientId];
     if (card) {
-      replaceCard(card, t('leftThanks', { email: was.email }));
+      // The server's thank-you notice follows the ack: one confirmation, not two.
+      removeCard(card);
       delete leaveCards[clientId];
     }
+  }
+
+  // A form that was sent goes; focus that was in it goes to the composer rather than falling
+  // out of the dialog.
+  function removeCard(card) {
+    var hadFocus = card.contains(ui.root.getRootNode().activeElement);
+    card.remove();
+    if (hadFocus) ui.composer.focus();
   }
 
   // A form done with becomes a thank-you line; focus that was in it goes to the composer rather

@@ -60,6 +60,21 @@ impl Chat {
         Ok(())
     }
 
+    /// The customer writes after an agent resolved the conversation: it is the bot's again
+    /// (rather than a message nobody reads), with a fresh memory; asking for a person hands it
+    /// off anew.
+    pub(super) async fn reopen_if_resolved(&mut self) -> Result<(), ChatError> {
+        if self.app.store.reopen(&self.id).await? {
+            tracing::info!(conversation = self.id, "reopened to the bot");
+            self.bot_active = true;
+            self.memory = Memory::default();
+            self.previous = None;
+            self.previous_text = None;
+            self.place = None;
+        }
+        Ok(())
+    }
+
     /// Tells agents about a stored customer event while a person handles the conversation.
     pub(super) fn tell_agents(&self, event: &StoredEvent) {
         if !self.bot_active {
@@ -125,6 +140,8 @@ impl Chat {
         let thanks = ServerFrame::Notice {
             seq: Some(0),
             text: "Thank you. Our team will reply to you by email.".to_owned(),
+            serving: None,
+            agent_name: None,
         };
         let event = crate::storage::NewEvent::new(
             crate::storage::Sender::System,

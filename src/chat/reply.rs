@@ -10,14 +10,27 @@ const QUICK_REPLIES: usize = 3;
 const FALLBACK_TEXT: &str = "Sorry, I did not understand that. Could you rephrase it?";
 const CLARIFY_TEXT: &str = "Which of these did you mean?";
 const HANDOFF_TEXT: &str = "I am passing you to a person; they will reply here shortly.";
+/// The handoff's words when the offer to leave a message follows at once (nobody online, or
+/// the queue closed): no promise of "shortly" that the next line takes back.
+const HANDOFF_OFFLINE_TEXT: &str = "I am passing you to our team.";
 
-/// The frame that carries `decision` (its `seq` is set when it is stored). `position` is the
-/// place in the queue of a handoff; `topics` the most asked entries, best first, for the quick
+/// Where a handoff leaves the customer: their place in line, and whether the offer to leave a
+/// message follows at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Place {
+    /// Place in the queue, 1 = next.
+    pub position: u32,
+    /// An `offline` offer follows the handoff.
+    pub offer_follows: bool,
+}
+
+/// The frame that carries `decision` (its `seq` is set when it is stored). `place` is where a
+/// handoff leaves the customer; `topics` the most asked entries, best first, for the quick
 /// replies of small talk, offered in `lang` (the language of the customer's message).
 pub(super) fn frame_for(
     knowledge: &Knowledge,
     decision: &Decision,
-    position: Option<u32>,
+    place: Option<Place>,
     topics: &[String],
     lang: &str,
 ) -> ServerFrame {
@@ -53,9 +66,16 @@ pub(super) fn frame_for(
         Decision::Handoff { reason, queue, .. } => ServerFrame::Handoff {
             seq: 0,
             reason: *reason,
-            text: HANDOFF_TEXT.to_owned(),
+            text: match place {
+                Some(Place {
+                    offer_follows: true,
+                    ..
+                }) => HANDOFF_OFFLINE_TEXT,
+                _ => HANDOFF_TEXT,
+            }
+            .to_owned(),
             queue: queue.clone(),
-            position,
+            position: place.map(|p| p.position),
         },
         Decision::Fallback => small_talk(FALLBACK_TEXT, Vec::new()),
     }

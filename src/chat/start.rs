@@ -59,6 +59,9 @@ impl Chat {
             ),
             None => None,
         };
+        // A closed conversation is not resumed: the customer starts a new one (docs/protocol.md,
+        // "Unknown token"); the closed one stays in the store and in the customer's history.
+        let existing = existing.filter(|c| c.state != ConversationState::Closed);
         let (conversation, token, resumed) = match (existing, resume_token) {
             (Some(conversation), Some(token)) => (conversation, token, true),
             _ => {

@@ -171,6 +171,9 @@ impl Chat {
         text: &str,
         choice_id: Option<&str>,
     ) -> Result<Option<u64>, ChatError> {
+        if !self.bot_active {
+            self.reopen_if_resolved().await?;
+        }
         let frame = ServerFrame::CustomerMessage {
             seq: 0,
             client_id: client_id.to_owned(),
@@ -277,8 +280,8 @@ impl Chat {
             _ => Vec::new(),
         };
         let lang = self.lang;
-        let record = |position: Option<u32>| -> Result<NewEvent, serde_json::Error> {
-            let frame = reply::frame_for(bot.knowledge(), &decision, position, &topics, lang);
+        let record = |place: Option<reply::Place>| -> Result<NewEvent, serde_json::Error> {
+            let frame = reply::frame_for(bot.knowledge(), &decision, place, &topics, lang);
             let faq_id = match (&decision, &frame) {
                 (Decision::Answer { .. }, ServerFrame::Answer { faq_id, .. }) => faq_id.clone(),
                 _ => None,
@@ -327,7 +330,12 @@ impl Chat {
                 priority: *priority,
                 turn,
             },
-            |position| record(Some(position)),
+            |position, offer_follows| {
+                record(Some(reply::Place {
+                    position,
+                    offer_follows,
+                }))
+            },
         )
         .await;
         let handed = match handed {

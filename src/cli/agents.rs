@@ -1,4 +1,4 @@
-//! `tandem agents add|list|disable|enable`: agent accounts, from the machine the server runs on.
+//! `tandem agents add|list|disable|enable|reset-password`: agent accounts, from the machine the server runs on.
 
 use std::io::{BufRead, Write};
 
@@ -44,6 +44,26 @@ pub enum AgentsCommand {
         /// The agent's email.
         email: String,
     },
+    /// Give an agent (the first admin too) a new password and sign them out everywhere. Prints
+    /// a generated password unless --password-stdin is given.
+    ResetPassword {
+        /// The agent's email.
+        email: String,
+        /// Read the password from the first line of standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// A password from the first line of standard input, or a generated one (`true`).
+fn new_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    } else {
+        Ok((auth::generate_password()?, true))
+    }
 }
 
 /// Runs an agents command against the database in the `data_dir` setting.
@@ -82,13 +102,7 @@ async fn execute(
             } else {
                 Role::Agent
             };
-            let (password, generated) = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line)?;
-                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
-            } else {
-                (auth::generate_password()?, true)
-            };
+            let (password, generated) = new_password(password_stdin)?;
             let skills = skills
                 .into_iter()
                 .map(|s| s.trim().to_owned())
@@ -145,6 +159,26 @@ async fn execute(
         AgentsCommand::Enable { email } => {
             let agent = store.set_agent_disabled(&email, false).await?;
             writeln!(out, "enabled {}", agent.email)?;
+        }
+        AgentsCommand::ResetPassword {
+            email,
+            password_stdin,
+        } => {
+            let (password, generated) = new_password(password_stdin)?;
+            if password.chars().count() < auth::MIN_PASSWORD_CHARS {
+                return Err(AuthError::WeakPassword.into());
+            }
+            let hash = auth::hash_password(password.clone()).await?;
+            let agent = store.set_password_hash(&email, &hash).await?;
+            writeln!(
+                out,
+                "new password for {}; signed out everywhere",
+                agent.email
+            )?;
+            if generated {
+                writeln!(out, "password: {password}")?;
+                writeln!(out, "(shown once; it is stored only as an argon2 hash)")?;
+            }
         }
     }
     Ok(())

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::publish::{joined, note_view, notice, publish_frame};
 use super::{AgentNews, CustomerNews, announce_positions};
 use crate::app::App;
-use crate::protocol::{ServerFrame, Typist};
+use crate::protocol::{ServerFrame, Serving, Typist};
 use crate::storage::{Agent, ConversationState, Role, Sender, StorageError, StoredEvent};
 
 /// Why an agent action was refused (or failed). `code` is the agent protocol's error code.
@@ -208,6 +208,7 @@ pub async fn transfer_to_queue(
         app,
         id,
         "You are being transferred; someone will be with you shortly.".to_owned(),
+        Serving::Queued,
     )
     .await?;
     app.hub.tell_agents(AgentNews::QueueChanged);
@@ -237,7 +238,7 @@ pub async fn transfer_to_agent(
         )));
     }
     app.store.assign(id, &target.id).await?;
-    notice(app, id, format!("{} joined the conversation.", target.name)).await?;
+    super::publish::joined(app, &target, id).await?;
     app.hub.tell_agents(AgentNews::QueueChanged);
     Ok(())
 }
@@ -253,6 +254,7 @@ pub async fn resolve(app: &App, agent: &Agent, id: &str) -> Result<(), ActionErr
         app,
         id,
         format!("{} resolved the conversation.", agent.name),
+        Serving::Closed,
     )
     .await?;
     let ask = ServerFrame::CsatRequest {
@@ -272,6 +274,7 @@ pub async fn hand_back(app: &App, agent: &Agent, id: &str) -> Result<(), ActionE
         app,
         id,
         "You are chatting with our assistant again.".to_owned(),
+        Serving::Bot,
     )
     .await?;
     app.hub.tell_customer(id, CustomerNews::BotActive(true));

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::{AgentNews, CustomerNews};
 use crate::app::App;
-use crate::protocol::ServerFrame;
 use crate::protocol::agent::{NoteView, TranscriptEntry};
+use crate::protocol::{ServerFrame, Serving};
 use crate::storage::{Agent, NewEvent, Note, Sender, StorageError, StoredEvent};
 
 /// A stored event as agents see it in a transcript: the text and what the bot made of it.
@@ -80,18 +80,31 @@ pub(super) async fn publish_frame(
     Ok(publish(app, id, NewEvent::new(sender, value)).await?)
 }
 
-/// Stores a notice in the conversation and announces it.
+/// Stores a notice in the conversation and announces it; `serving` says who serves the
+/// conversation from now on (the widget's status line follows it).
 pub(super) async fn notice(
     app: &App,
     id: &str,
     text: String,
+    serving: Serving,
 ) -> Result<StoredEvent, super::ActionError> {
-    let frame = ServerFrame::Notice { seq: None, text };
+    let frame = ServerFrame::Notice {
+        seq: None,
+        text,
+        serving: Some(serving),
+        agent_name: None,
+    };
     publish_frame(app, id, Sender::System, &frame).await
 }
 
-/// Tells the customer (and the transcript) that `agent` joined.
+/// Tells the customer (and the transcript) that `agent` joined: they serve it now.
 pub(super) async fn joined(app: &App, agent: &Agent, id: &str) -> Result<(), super::ActionError> {
-    notice(app, id, format!("{} joined the conversation.", agent.name)).await?;
+    let frame = ServerFrame::Notice {
+        seq: None,
+        text: format!("{} joined the conversation.", agent.name),
+        serving: Some(Serving::Agent),
+        agent_name: Some(agent.name.clone()),
+    };
+    publish_frame(app, id, Sender::System, &frame).await?;
     Ok(())
 }

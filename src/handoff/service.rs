@@ -50,7 +50,8 @@ pub struct Handoff<'a> {
 }
 
 /// Queues the conversation as `handoff` says, stores the handoff event that `event` builds from
-/// its place in line, then makes what follows: the offer to leave a message when the queue is closed or
+/// its place in line (and whether the offer to leave a message follows), then makes what
+/// follows: the offer to leave a message when the queue is closed or
 /// nobody is online, the agents' queue snapshots, auto-assignment, and the places of everyone
 /// waiting (a handoff of higher priority moves them down).
 ///
@@ -60,7 +61,7 @@ pub async fn hand_off(
     app: &App,
     conversation: &str,
     handoff: Handoff<'_>,
-    event: impl FnOnce(u32) -> Result<NewEvent, serde_json::Error>,
+    event: impl FnOnce(u32, bool) -> Result<NewEvent, serde_json::Error>,
 ) -> Result<HandedOff, HandoffError> {
     let Handoff {
         reason,
@@ -82,10 +83,16 @@ pub async fn hand_off(
         }
     };
     tracing::info!(conversation, reason = reason.as_str(), queue, "handed off");
-    let stored = app.store.append(conversation, event(position)?).await?;
-    let wait_secs = wait_secs(app, queue, position).await;
     let settings = app.bot.load().knowledge().queue(queue);
-    if let Some(offer) = offline::at_handoff(app, &settings, app.clock.now()) {
+    // Known before the handoff's words are written, so that they do not promise a reply the
+    // offer then takes back.
+    let offer = offline::at_handoff(app, &settings, app.clock.now());
+    let stored = app
+        .store
+        .append(conversation, event(position, offer.is_some())?)
+        .await?;
+    let wait_secs = wait_secs(app, queue, position).await;
+    if let Some(offer) = offer {
         offline::make(app, conversation, serde_json::to_value(&offer)?).await?;
     }
     app.hub.tell_agents(AgentNews::QueueChanged);

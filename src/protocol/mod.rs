@@ -255,6 +255,20 @@ pub enum OfflineReason {
     Timeout,
 }
 
+/// Who serves a conversation, in a `notice` that changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Serving {
+    /// The bot answers (again).
+    Bot,
+    /// Waiting for a person (after a transfer to a queue).
+    Queued,
+    /// A person answers (`agent_name` says who).
+    Agent,
+    /// Resolved: nobody, until the customer writes again.
+    Closed,
+}
+
 /// Who is typing, in a server `typing` frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Choice, ErrorCode, HandoffReason, OfflineReason, Typist};
+use super::{Choice, ErrorCode, HandoffReason, OfflineReason, Serving, Typist};
 
 /// A frame from the server to the widget. Frames that are part of the conversation carry `seq`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +93,13 @@ pub enum ServerFrame {
         seq: Option<u64>,
         /// The text.
         text: String,
+        /// Who serves the conversation from this notice on, when it changed (a claim, a
+        /// transfer, a resolution, a hand-back): the widget's status line follows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        serving: Option<Serving>,
+        /// The agent who now serves it, with `serving: "agent"`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_name: Option<String>,
     },
     /// A client frame was refused; the connection stays open.
     Error {

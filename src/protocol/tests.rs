@@ -124,6 +124,8 @@ fn server_frames_round_trip_through_json_and_report_their_seq() {
             ServerFrame::Notice {
                 seq: None,
                 text: "t".into(),
+                serving: None,
+                agent_name: None,
             },
             None,
         ),

@@ -179,6 +179,28 @@ impl Store {
         Ok(agent)
     }
 
+    /// Replaces the password hash of the agent with this email and signs them out everywhere
+    /// (every session deleted in the same transaction).
+    pub async fn set_password_hash(&self, email: &str, hash: &str) -> Result<Agent, StorageError> {
+        let email = email.trim().to_lowercase();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE agents SET password_hash = $2 WHERE email = $1 RETURNING {AGENT_COLUMNS}"
+        ))
+        .bind(&email)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StorageError::UnknownAgent(email.clone()))?;
+        let agent = agent_from_row(&row)?;
+        sqlx::query("DELETE FROM agent_sessions WHERE agent_id = $1")
+            .bind(&agent.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(agent)
+    }
+
     /// Stores a session for `agent_id` under the hash of `token`, valid until `expires_at` (ms).
     pub async fn create_session(
         &self,

@@ -168,6 +168,21 @@ impl Store {
         Ok(())
     }
 
+    /// Opens a closed conversation to the bot again (the customer wrote after it was resolved);
+    /// false when it was not closed. The resolution stays on record for the analytics.
+    pub async fn reopen(&self, conversation_id: &str) -> Result<bool, StorageError> {
+        let done = sqlx::query(
+            "UPDATE conversations SET state = 'bot', assigned_agent_id = NULL, \
+             handoff_reason = NULL, closed_at = NULL, updated_at = $2 \
+             WHERE id = $1 AND state = 'closed'",
+        )
+        .bind(conversation_id)
+        .bind(self.clock.now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Gives a conversation back to the bot: no agent, no handoff reason.
     pub async fn hand_back(&self, conversation_id: &str) -> Result<(), StorageError> {
         sqlx::query(

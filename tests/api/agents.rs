@@ -158,6 +158,39 @@ async fn the_agents_command_adds_lists_and_disables_accounts() {
 }
 
 #[tokio::test]
+async fn reset_password_replaces_the_password_and_signs_the_agent_out() {
+    // Tried: an admin who lost the first-start password resets it from the command line while
+    // signed in elsewhere.
+    let app = spawn_app().await;
+    let old = app.add_admin("boss@example.com", "Boss").await;
+    let cookie = app.sign_in("boss@example.com", &old).await;
+    let output = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["agents", "reset-password", "Boss@Example.com", "--data-dir"])
+        .arg(&app.data_dir)
+        .env("TANDEM_LOG", "warn")
+        .output()
+        .expect("tandem runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{text}");
+    let new = text
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("a generated password is printed")
+        .to_owned();
+
+    let me = app
+        .client
+        .get(format!("{}/api/agent/me", app.address))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), 401, "the old session is gone");
+    assert_eq!(login(&app, "boss@example.com", &old).await.status(), 401);
+    app.sign_in("boss@example.com", &new).await;
+}
+
+#[tokio::test]
 async fn canned_responses_are_searchable_by_signed_in_agents_only() {
     let app = spawn_app().await;
     let password = app.add_agent("sam@example.com", "Sam", &["general"]).await;

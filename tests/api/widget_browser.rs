@@ -199,6 +199,8 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
         ),
     )
     .await;
+    // Waiting for a person: asking for one again means nothing, so the button goes.
+    wait(&mut browser, &format!("$({}).hidden", js(&testid("human")))).await;
     let waiting = sam.next_of("queue").await;
     let id = waiting["waiting"][0]["conversation_id"]
         .as_str()
@@ -218,6 +220,15 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
         "the unhelpful vote reached the agent: {view}"
     );
     assert!(transcript_json.iter().any(|e| e["text"] == XSS), "{view}");
+    // The status line says who the customer is with as soon as Sam claims, before any reply.
+    wait(
+        &mut browser,
+        &format!(
+            "!$({id}).hidden && /Sam/.test($({id}).textContent)",
+            id = js(&testid("handoff-status"))
+        ),
+    )
+    .await;
 
     // The customer closes the panel (the page's JS API); the reply raises the launcher's badge,
     // and opening the panel shows it.
@@ -271,6 +282,16 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
     sam.send(json!({"type": "resolve", "conversation_id": id}))
         .await;
     wait(&mut browser, &format!("$({})", js(&testid("csat-star")))).await;
+    // Resolved: the status line goes and a person can be asked for again.
+    wait(
+        &mut browser,
+        &format!(
+            "$({}).hidden && !$({}).hidden",
+            js(&testid("handoff-status")),
+            js(&testid("human"))
+        ),
+    )
+    .await;
     click(
         &mut browser,
         "[data-testid=\"csat-star\"][data-score=\"4\"]",
@@ -285,19 +306,16 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
     browser.insert_text("Quick and kind").await;
     click(&mut browser, &testid("csat-send")).await;
     let store = app.store().await;
-    let mut rated = None;
-    for _ in 0..100 {
-        rated = store
+    let rated = crate::helpers::eventually("the rating is stored", UI_TIMEOUT, || async {
+        store
             .csat(&id)
             .await
             .expect("csat")
-            .filter(|(score, _)| *score == 4);
-        if rated.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(rated, Some((4, Some("Quick and kind".to_owned()))));
+            .filter(|(score, _)| *score == 4)
+    })
+    .await
+    .expect("rated");
+    assert_eq!(rated, (4, Some("Quick and kind".to_owned())));
 
     browser.set_viewport(390, 844, true).await;
     browser

@@ -143,7 +143,10 @@ impl ConsoleFrame {
                 conversation_id,
                 client_id,
                 ..
-            } => vec![("conversation_id", conversation_id), ("client_id", client_id)],
+            } => vec![
+                ("conversation_id", conversation_id),
+                ("client_id", client_id),
+            ],
             ConsoleFrame::Transfer {
                 conversation_id,
                 queue,
@@ -156,7 +159,10 @@ impl ConsoleFrame {
             }
             ConsoleFrame::TicketDone { ticket_id } => vec![("ticket_id", ticket_id)],
         };
-        match ids.into_iter().find(|(_, id)| id.chars().count() > MAX_ID_CHARS) {
+        match ids
+            .into_iter()
+            .find(|(_, id)| id.chars().count() > MAX_ID_CHARS)
+        {
             Some((field, _)) => Err(Refused::new(
                 "bad_frame",
                 format!("{field} may have at most {MAX_ID_CHARS} characters"),
@@ -320,11 +326,17 @@ mod tests {
         let frame = serde_json::json!({"type": "claim", "conversation_id": long}).to_string();
         let refused = ConsoleFrame::parse(&frame).expect_err("too long");
         assert_eq!(refused.code, "bad_frame");
-        assert!(refused.message.contains("conversation_id"), "{}", refused.message);
-        let frame = serde_json::json!({"type": "transfer", "conversation_id": "c1", "agent_id": long});
+        assert!(
+            refused.message.contains("conversation_id"),
+            "{}",
+            refused.message
+        );
+        let frame =
+            serde_json::json!({"type": "transfer", "conversation_id": "c1", "agent_id": long});
         let refused = ConsoleFrame::parse(&frame.to_string()).expect_err("too long");
         assert!(refused.message.contains("agent_id"), "{}", refused.message);
-        let fits = serde_json::json!({"type": "claim", "conversation_id": "c".repeat(MAX_ID_CHARS)});
+        let fits =
+            serde_json::json!({"type": "claim", "conversation_id": "c".repeat(MAX_ID_CHARS)});
         assert!(ConsoleFrame::parse(&fits.to_string()).is_ok());
     }
 }
