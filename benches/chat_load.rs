@@ -333,17 +333,30 @@ async fn silent_connections(base: &str, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `n` concurrent POSTs of `body` to `path`; returns the count of each status (0: no answer).
+/// Source addresses a burst comes from: loopback has all of 127.0.0.0/8, so one machine can play
+/// 250 clients, each with its own per-address limits on the server.
+const SOURCES: u8 = 250;
+
+/// `n` concurrent POSTs of `body` to `path`, spread over [`SOURCES`] client addresses (or one,
+/// with `one_address`); returns the count of each status (0: no answer).
 async fn burst(
     base: &str,
     path: &str,
     n: usize,
     body: Value,
+    one_address: bool,
 ) -> std::collections::BTreeMap<u16, usize> {
-    let client = reqwest::Client::new();
+    let clients: Vec<reqwest::Client> = (0..if one_address { 1 } else { SOURCES })
+        .map(|i| {
+            reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from([127, 0, 0, 2 + i]))
+                .build()
+                .unwrap_or_default()
+        })
+        .collect();
     let url = format!("{base}{path}");
-    let sends = (0..n).map(|_| {
-        let request = client.post(&url).json(&body).send();
+    let sends = (0..n).map(|i| {
+        let request = clients[i % clients.len()].post(&url).json(&body).send();
         async move { request.await.map_or(0, |r| r.status().as_u16()) }
     });
     let mut counts = std::collections::BTreeMap::new();
@@ -431,20 +444,30 @@ async fn main() -> anyhow::Result<()> {
         .to_owned();
     let before = rss_mib(server.pid).unwrap_or(0.0);
     if args.ask_burst > 0 {
+        // A burst every second of the active phase, from 250 addresses.
         let long = "where is my parcel, it has not arrived and I need it ".repeat(40);
         let body = json!({"text": &long[..2000]});
-        let started = Instant::now();
-        let counts = burst(&base, "/api/ask", args.ask_burst, body).await;
+        let mut totals = std::collections::BTreeMap::<u16, usize>::new();
+        let mut bursts = 0;
+        while Instant::now() + Duration::from_secs(1) < until {
+            let second = Instant::now();
+            for (status, count) in
+                burst(&base, "/api/ask", args.ask_burst, body.clone(), false).await
+            {
+                *totals.entry(status).or_insert(0) += count;
+            }
+            bursts += 1;
+            tokio::time::sleep_until((second + Duration::from_secs(1)).into()).await;
+        }
         eprintln!(
-            "ask burst: {} requests in {:.1} s, by status {counts:?}",
-            args.ask_burst,
-            started.elapsed().as_secs_f64()
+            "ask bursts: {bursts} x {} concurrent requests of 2,000 characters from {SOURCES} addresses, by status {totals:?}",
+            args.ask_burst
         );
     }
     if args.login_burst > 0 {
         let body = json!({"email": "admin@localhost", "password": "not the password"});
         let started = Instant::now();
-        let counts = burst(&base, "/api/agent/login", args.login_burst, body).await;
+        let counts = burst(&base, "/api/agent/login", args.login_burst, body, false).await;
         eprintln!(
             "login burst: {} wrong sign-ins in {:.1} s, by status {counts:?}, RSS {before:.0} -> {:.0} MiB",
             args.login_burst,

@@ -65,7 +65,14 @@ pub fn router(app: App) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TraceLayer::new_for_http())
+        // 5xx answers are not logged as errors here: a shed `503 busy` is the server working as
+        // meant (an error line per shed request would flood the log under attack), and a real
+        // failure (`ApiError::Internal`) logs its own error with its cause.
+        .layer(
+            TraceLayer::new_for_http().on_failure(
+                tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+            ),
+        )
         .with_state(app)
 }
 
