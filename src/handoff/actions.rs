@@ -7,7 +7,9 @@ use super::publish::{joined, note_view, notice, publish_frame};
 use super::{AgentNews, CustomerNews, announce_positions};
 use crate::app::App;
 use crate::protocol::{ServerFrame, Serving, Typist};
-use crate::storage::{Agent, ConversationState, Role, Sender, StorageError, StoredEvent};
+use crate::storage::{
+    Agent, Conversation, ConversationState, Role, Sender, StorageError, StoredEvent,
+};
 
 /// Why an agent action was refused (or failed). `code` is the agent protocol's error code.
 #[derive(Debug, thiserror::Error)]
@@ -66,11 +68,7 @@ impl ActionError {
 
 /// Takes a waiting conversation: exactly one of several agents claiming at once wins.
 pub async fn claim(app: &App, agent: &Agent, id: &str) -> Result<(), ActionError> {
-    let conversation = app
-        .store
-        .conversation(id)
-        .await?
-        .ok_or_else(|| ActionError::NotFound(id.to_owned()))?;
+    let conversation = existing(app, id).await?;
     let queue = conversation.queue.clone().unwrap_or_default();
     if agent.role != Role::Admin && !agent.skills.contains(&queue) {
         return Err(ActionError::NoSkill(queue));
@@ -95,16 +93,8 @@ pub async fn claim(app: &App, agent: &Agent, id: &str) -> Result<(), ActionError
 /// The conversation `id` if `agent` may read it: an admin reads every one; an agent those
 /// in a queue among their skills and those they hold. A conversation only the bot served has
 /// no queue, so it is the admins' alone.
-pub async fn readable(
-    app: &App,
-    agent: &Agent,
-    id: &str,
-) -> Result<crate::storage::Conversation, ActionError> {
-    let conversation = app
-        .store
-        .conversation(id)
-        .await?
-        .ok_or_else(|| ActionError::NotFound(id.to_owned()))?;
+pub async fn readable(app: &App, agent: &Agent, id: &str) -> Result<Conversation, ActionError> {
+    let conversation = existing(app, id).await?;
     if agent.role == Role::Admin
         || conversation
             .queue
@@ -299,17 +289,17 @@ pub async fn ticket_done(app: &App, agent: &Agent, id: &str) -> Result<(), Actio
     Ok(())
 }
 
-/// Only the holder (or an admin) acts on a held conversation; returns it.
-async fn must_hold(
-    app: &App,
-    agent: &Agent,
-    id: &str,
-) -> Result<crate::storage::Conversation, ActionError> {
-    let conversation = app
-        .store
+/// The conversation `id`, or [`ActionError::NotFound`].
+async fn existing(app: &App, id: &str) -> Result<Conversation, ActionError> {
+    app.store
         .conversation(id)
         .await?
-        .ok_or_else(|| ActionError::NotFound(id.to_owned()))?;
+        .ok_or_else(|| ActionError::NotFound(id.to_owned()))
+}
+
+/// Only the holder (or an admin) acts on a held conversation; returns it.
+async fn must_hold(app: &App, agent: &Agent, id: &str) -> Result<Conversation, ActionError> {
+    let conversation = existing(app, id).await?;
     if conversation.state != ConversationState::Agent {
         return Err(ActionError::BadState(format!(
             "the conversation is {}, not with an agent",

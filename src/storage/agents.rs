@@ -158,45 +158,46 @@ impl Store {
         email: &str,
         disabled: bool,
     ) -> Result<Agent, StorageError> {
-        let email = email.trim().to_lowercase();
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
-            "UPDATE agents SET disabled = $2 WHERE email = $1 RETURNING {AGENT_COLUMNS}"
-        ))
-        .bind(&email)
-        .bind(disabled)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StorageError::UnknownAgent(email.clone()))?;
-        let agent = agent_from_row(&row)?;
-        if disabled {
-            sqlx::query("DELETE FROM agent_sessions WHERE agent_id = $1")
-                .bind(&agent.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(agent)
+        self.update_agent(email, "disabled", disabled, disabled)
+            .await
     }
 
     /// Replaces the password hash of the agent with this email and signs them out everywhere
     /// (every session deleted in the same transaction).
     pub async fn set_password_hash(&self, email: &str, hash: &str) -> Result<Agent, StorageError> {
+        self.update_agent(email, "password_hash", hash.to_owned(), true)
+            .await
+    }
+
+    /// Sets one column of the agent with this email (`column` is one of ours, never input) and,
+    /// with `sign_out`, deletes every session of theirs in the same transaction.
+    async fn update_agent<T>(
+        &self,
+        email: &str,
+        column: &'static str,
+        value: T,
+        sign_out: bool,
+    ) -> Result<Agent, StorageError>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send,
+    {
         let email = email.trim().to_lowercase();
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
-            "UPDATE agents SET password_hash = $2 WHERE email = $1 RETURNING {AGENT_COLUMNS}"
+            "UPDATE agents SET {column} = $2 WHERE email = $1 RETURNING {AGENT_COLUMNS}"
         ))
         .bind(&email)
-        .bind(hash)
+        .bind(value)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StorageError::UnknownAgent(email.clone()))?;
         let agent = agent_from_row(&row)?;
-        sqlx::query("DELETE FROM agent_sessions WHERE agent_id = $1")
-            .bind(&agent.id)
-            .execute(&mut *tx)
-            .await?;
+        if sign_out {
+            sqlx::query("DELETE FROM agent_sessions WHERE agent_id = $1")
+                .bind(&agent.id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(agent)
     }

@@ -43,12 +43,7 @@ async fn ask_and_vote(app: &TestApp, question: &str, faq: &str, helpful: bool) {
 }
 
 async fn admin_get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
-    app.client
-        .get(format!("{}{path}", app.address))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("request")
+    app.get_with(cookie, path).await
 }
 
 #[tokio::test]

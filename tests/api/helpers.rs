@@ -120,6 +120,16 @@ impl TestApp {
         set_cookie.split(';').next().expect("name=value").to_owned()
     }
 
+    /// `GET path` with a `Cookie` header (a signed-in agent's).
+    pub async fn get_with(&self, cookie: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// `ws://127.0.0.1:PORT/ws/chat`: the customer chat endpoint.
     pub fn chat_url(&self) -> String {
         format!("{}/ws/chat", self.address.replacen("http://", "ws://", 1))

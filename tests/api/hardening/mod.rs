@@ -24,12 +24,7 @@ pub async fn admin_cookie(app: &TestApp) -> String {
 
 /// `GET path` with a cookie.
 pub async fn get_with(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
-    app.client
-        .get(format!("{}{path}", app.address))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("request")
+    app.get_with(cookie, path).await
 }
 
 /// Today in UTC by the server's clock, as the analytics ranges want it.
