@@ -340,7 +340,8 @@
     '.foot{display:flex;align-items:center;gap:10px;padding:0 14px 8px;font-size:11.5px;color:var(--muted);background:#fff}',
     '.foot .count{margin-left:auto}',
     '.foot .count.over{color:#b42318;font-weight:600}',
-    '.end{color:var(--muted);text-decoration:underline;font-size:11.5px}',
+    // 44 px tall: a thumb's tap target (WCAG 2.5.5), not the 17 px of its text.
+    '.end{color:var(--muted);text-decoration:underline;font-size:11.5px;min-height:44px;padding:0 8px;display:inline-flex;align-items:center}',
 
     /* phones: the panel takes the whole screen */
     '@media (max-width:479px){',
@@ -829,6 +830,9 @@
 
   function choose(c) {
     queueFrame({ type: 'choose', client_id: newId(), choice_id: c.id, label: c.label }, c.label);
+    // The button just pressed is gone with its row of choices: keep the keyboard in the chat
+    // (the composer) instead of dropping focus to the page's <body>.
+    ui.composer.focus();
   }
 
   function requestHuman() {

@@ -144,6 +144,13 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
             js(&testid("msg-bot"))
         )))
         .await;
+    // As a keyboard user would: the button has the focus when it is pressed.
+    browser
+        .eval(&in_widget(&format!(
+            "$({}).focus()",
+            js(&testid("quick-reply"))
+        )))
+        .await;
     click(&mut browser, &testid("quick-reply")).await;
     wait(
         &mut browser,
@@ -154,6 +161,13 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
         ),
     )
     .await;
+    // The chosen button went with its row; the keyboard stays in the chat, on the composer.
+    let focused = browser
+        .eval(&in_widget(
+            "root.activeElement && root.activeElement.tagName",
+        ))
+        .await;
+    assert_eq!(focused, json!("TEXTAREA"), "focus after a quick reply");
 
     // A typed FAQ question gets its answer, rendered from the server's HTML.
     say(&mut browser, "How much does shipping cost?").await;
@@ -324,6 +338,15 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
         ))
         .await;
     screenshot(&mut browser, "widget-mobile.png").await;
+    // On a phone, "End chat" is a thumb-sized target.
+    let end = browser
+        .eval(&in_widget(&format!(
+            "(() => {{ const r = $({}).getBoundingClientRect(); return [r.width, r.height]; }})()",
+            js(&testid("end"))
+        )))
+        .await;
+    let size: Vec<f64> = serde_json::from_value(end.clone()).expect("width and height");
+    assert!(size[0] >= 44.0 && size[1] >= 44.0, "End chat is {end}");
 
     assert_ne!(
         browser.eval("document.title").await,
