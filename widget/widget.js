@@ -916,6 +916,8 @@
       welcomed = true;
       if (!f.resumed && (hadConversation || lastSeq > 0)) resetTranscript(); // a new conversation
       hadConversation = true;
+      // A new conversation offers the most asked questions under the greeting.
+      if (!f.resumed && !ui.greeting.querySelector('.chips')) chips(ui.greeting, f.quick_replies, 'quick-reply');
       store.token = f.resume_token;
       save();
       replayTarget = f.last_seq || 0;

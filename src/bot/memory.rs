@@ -53,6 +53,7 @@ impl Memory {
             // Small talk, and anything a later version may store.
             _ => Decision::Reply {
                 text: String::new(),
+                closing: false,
             },
         };
         self.observe(&decision);

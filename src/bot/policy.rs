@@ -215,6 +215,8 @@ pub enum Decision {
     Reply {
         /// The intent's reply.
         text: String,
+        /// The customer is saying goodbye: offering topics to ask about would contradict it.
+        closing: bool,
     },
     /// Ask which of these entries was meant.
     Clarify {
@@ -269,7 +271,10 @@ pub fn decide(config: &PolicyConfig, turn: &Turn, memory: &Memory) -> Decision {
     if let Some(intent) = confident.filter(|i| is_small_talk(i.action) && !turn.out_of_scope)
         && let Some(text) = &intent.reply
     {
-        return Decision::Reply { text: text.clone() };
+        return Decision::Reply {
+            text: text.clone(),
+            closing: intent.action == Action::Goodbye,
+        };
     }
     if turn
         .similarity_to_previous

@@ -147,7 +147,8 @@ fn small_talk_gets_the_intents_reply() {
         assert_eq!(
             decide_fresh(&t),
             Decision::Reply {
-                text: "greeting reply".into()
+                text: "greeting reply".into(),
+                closing: action == Action::Goodbye,
             },
             "{action:?}"
         );
@@ -250,6 +251,7 @@ fn the_same_answer_twice_in_a_row_hands_off_even_with_small_talk_between() {
     memory.observe(&first);
     memory.observe(&Decision::Reply {
         text: "You're welcome".into(),
+        closing: false,
     });
     assert_eq!(
         decide(&config, &t, &memory),

@@ -53,7 +53,12 @@ pub(super) fn frame_for(
             // The knowledge base was swapped between deciding and answering.
             None => small_talk(FALLBACK_TEXT, Vec::new()),
         },
-        Decision::Reply { text } => small_talk(text, quick_replies(knowledge, topics, lang)),
+        // A goodbye is the end: no topics to ask about next.
+        Decision::Reply {
+            text,
+            closing: true,
+        } => small_talk(text, Vec::new()),
+        Decision::Reply { text, .. } => small_talk(text, quick_replies(knowledge, topics, lang)),
         Decision::Clarify { choices } => ServerFrame::Clarify {
             seq: 0,
             text: CLARIFY_TEXT.to_owned(),
@@ -94,7 +99,7 @@ pub fn language_of(text: &str) -> &'static str {
 /// The most asked entries in `lang` still in the knowledge base, topped up with the first
 /// entries in it while there are not enough answers to tell (a new deployment). A knowledge
 /// base with nothing in `lang` offers entries in any language rather than none.
-fn quick_replies(knowledge: &Knowledge, topics: &[String], lang: &str) -> Vec<Choice> {
+pub(super) fn quick_replies(knowledge: &Knowledge, topics: &[String], lang: &str) -> Vec<Choice> {
     let has_lang = knowledge.faqs.iter().any(|e| e.lang == lang);
     let popular = topics.iter().filter_map(|id| knowledge.faq(id));
     let mut chosen: Vec<&FaqEntry> = Vec::with_capacity(QUICK_REPLIES);

@@ -107,6 +107,19 @@ impl Chat {
         if resumed {
             chat.restore_memory(&conversation).await?;
         }
+        // Something to click before typing: the most asked questions, in the widget's language.
+        let quick_replies = if resumed {
+            Vec::new()
+        } else {
+            let topics = chat.app.topics.get(&chat.app.store).await;
+            let zh = conversation
+                .locale
+                .as_deref()
+                .is_some_and(|l| l.to_ascii_lowercase().starts_with("zh"));
+            chat.lang = if zh { "zh" } else { "en" };
+            let bot = chat.app.bot.load();
+            super::reply::quick_replies(bot.knowledge(), &topics, chat.lang)
+        };
         out.send(Out::Frame(ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             conversation_id: conversation.id.clone(),
@@ -114,6 +127,7 @@ impl Chat {
             last_seq: conversation.last_seq,
             resumed,
             identified: conversation.customer_id.is_some(),
+            quick_replies,
         }))
         .await?;
         if resumed {

@@ -26,6 +26,10 @@ pub enum ServerFrame {
         /// anonymous.
         #[serde(default)]
         identified: bool,
+        /// For a new conversation, the most asked questions (in the widget's language) to offer
+        /// before the customer types anything; absent when resuming.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        quick_replies: Vec<Choice>,
     },
     /// The bot answers from an FAQ entry (or small talk).
     Answer {

@@ -72,6 +72,7 @@ fn server_frames_round_trip_through_json_and_report_their_seq() {
                 last_seq: 4,
                 resumed: true,
                 identified: false,
+                quick_replies: Vec::new(),
             },
             None,
         ),

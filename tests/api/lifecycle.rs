@@ -155,3 +155,43 @@ async fn the_handoff_promises_a_reply_only_when_someone_can_give_it() {
         "{handoff}"
     );
 }
+
+#[tokio::test]
+async fn a_new_chat_offers_questions_before_typing_and_a_goodbye_offers_none() {
+    // Tried: opening a chat on the sample shop (it has a goodbye intent), then saying "bye".
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let app = crate::helpers::try_spawn_app_with(&sample)
+        .await
+        .expect("the sample knowledge base is valid");
+    let mut customer = Customer::connect(&app).await;
+    customer
+        .send(json!({"type": "hello", "protocol": 1, "locale": "en-GB"}))
+        .await;
+    let welcome = customer.next().await;
+    let offered = welcome["quick_replies"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !offered.is_empty(),
+        "questions to click before typing: {welcome}"
+    );
+    let token = welcome["resume_token"].as_str().expect("token").to_owned();
+
+    let (_, bye) = customer.ask("m1", "bye").await;
+    assert!(
+        bye["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Have a great day")),
+        "the goodbye reply: {bye}"
+    );
+    assert_eq!(
+        bye["quick_replies"].as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "a goodbye offers no topics: {bye}"
+    );
+    drop(customer);
+    let mut again = Customer::connect(&app).await;
+    let resumed = again.hello(Some((&token, 0))).await;
+    assert!(resumed.get("quick_replies").is_none(), "{resumed}");
+}
