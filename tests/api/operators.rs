@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::helpers::fixture;
 
@@ -13,27 +12,9 @@ fn the_first_admin_password_is_plain_text_in_a_log_file_and_says_how_to_reset_it
     // Tried: a first start with the log going to a pipe (as to a file or a journal), in the
     // default pretty format.
     let data = tempfile::TempDir::new().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
-        .args([
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--knowledge-dir",
-        ])
-        .arg(fixture("knowledge"))
-        .arg("--model-dir")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .current_dir(data.path())
-        .env_remove("TANDEM_CONFIG")
+    let mut child = crate::server_process::serve_command(data.path(), &fixture("knowledge"))
         .env_remove("TANDEM_LOG_FORMAT")
         .env("TANDEM_LOG", "info,tantivy=warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("tandem starts");
     let stderr = child.stderr.take().expect("piped");

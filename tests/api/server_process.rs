@@ -20,34 +20,41 @@ pub struct Server {
     pub port: u16,
 }
 
+/// `tandem serve` on a free loopback port over `knowledge`, writing to `data_dir` (its working
+/// folder too, so that no stray `tandem.toml` is read), logs on a piped stderr.
+pub fn serve_command(data_dir: &Path, knowledge: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tandem"));
+    command
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--knowledge-dir",
+        ])
+        .arg(knowledge)
+        .arg("--model-dir")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .current_dir(data_dir)
+        .env_remove("TANDEM_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
 impl Server {
     /// Starts `tandem serve` on `data_dir` over `knowledge` with `extra` arguments, and waits
     /// until it listens and its model is ready.
     pub async fn start(data_dir: &Path, knowledge: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--knowledge-dir",
-            ])
-            .arg(knowledge)
+        let mut child = serve_command(data_dir, knowledge)
             .args(extra)
-            .arg("--model-dir")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            // Not the repository root, so that no stray tandem.toml is read.
-            .current_dir(data_dir)
-            .env_remove("TANDEM_CONFIG")
             .env("TANDEM_LOG_FORMAT", "json")
             // The `listening` line that carries the port is at info level.
             .env("TANDEM_LOG", "info,tantivy=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .spawn()
             .expect("the tandem binary starts");
         let stderr = child.stderr.take().expect("stderr is piped");
