@@ -245,7 +245,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 &settings.model_dir,
                 settings.encoder_backend,
             )?);
-            let brain = std::sync::Arc::new(Brain::for_settings(&knowledge, &encoder, &settings)?);
+            let brain = std::sync::Arc::new(Brain::for_settings(&knowledge, &*encoder, &settings)?);
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             let report = runtime.block_on(async {

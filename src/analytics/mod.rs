@@ -6,8 +6,11 @@
 //! Definitions (the README repeats them for managers):
 //! - a *conversation* is one started in the range in which the customer wrote at least once;
 //! - *contained*: never handed off and no answer marked not helpful;
-//! - *queue wait*: from the (latest) handoff to an agent taking it; *first response*: from the
-//!   handoff to the first agent reply; *handling*: from the agent taking it to resolution;
+//! - *queue wait*: the time the customer of the (latest) handoff spent waiting in queues until
+//!   an agent took it, the waits after transfers to a queue included; *first response*: from the
+//!   handoff to the first agent reply; *handling*: from the first agent taking it to resolution,
+//!   across transfers;
+//! - *top intents*: the intents the bot acted on (not its guesses for messages it missed);
 //! - p90 is the nearest-rank 90th percentile.
 
 mod report;
@@ -220,7 +223,8 @@ fn summarise(facts: &[ConversationFacts]) -> Totals {
         queue_wait_secs: Durations::of_ms(
             facts
                 .iter()
-                .filter_map(|c| span(c.queued_at, c.assigned_at))
+                .filter(|c| c.first_assigned_at.is_some())
+                .filter_map(|c| c.waited_ms.or_else(|| span(c.queued_at, c.assigned_at)))
                 .collect(),
         ),
         first_response_secs: Durations::of_ms(
@@ -232,7 +236,7 @@ fn summarise(facts: &[ConversationFacts]) -> Totals {
         handling_secs: Durations::of_ms(
             facts
                 .iter()
-                .filter_map(|c| span(c.assigned_at, c.resolved_at))
+                .filter_map(|c| span(c.first_assigned_at, c.resolved_at))
                 .collect(),
         ),
         csat: Csat {

@@ -7,14 +7,15 @@
 //! hashes the model, the feature version, the training settings and every text, so a restart
 //! with an unchanged knowledge base loads it at once, and any edit trains a fresh one.
 
+use std::sync::Arc;
+
 use candle_core::{Device, Tensor};
-use sha2::{Digest, Sha256};
 
 use crate::knowledge::{Knowledge, markdown_to_plain_text};
 use crate::model::head::Example;
 use crate::model::mahalanobis::{self, Mahalanobis};
 use crate::model::oos::{Neighbours, OosMethod, Scored};
-use crate::model::{Encoder, IntentHead, ModelError, TrainConfig, embed_many, features};
+use crate::model::{Embeds, IntentHead, ModelError, TrainConfig, features};
 
 /// How many intents to report per message.
 const TOP_INTENTS: usize = 3;
@@ -61,12 +62,36 @@ pub struct EntrySimilarity {
     pub answer: f32,
 }
 
+/// Where a brain's intent head came from, for the reload status and the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadSource {
+    /// Trained from zero for this knowledge base.
+    Trained,
+    /// Kept from the brain serving before: the edit did not change the training examples.
+    Kept,
+    /// Kept from the brain serving before although the edit changed its examples (an
+    /// alternative added, an example removed), while the head for them trains in the
+    /// background: an edit is served in a second, not after a training run.
+    Pending,
+    /// Loaded from the disk cache.
+    Cached,
+    /// No head: fewer than two intents with examples.
+    Absent,
+}
+
 /// The model's view of a knowledge base.
 pub struct Brain {
+    /// Where `head` came from.
+    head_source: HeadSource,
+    /// What the head and the Gaussian model were trained on ([`Brain::training_key`]): a
+    /// rebuild with the same key (an answer edited, an alternative added to an entry without an
+    /// intent) reuses them instead of training again.
+    training_key: String,
     /// Absent when the knowledge base has fewer than two intents with examples.
-    head: Option<IntentHead>,
+    head: Option<Arc<IntentHead>>,
     /// Gaussian model of the intents; present with the head.
-    gaussian: Option<Mahalanobis>,
+    gaussian: Option<Arc<Mahalanobis>>,
     neighbours: Neighbours,
     /// N-gram features of every training example, for the wording-based distance of messages
     /// the encoder cannot read.
@@ -135,63 +160,83 @@ fn matrix(rows: &[Vec<f32>], dim: usize) -> Result<Tensor, ModelError> {
 }
 
 impl Brain {
-    /// Cache key: everything the brain is computed from.
-    pub fn cache_key(
-        knowledge: &Knowledge,
-        model_fingerprint: &str,
-        config: &TrainConfig,
-    ) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(model_fingerprint.as_bytes());
-        // "brain 2": the cache holds the Gaussian model since version 2.
-        hasher.update(format!("brain 2 features {} {config:?}", features::VERSION).as_bytes());
-        let (phrasings, _, answers) = retrieval_texts(knowledge);
-        for (text, label) in training_texts(knowledge) {
-            hasher.update(format!("{label}\u{1f}{text}\u{1e}").as_bytes());
-        }
-        for text in phrasings.iter().chain(&answers) {
-            hasher.update(text.as_bytes());
-            hasher.update([0x1e]);
-        }
-        for entry in &knowledge.faqs {
-            hasher.update(entry.id.as_bytes());
-            hasher.update([0x1e]);
-        }
-        format!("{:x}", hasher.finalize())[..32].to_owned()
-    }
-
     /// Embeds the knowledge base and trains the intent head (seconds for the sample).
     pub fn build(
         knowledge: &Knowledge,
-        encoder: &Encoder,
+        encoder: &impl Embeds,
         config: &TrainConfig,
         oos: OosConfig,
+    ) -> Result<Self, ModelError> {
+        Self::rebuild(knowledge, encoder, config, oos, "", None, false)
+    }
+
+    /// [`Brain::build`] after an edit. The head and the Gaussian model of `previous` are kept
+    /// when it was trained on the same examples (`training_key`), and also, with `defer`, when
+    /// only the examples changed but not the intents (the brain is then
+    /// [`HeadSource::Pending`]: the caller trains the final one in the background). `encoder`
+    /// (through a [`Memo`](crate::model::Memo)) embeds only the texts it has not seen, so an
+    /// answer's new text on the sample costs one embedding instead of ~900 and a training run.
+    pub fn rebuild(
+        knowledge: &Knowledge,
+        encoder: &impl Embeds,
+        config: &TrainConfig,
+        oos: OosConfig,
+        training_key: &str,
+        previous: Option<&Brain>,
+        defer: bool,
     ) -> Result<Self, ModelError> {
         let dim = encoder.dim();
         let training = training_texts(knowledge);
         let texts: Vec<String> = training.iter().map(|(t, _)| t.clone()).collect();
-        let embeddings = embed_many(encoder, &texts)?;
+        let embeddings = encoder.embed_texts(&texts)?;
         let (labels, examples) = Example::labelled(&training, &embeddings);
-        let (head, gaussian) = if labels.len() >= 2 {
-            let ids: Vec<usize> = examples.iter().map(|e| e.label).collect();
-            let gaussian = Mahalanobis::fit(
-                &embeddings,
-                &ids,
-                labels.len(),
-                mahalanobis::DEFAULT_SHRINKAGE,
-            )?;
-            (
-                Some(IntentHead::train(&examples, labels, config)?),
-                Some(gaussian),
-            )
-        } else {
-            (None, None)
+        let same = previous.filter(|p| !training_key.is_empty() && p.training_key == training_key);
+        let stale = previous.filter(|p| {
+            defer
+                && p.head
+                    .as_deref()
+                    .is_some_and(|h| h.labels() == labels.as_slice())
+        });
+        let (head_source, head, gaussian, trained_on) = match (same, stale) {
+            (Some(p), _) => (
+                HeadSource::Kept,
+                p.head.clone(),
+                p.gaussian.clone(),
+                training_key,
+            ),
+            (None, Some(p)) => (
+                HeadSource::Pending,
+                p.head.clone(),
+                p.gaussian.clone(),
+                p.training_key.as_str(),
+            ),
+            (None, None) if labels.len() >= 2 => {
+                let ids: Vec<usize> = examples.iter().map(|e| e.label).collect();
+                let gaussian = Mahalanobis::fit(
+                    &embeddings,
+                    &ids,
+                    labels.len(),
+                    mahalanobis::DEFAULT_SHRINKAGE,
+                )?;
+                let head = IntentHead::train(&examples, labels, config)?;
+                (
+                    HeadSource::Trained,
+                    Some(Arc::new(head)),
+                    Some(Arc::new(gaussian)),
+                    training_key,
+                )
+            }
+            (None, None) => (HeadSource::Absent, None, None, training_key),
         };
 
         let (phrasings, owners, answers) = retrieval_texts(knowledge);
-        let phrasing_vectors = embed_many(encoder, &phrasings)?;
-        let answer_vectors = embed_many(encoder, &answers)?;
+        let phrasing_vectors = encoder.embed_texts(&phrasings)?;
+        let answer_vectors = encoder.embed_texts(&answers)?;
         Ok(Self {
+            head_source,
+            // A pending head keeps the key of what it was trained on, so that the next edit
+            // compares with the truth.
+            training_key: trained_on.to_owned(),
             head,
             gaussian,
             neighbours: Neighbours::new(&embeddings)?,
@@ -202,6 +247,11 @@ impl Brain {
             answers: matrix(&answer_vectors, dim)?,
             oos,
         })
+    }
+
+    /// Where the intent head came from.
+    pub fn head_source(&self) -> HeadSource {
+        self.head_source
     }
 
     /// Intent probabilities and out-of-scope score of a message.
@@ -247,7 +297,7 @@ impl Brain {
         } else {
             distance
         };
-        let labels = self.head.as_ref().map_or(&[][..], IntentHead::labels);
+        let labels = self.head.as_deref().map_or(&[][..], IntentHead::labels);
         let probs = match evidence.and_then(|(intent, w)| {
             Some((labels.iter().position(|l| l == intent)?, w.clamp(0.0, 1.0)))
         }) {

@@ -4,38 +4,123 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
+use sha2::{Digest, Sha256};
 
-use super::{Brain, OOS_METHOD, OosConfig, retrieval_texts, training_texts};
+use super::{Brain, HeadSource, OOS_METHOD, OosConfig, retrieval_texts, training_texts};
 use crate::knowledge::Knowledge;
 use crate::model::mahalanobis::Mahalanobis;
 use crate::model::oos::Neighbours;
-use crate::model::{Encoder, IntentHead, ModelError, TrainConfig, features};
+use crate::model::{Embeds, IntentHead, Memo, ModelError, TrainConfig, features};
 
 /// Cached versions kept: enough to go back and forth between recent edits without retraining.
 pub const KEEP: usize = 8;
 
 impl Brain {
-    /// Loads the brain for `knowledge` from `cache_dir`, or builds and caches it.
+    /// Cache key: everything the brain is computed from.
+    pub fn cache_key(
+        knowledge: &Knowledge,
+        model_fingerprint: &str,
+        config: &TrainConfig,
+    ) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(model_fingerprint.as_bytes());
+        // "brain 2": the cache holds the Gaussian model since version 2.
+        hasher.update(format!("brain 2 features {} {config:?}", features::VERSION).as_bytes());
+        let (phrasings, _, answers) = retrieval_texts(knowledge);
+        for (text, label) in training_texts(knowledge) {
+            hasher.update(format!("{label}\u{1f}{text}\u{1e}").as_bytes());
+        }
+        for text in phrasings.iter().chain(&answers) {
+            hasher.update(text.as_bytes());
+            hasher.update([0x1e]);
+        }
+        for entry in &knowledge.faqs {
+            hasher.update(entry.id.as_bytes());
+            hasher.update([0x1e]);
+        }
+        format!("{:x}", hasher.finalize())[..32].to_owned()
+    }
+
+    /// Key of what the intent head and the Gaussian model are trained on: the model, the
+    /// training settings and every labelled example, nothing else.
+    pub fn training_key(
+        knowledge: &Knowledge,
+        model_fingerprint: &str,
+        config: &TrainConfig,
+    ) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(model_fingerprint.as_bytes());
+        hasher.update(format!("head features {} {config:?}", features::VERSION).as_bytes());
+        for (text, label) in training_texts(knowledge) {
+            hasher.update(format!("{label}\u{1f}{text}\u{1e}").as_bytes());
+        }
+        format!("{:x}", hasher.finalize())[..32].to_owned()
+    }
+
+    /// Tells `memo` the embeddings this brain holds for the texts of `knowledge` (the one it was
+    /// built for): its examples, phrasings and answers. After a start from the disk cache, the
+    /// first edit then embeds what it changed, not the whole knowledge base.
+    pub fn remember(&self, knowledge: &Knowledge, memo: &Memo) -> Result<(), ModelError> {
+        let (phrasings, _, answers) = retrieval_texts(knowledge);
+        let examples: Vec<String> = training_texts(knowledge)
+            .into_iter()
+            .map(|(text, _)| text)
+            .collect();
+        let mut known = Vec::new();
+        for (texts, matrix) in [
+            (examples, self.neighbours.matrix()?),
+            (phrasings, self.phrasings.clone()),
+            (answers, self.answers.clone()),
+        ] {
+            // A brain without examples holds an empty (0 × 0) matrix for them.
+            if texts.is_empty() || matrix.dim(0)? != texts.len() {
+                continue;
+            }
+            known.extend(texts.into_iter().zip(matrix.to_vec2::<f32>()?));
+        }
+        memo.remember(known);
+        Ok(())
+    }
+
+    /// Loads the brain for `knowledge` from `cache_dir`, or builds and caches it, reusing what
+    /// it can of `previous` (the brain serving before an edit; see [`Brain::rebuild`]). A brain
+    /// whose head is still pending is not cached: the cache holds final models only.
+    #[allow(clippy::too_many_arguments)]
     pub fn load_or_build(
         knowledge: &Knowledge,
-        encoder: &Encoder,
+        encoder: &impl Embeds,
         config: &TrainConfig,
         oos: OosConfig,
         cache_dir: &Path,
         model_fingerprint: &str,
+        previous: Option<&Brain>,
+        defer: bool,
     ) -> Result<Self, ModelError> {
         let key = Self::cache_key(knowledge, model_fingerprint, config);
+        let training_key = Self::training_key(knowledge, model_fingerprint, config);
         let head_path = cache_dir.join(format!("head-{key}.safetensors"));
         let vectors_path = cache_dir.join(format!("vectors-{key}.safetensors"));
         if vectors_path.exists() {
-            match Self::load(knowledge, &head_path, &vectors_path, oos) {
+            match Self::load(knowledge, &head_path, &vectors_path, oos, &training_key) {
                 Ok(brain) => return Ok(brain),
                 Err(e) => tracing::warn!(error = %e, "cached intent model unusable; retraining"),
             }
         }
-        let brain = Self::build(knowledge, encoder, config, oos)?;
+        let brain = Self::rebuild(
+            knowledge,
+            encoder,
+            config,
+            oos,
+            &training_key,
+            previous,
+            defer,
+        )?;
+        if brain.head_source == HeadSource::Pending {
+            return Ok(brain);
+        }
         if let Err(e) = brain.save(cache_dir, &head_path, &vectors_path) {
             // A read-only data folder costs a retrain at the next start, nothing more.
             tracing::warn!(error = %e, "cannot cache the intent model");
@@ -95,6 +180,7 @@ impl Brain {
         head_path: &Path,
         vectors_path: &Path,
         oos: OosConfig,
+        training_key: &str,
     ) -> Result<Self, ModelError> {
         let mut tensors = candle_core::safetensors::load(vectors_path, &Device::Cpu)?;
         let mut take = |name: &str| {
@@ -103,16 +189,16 @@ impl Brain {
             })
         };
         let head = match take("has_head")?.to_vec1::<u32>()?.first() {
-            Some(1) => Some(IntentHead::load(head_path)?),
+            Some(1) => Some(Arc::new(IntentHead::load(head_path)?)),
             _ => None,
         };
         let examples = take("examples")?;
         let gaussian = match head {
-            Some(_) => Some(Mahalanobis::from_parts(
+            Some(_) => Some(Arc::new(Mahalanobis::from_parts(
                 examples.dim(0)?,
                 take("gaussian_whiten")?.to_vec1::<f32>()?,
                 take("gaussian_means")?.to_vec1::<f32>()?,
-            )?),
+            )?)),
             None => None,
         };
         let phrasings = take("phrasings")?;
@@ -136,6 +222,12 @@ impl Brain {
             ));
         }
         Ok(Self {
+            head_source: if head.is_some() {
+                HeadSource::Cached
+            } else {
+                HeadSource::Absent
+            },
+            training_key: training_key.to_owned(),
             head,
             gaussian,
             neighbours: Neighbours::from_matrix(examples)?,
@@ -156,8 +248,30 @@ impl Brain {
     /// Loads or builds the brain as the server's settings say (cache under `data_dir`).
     pub fn for_settings(
         knowledge: &Knowledge,
-        encoder: &Encoder,
+        encoder: &impl Embeds,
         settings: &crate::config::Settings,
+    ) -> Result<Self, ModelError> {
+        Self::with_settings(knowledge, encoder, settings, None, false)
+    }
+
+    /// [`Brain::for_settings`] after an edit, while `previous` serves: what the edit did not
+    /// change is reused, and a head whose examples changed is left pending (kept from
+    /// `previous`) for the caller to train in the background with [`Brain::for_settings`].
+    pub fn after_edit(
+        knowledge: &Knowledge,
+        encoder: &impl Embeds,
+        settings: &crate::config::Settings,
+        previous: &Brain,
+    ) -> Result<Self, ModelError> {
+        Self::with_settings(knowledge, encoder, settings, Some(previous), true)
+    }
+
+    fn with_settings(
+        knowledge: &Knowledge,
+        encoder: &impl Embeds,
+        settings: &crate::config::Settings,
+        previous: Option<&Brain>,
+        defer: bool,
     ) -> Result<Self, ModelError> {
         Self::load_or_build(
             knowledge,
@@ -169,6 +283,8 @@ impl Brain {
             },
             &settings.model_cache_dir(),
             &crate::model::fingerprint(&settings.model_dir),
+            previous,
+            defer,
         )
     }
 }

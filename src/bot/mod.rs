@@ -22,7 +22,7 @@ pub mod selftest;
 
 use std::sync::Arc;
 
-pub use brain::{Brain, IntentScore, OosConfig, Understanding};
+pub use brain::{Brain, HeadSource, IntentScore, OosConfig, Understanding};
 pub use read::{ReadError, Reading, read};
 pub use reason::HandoffReason;
 

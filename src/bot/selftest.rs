@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::{Bot, BotError};
 use crate::knowledge::{OOS_INTENT, UtteranceTest};
-use crate::model::Encoder;
+use crate::model::Embeds;
 
 /// The outcome of one test.
 #[derive(Debug, Clone)]
@@ -65,11 +65,11 @@ impl fmt::Display for Outcome {
 /// Runs every test through classify and retrieve.
 pub fn run(
     bot: &Bot,
-    encoder: &Encoder,
+    encoder: &impl Embeds,
     tests: &[UtteranceTest],
 ) -> Result<Vec<Outcome>, BotError> {
     let texts: Vec<String> = tests.iter().map(|t| t.text.clone()).collect();
-    let embeddings = crate::model::embed_many(encoder, &texts)?;
+    let embeddings = encoder.embed_texts(&texts)?;
     let no_model = || BotError::Model(crate::model::ModelError::Training("no intent model".into()));
     tests
         .iter()

@@ -85,8 +85,21 @@ pub(super) fn ask(
     limit: usize,
 ) -> anyhow::Result<()> {
     let dir = &settings.knowledge_dir;
-    let knowledge =
-        knowledge::load(dir).with_context(|| format!("knowledge base {}", dir.display()))?;
+    let (knowledge, problems) =
+        knowledge::load_usable(dir).with_context(|| format!("knowledge base {}", dir.display()))?;
+    // An editor tries a phrasing while fixing a file: answer from the files that are valid,
+    // and say which are not (the server keeps serving the last valid version meanwhile).
+    if !problems.is_empty() {
+        for problem in &problems {
+            writeln!(out, "{problem}")?;
+        }
+        writeln!(
+            out,
+            "{} problem(s) in {}: answering from the valid files only\n",
+            problems.len(),
+            dir.display()
+        )?;
+    }
     let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
     let brain = Brain::for_settings(&knowledge, &encoder, settings)?;
     let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));

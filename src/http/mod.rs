@@ -105,7 +105,8 @@ pub struct Health {
     pub faq_entries: usize,
     /// Intents known.
     pub intents: usize,
-    /// `ready` once the intent model is trained, `training` before.
+    /// `ready` once the intent model for the knowledge serving is trained, `training` before
+    /// the first, `updating` while one for an edit trains in the background.
     pub model: &'static str,
 }
 
@@ -117,10 +118,11 @@ async fn health(axum::extract::State(app): axum::extract::State<App>) -> Json<He
         version: env!("CARGO_PKG_VERSION"),
         faq_entries: knowledge.faqs.len(),
         intents: knowledge.intents.len(),
-        model: if bot.brain().is_some() {
-            "ready"
-        } else {
-            "training"
+        // `updating`: an edit is served while the intent model for it trains in the background.
+        model: match bot.brain().map(crate::bot::Brain::head_source) {
+            None => "training",
+            Some(crate::bot::HeadSource::Pending) => "updating",
+            Some(_) => "ready",
         },
     })
 }

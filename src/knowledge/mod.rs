@@ -277,6 +277,20 @@ impl fmt::Display for ProblemList<'_> {
 ///
 /// Returns every problem found across all files, sorted by file and line.
 pub fn load(dir: &Path) -> Result<Knowledge, KnowledgeError> {
+    let (knowledge, problems) = load_usable(dir)?;
+    if problems.is_empty() {
+        Ok(knowledge)
+    } else {
+        Err(KnowledgeError::Invalid(problems))
+    }
+}
+
+/// Reads the knowledge folder at `dir` as far as it can be used, for the editors' commands
+/// (`tandem ask` answers from the valid files while one is broken): the knowledge of every
+/// file without mistakes, references to what could not be read left out, and the problems
+/// (sorted by file and line; empty when the folder is valid). Serving never uses a partial
+/// knowledge base: a reload with problems keeps the previous version.
+pub fn load_usable(dir: &Path) -> Result<(Knowledge, Vec<Problem>), KnowledgeError> {
     if !dir.is_dir() {
         return Err(KnowledgeError::Folder {
             path: dir.to_owned(),
@@ -284,27 +298,26 @@ pub fn load(dir: &Path) -> Result<Knowledge, KnowledgeError> {
         });
     }
     let mut problems = Vec::new();
-    let (queues, intents) = parse::read_intents(&dir.join(INTENTS_FILE), &mut problems);
-    let faqs = parse::read_faq_dir(&dir.join(FAQ_DIR), &mut problems).map_err(|source| {
-        KnowledgeError::Folder {
+    let mut unreadable = parse::Unreadable::default();
+    let intents_file = dir.join(INTENTS_FILE);
+    let (queues, intents) = parse::read_intents(&intents_file, &mut problems, &mut unreadable);
+    let faqs = parse::read_faq_dir(&dir.join(FAQ_DIR), &mut problems, &mut unreadable).map_err(
+        |source| KnowledgeError::Folder {
             path: dir.join(FAQ_DIR),
             source,
-        }
-    })?;
+        },
+    )?;
     let mut knowledge = validate::cross_check(
-        &dir.join(INTENTS_FILE),
+        &intents_file,
         queues,
         intents,
         faqs,
+        &unreadable,
         &mut problems,
     );
     knowledge.canned = canned::read_dir(&dir.join(CANNED_DIR), &mut problems);
-    if problems.is_empty() {
-        Ok(knowledge)
-    } else {
-        problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        Err(KnowledgeError::Invalid(problems))
-    }
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    Ok((knowledge, problems))
 }
 
 /// Builds a knowledge base from FAQ entries made in code (evaluation, import previews).

@@ -4,6 +4,7 @@
 //! reported at the line the editor has to change, not at the top of the file. Each file is read
 //! on its own and its problems are collected, so one broken file never hides the others.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use marked_yaml::Spanned;
@@ -179,10 +180,26 @@ pub(super) fn read_faq_file(path: &Path, text: &str) -> Result<ParsedFaq, Vec<Pr
     })
 }
 
-/// Reads every `*.md` file below `dir` (sorted, hidden files skipped), collecting problems.
+/// What could not be read, so that the checks across files do not blame the files that refer to
+/// it: one broken file is reported once, at its own line, not again at every `related:` or
+/// `intent:` that names what it declares.
+#[derive(Debug, Default)]
+pub(super) struct Unreadable {
+    /// Ids FAQ files that could not be read would have declared (the file name, and the `id:`
+    /// line if one can be made out).
+    pub faq_ids: HashSet<String>,
+    /// Names of intents declared with mistakes.
+    pub intents: HashSet<String>,
+    /// `intents.yaml` could not be read at all: every intent name is unknown.
+    pub intents_file: bool,
+}
+
+/// Reads every `*.md` file below `dir` (sorted, hidden files skipped), collecting problems and
+/// noting in `unreadable` the ids of the files that could not be used.
 pub(super) fn read_faq_dir(
     dir: &Path,
     problems: &mut Vec<Problem>,
+    unreadable: &mut Unreadable,
 ) -> std::io::Result<Vec<ParsedFaq>> {
     let mut files: Vec<PathBuf> = Vec::new();
     if !dir.exists() {
@@ -201,27 +218,49 @@ pub(super) fn read_faq_dir(
     }
     let mut parsed = Vec::with_capacity(files.len());
     for path in files {
-        match std::fs::read_to_string(&path) {
-            Ok(text) => match read_faq_file(&path, &text) {
-                Ok(faq) => parsed.push(faq),
-                Err(mut found) => problems.append(&mut found),
-            },
+        let text = std::fs::read_to_string(&path);
+        match text.as_deref().map(|text| read_faq_file(&path, text)) {
+            Ok(Ok(faq)) => {
+                parsed.push(faq);
+                continue;
+            }
+            Ok(Err(mut found)) => problems.append(&mut found),
             Err(e) => problems.push(Problem::new(&path, 1, format!("cannot read file: {e}"))),
+        }
+        if let Some(stem) = path.file_stem() {
+            unreadable
+                .faq_ids
+                .insert(stem.to_string_lossy().into_owned());
+        }
+        if let Some(id) = text.as_deref().ok().and_then(declared_id) {
+            unreadable.faq_ids.insert(id);
         }
     }
     Ok(parsed)
+}
+
+/// The `id:` a FAQ file whose front matter does not parse seems to declare: read line by line,
+/// since the YAML as a whole is what is broken.
+fn declared_id(text: &str) -> Option<String> {
+    let front = text.split("\n---").next()?;
+    front.lines().find_map(|line| {
+        let value = line.strip_prefix("id:")?.trim().trim_matches(['"', '\'']);
+        (!value.is_empty()).then(|| value.to_owned())
+    })
 }
 
 /// Reads `intents.yaml`. A missing file means no intents and the default queue only.
 pub(super) fn read_intents(
     path: &Path,
     problems: &mut Vec<Problem>,
+    unreadable: &mut Unreadable,
 ) -> (Vec<Located<Queue>>, Vec<Located<Intent>>) {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Vec::new(), Vec::new()),
         Err(e) => {
             problems.push(Problem::new(path, 1, format!("cannot read file: {e}")));
+            unreadable.intents_file = true;
             return (Vec::new(), Vec::new());
         }
     };
@@ -229,6 +268,7 @@ pub(super) fn read_intents(
         Ok(raw) => raw,
         Err(problem) => {
             problems.push(problem);
+            unreadable.intents_file = true;
             return (Vec::new(), Vec::new());
         }
     };
@@ -240,7 +280,14 @@ pub(super) fn read_intents(
     let intents = raw
         .intents
         .into_iter()
-        .filter_map(|raw| read_intent(path, raw, problems))
+        .filter_map(|raw| {
+            let name = raw.name.trim().to_owned();
+            let read = read_intent(path, raw, problems);
+            if read.is_none() {
+                unreadable.intents.insert(name);
+            }
+            read
+        })
         .collect();
     (queues, intents)
 }

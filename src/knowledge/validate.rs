@@ -1,10 +1,15 @@
 //! Checks that span files: unique ids and names, and references that must resolve (FAQ
 //! `intent` and `related`, intent `queue`).
+//!
+//! A reference to something declared in a file that could not be read is not reported: the
+//! broken file is, once, at its own line, and fixing it fixes the reference. The knowledge
+//! assembled leaves out what did not check (a duplicate entry, a dangling reference), so that
+//! the editors' commands can use the rest while a file is broken.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::parse::ParsedFaq;
+use super::parse::{ParsedFaq, Unreadable};
 use super::yaml::Located;
 use super::{Action, DEFAULT_QUEUE, INTENTS_FILE, Intent, Knowledge, Problem, Queue};
 
@@ -15,13 +20,15 @@ pub(super) fn cross_check(
     queues: Vec<Located<Queue>>,
     intents: Vec<Located<Intent>>,
     faqs: Vec<ParsedFaq>,
+    unreadable: &Unreadable,
     problems: &mut Vec<Problem>,
 ) -> Knowledge {
     let queues = unique_queues(queues, intents_file, problems);
     let intents = unique_intents(intents, &queues, intents_file, problems);
 
     let mut first_seen: HashMap<String, (std::path::PathBuf, usize)> = HashMap::new();
-    for faq in &faqs {
+    let mut usable = Vec::with_capacity(faqs.len());
+    for faq in faqs {
         let entry = &faq.entry;
         if let Some((file, line)) = first_seen.get(&entry.id) {
             problems.push(Problem::new(
@@ -36,57 +43,68 @@ pub(super) fn cross_check(
             ));
         } else {
             first_seen.insert(entry.id.clone(), (entry.source.clone(), faq.id_line));
+            usable.push(faq);
         }
     }
-    for faq in &faqs {
-        check_references(faq, &first_seen, &intents, problems);
-    }
+    let entries = usable
+        .into_iter()
+        .map(|faq| check_references(faq, &first_seen, &intents, unreadable, problems))
+        .collect();
 
-    let mut knowledge = super::from_entries(faqs.into_iter().map(|f| f.entry).collect());
+    let mut knowledge = super::from_entries(entries);
     knowledge.intents = intents;
     knowledge.queues = queues;
     knowledge
 }
 
+/// Reports the entry's references that do not resolve and returns the entry without them.
 fn check_references(
-    faq: &ParsedFaq,
+    faq: ParsedFaq,
     ids: &HashMap<String, (std::path::PathBuf, usize)>,
     intents: &[Intent],
+    unreadable: &Unreadable,
     problems: &mut Vec<Problem>,
-) {
-    let entry = &faq.entry;
-    if let Some(name) = &entry.intent {
-        match intents.iter().find(|i| &i.name == name) {
-            None => problems.push(Problem::new(
-                &entry.source,
-                faq.intent_line,
-                format!("unknown intent `{name}`: declare it in {INTENTS_FILE}"),
-            )),
-            Some(intent) if intent.action != Action::Answer => problems.push(Problem::new(
+) -> super::FaqEntry {
+    let mut entry = faq.entry;
+    if let Some(name) = entry.intent.take() {
+        match intents.iter().find(|i| i.name == name) {
+            Some(intent) if intent.action == Action::Answer => entry.intent = Some(name),
+            Some(_) => problems.push(Problem::new(
                 &entry.source,
                 faq.intent_line,
                 format!(
                     "intent `{name}` does not answer from the FAQ (its action is not `answer`)"
                 ),
             )),
-            Some(_) => {}
+            // Declared in a part of intents.yaml that is reported already.
+            None if unreadable.intents_file || unreadable.intents.contains(&name) => {}
+            None => problems.push(Problem::new(
+                &entry.source,
+                faq.intent_line,
+                format!("unknown intent `{name}`: declare it in {INTENTS_FILE}"),
+            )),
         }
     }
-    for (related, line) in entry.related.iter().zip(&faq.related_lines) {
-        if related == &entry.id {
+    let mut related = Vec::with_capacity(entry.related.len());
+    for (id, line) in entry.related.into_iter().zip(&faq.related_lines) {
+        if id == entry.id {
             problems.push(Problem::new(
                 &entry.source,
                 *line,
                 "an entry cannot be related to itself",
             ));
-        } else if !ids.contains_key(related) {
+        } else if ids.contains_key(&id) {
+            related.push(id);
+        } else if !unreadable.faq_ids.contains(&id) {
             problems.push(Problem::new(
                 &entry.source,
                 *line,
-                format!("unknown related entry `{related}`: no FAQ file has this id"),
+                format!("unknown related entry `{id}`: no FAQ file has this id"),
             ));
         }
     }
+    entry.related = related;
+    entry
 }
 
 fn unique_queues(

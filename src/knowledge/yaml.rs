@@ -65,7 +65,15 @@ fn load_error(err: &LoadError) -> (usize, String) {
         LoadError::UnexpectedAnchor(m) => (m.line(), "YAML anchors are not supported".into()),
         LoadError::MappingKeyMustBeScalar(m) => (m.line(), "keys must be plain words".into()),
         LoadError::UnexpectedTag(m) => (m.line(), "YAML tags (`!foo`) are not supported".into()),
-        LoadError::ScanError(m, e) => (m.line(), format!("invalid YAML: {}", e.info())),
+        LoadError::ScanError(m, e) => {
+            // The commonest slip: a `: ` inside a value ("question: Change: my email?").
+            let hint = if e.info().contains("mapping values are not allowed") {
+                " (a value that contains `: ` must be in quotes: question: \"Change: my email?\")"
+            } else {
+                ""
+            };
+            (m.line(), format!("invalid YAML: {}{hint}", e.info()))
+        }
         LoadError::DuplicateKey(inner) => {
             let line = inner.key.span().start().map_or(1, |m| m.line());
             (

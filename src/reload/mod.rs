@@ -13,20 +13,20 @@
 //! Reloads come from the file watcher ([`watch`]), `SIGHUP`, and `POST /api/knowledge/reload`;
 //! they run one at a time.
 
+mod build;
 pub mod watch;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-use crate::bot::{Bot, Brain, selftest};
+use crate::bot::{Bot, Brain, HeadSource};
 use crate::clock::system_ms as now_ms;
 use crate::config::Settings;
-use crate::knowledge::{self, KnowledgeError, Problem};
-use crate::model::Encoder;
+use crate::knowledge::{KnowledgeError, Problem, UtteranceTest};
+use crate::model::{Encoder, Memo, Memoised};
 
 /// A knowledge problem as the status shows it: the file relative to the knowledge folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,6 +61,20 @@ pub struct Status {
     pub errors: Vec<StatusProblem>,
     /// `tests.yaml` tests that passed before the latest reload and fail after it.
     pub regressions: Vec<String>,
+    /// What the latest applied reload cost (absent before the first).
+    pub last_reload: Option<ReloadCost>,
+}
+
+/// What one applied reload cost: an edit re-embeds only what it changed, and retrains the
+/// intent head only when its training examples changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReloadCost {
+    /// From the start of the reload to the new version serving (ms).
+    pub ms: u64,
+    /// Texts the encoder had to embed (the rest were known from earlier versions).
+    pub embedded: usize,
+    /// Where the intent head came from.
+    pub intent_model: crate::bot::HeadSource,
 }
 
 /// Why a reload was rejected.
@@ -87,6 +101,8 @@ pub enum ReloadError {
 pub struct Reloader {
     bot: Arc<ArcSwap<Bot>>,
     encoder: Arc<Encoder>,
+    /// The embeddings of the latest builds' texts, so an edit embeds only what it changed.
+    memo: Arc<Memo>,
     settings: Settings,
     metrics: Arc<crate::metrics::Metrics>,
     status: Mutex<Status>,
@@ -114,6 +130,7 @@ impl Reloader {
         Reloader {
             bot: Arc::clone(&bot),
             encoder,
+            memo: Arc::default(),
             settings,
             metrics,
             status: Mutex::new(status),
@@ -132,9 +149,17 @@ impl Reloader {
         let _running = self.running.lock().await;
         let started = std::time::Instant::now();
         let current = self.bot.load_full();
-        let (encoder, settings) = (Arc::clone(&self.encoder), self.settings.clone());
+        let (encoder, memo) = (Arc::clone(&self.encoder), Arc::clone(&self.memo));
+        let settings = self.settings.clone();
         let trained = tokio::task::spawn_blocking(move || -> Result<_, ReloadError> {
+            let encoder = Memoised {
+                encoder: &encoder,
+                memo: &memo,
+            };
             let brain = Brain::for_settings(current.knowledge(), &encoder, &settings)?;
+            // Loaded from the disk cache, the memo has not seen the texts yet.
+            brain.remember(current.knowledge(), &memo)?;
+            memo.end_build();
             Ok(current.with_brain(Arc::new(brain)))
         })
         .await
@@ -156,22 +181,43 @@ impl Reloader {
     }
 
     /// Reloads the knowledge folder now (`why` goes to the log) and returns the status after.
-    pub async fn reload(&self, why: &str) -> Status {
+    ///
+    /// An edit that changed the intent model's examples is served at once with the head of the
+    /// version before, while the final head trains in the background and is swapped in when
+    /// ready (unless a newer version was loaded meanwhile); `/health` says `updating` until then.
+    pub async fn reload(self: &Arc<Self>, why: &str) -> Status {
         let _running = self.running.lock().await;
         let started = std::time::Instant::now();
         let serving = self.bot.load_full();
-        let (encoder, settings) = (Arc::clone(&self.encoder), self.settings.clone());
-        let built = tokio::task::spawn_blocking(move || build(&serving, &encoder, &settings))
-            .await
-            .map_err(ReloadError::from)
-            .and_then(|r| r);
+        let (encoder, memo) = (Arc::clone(&self.encoder), Arc::clone(&self.memo));
+        let settings = self.settings.clone();
+        let embedded_before = self.memo.embedded();
+        let before = Arc::clone(&serving);
+        let built = tokio::task::spawn_blocking(move || {
+            let encoder = Memoised {
+                encoder: &encoder,
+                memo: &memo,
+            };
+            let built = build::build(&serving, &encoder, &settings);
+            memo.end_build();
+            built
+        })
+        .await
+        .map_err(ReloadError::from)
+        .and_then(|r| r);
         let dir = &self.settings.knowledge_dir;
         let mut status = self.lock();
         match built {
-            Ok((bot, regressions)) => {
+            Ok(built) => {
+                let bot = Arc::new(built.bot);
                 status.faq_entries = bot.knowledge().faqs.len();
                 status.intents = bot.knowledge().intents.len();
-                self.bot.store(Arc::new(bot));
+                let cost = ReloadCost {
+                    ms: started.elapsed().as_millis() as u64,
+                    embedded: self.memo.embedded() - embedded_before,
+                    intent_model: bot.brain().map_or(HeadSource::Absent, Brain::head_source),
+                };
+                self.bot.store(Arc::clone(&bot));
                 status.status = "ok";
                 status.loaded_at = now_ms();
                 status.reloads += 1;
@@ -181,19 +227,19 @@ impl Reloader {
                     why,
                     faq_entries = status.faq_entries,
                     intents = status.intents,
-                    ms = started.elapsed().as_millis() as u64,
+                    ms = cost.ms,
+                    embedded = cost.embedded,
+                    intent_model = ?cost.intent_model,
                     "knowledge reloaded"
                 );
-                for failed in &regressions {
-                    tracing::error!(test = %failed, "a knowledge test that passed before fails after the reload");
+                status.last_reload = Some(cost);
+                match built.regressions {
+                    Some(lost) => report_regressions(&mut status, lost),
+                    None => {
+                        let this = Arc::clone(self);
+                        tokio::spawn(async move { this.finish(bot, before, built.tests).await });
+                    }
                 }
-                if !regressions.is_empty() {
-                    tracing::error!(
-                        count = regressions.len(),
-                        "the reload broke knowledge tests that passed before (see tandem check)"
-                    );
-                }
-                status.regressions = regressions;
             }
             Err(e) => {
                 status.status = "error";
@@ -207,6 +253,52 @@ impl Reloader {
         status.clone()
     }
 
+    /// Trains the final intent model of `interim` (serving with a pending head) and swaps it
+    /// in, if `interim` still serves: a newer version has a training of its own.
+    async fn finish(
+        self: Arc<Self>,
+        interim: Arc<Bot>,
+        before: Arc<Bot>,
+        tests: Vec<UtteranceTest>,
+    ) {
+        let started = std::time::Instant::now();
+        let (encoder, memo) = (Arc::clone(&self.encoder), Arc::clone(&self.memo));
+        let settings = self.settings.clone();
+        let candidate = Arc::clone(&interim);
+        let finished = tokio::task::spawn_blocking(move || {
+            let encoder = Memoised {
+                encoder: &encoder,
+                memo: &memo,
+            };
+            build::finish(&candidate, &before, &tests, &encoder, &settings)
+        })
+        .await
+        .map_err(ReloadError::from)
+        .and_then(|r| r);
+        let (bot, lost) = match finished {
+            Ok(done) => done,
+            Err(e) => {
+                // The interim version keeps serving; the next edit or restart trains again.
+                tracing::error!(error = %e, "the intent model could not be trained after the edit");
+                return;
+            }
+        };
+        let mut status = self.lock();
+        let previous = self.bot.compare_and_swap(&interim, Arc::new(bot));
+        if !Arc::ptr_eq(&previous, &interim) {
+            tracing::info!("a newer knowledge version serves; its own training replaces this one");
+            return;
+        }
+        if let Some(cost) = status.last_reload.as_mut() {
+            cost.intent_model = HeadSource::Trained;
+        }
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "intent model trained for the edit and swapped in"
+        );
+        report_regressions(&mut status, lost);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Status> {
         // Every update replaces whole fields, so a status left by a panicking thread is whole.
         self.status
@@ -215,63 +307,18 @@ impl Reloader {
     }
 }
 
-/// Reads, validates, indexes and trains: the bot to swap in, and the `tests.yaml` tests the
-/// `serving` bot passes and the new one fails. Only a valid edit costs the two test runs.
-fn build(
-    serving: &Bot,
-    encoder: &Encoder,
-    settings: &Settings,
-) -> Result<(Bot, Vec<String>), ReloadError> {
-    let dir = &settings.knowledge_dir;
-    let knowledge = knowledge::load(dir)?;
-    let tests = knowledge::read_tests(dir, &knowledge).map_err(ReloadError::Tests)?;
-    let brain = Brain::for_settings(&knowledge, encoder, settings)?;
-    let bot = Bot::new(knowledge)?.with_brain(Arc::new(brain));
-    let lost = regressions(
-        &passing_tests(serving, encoder, &tests),
-        &passing_tests(&bot, encoder, &tests),
-    );
-    Ok((bot, lost))
-}
-
-/// The `tests` this bot passes, as (expected outcome, text). A bot that cannot run them (its
-/// model not trained yet) passes none, so nothing counts as lost against it.
-fn passing_tests(
-    bot: &Bot,
-    encoder: &Encoder,
-    tests: &[knowledge::UtteranceTest],
-) -> HashSet<(String, String)> {
-    match selftest::run(bot, encoder, tests) {
-        Ok(outcomes) => outcomes
-            .iter()
-            .filter(|o| o.passed())
-            .map(|o| (test_key(&o.test), o.test.text.clone()))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot run the knowledge tests");
-            HashSet::new()
-        }
+/// Keeps and logs the `tests.yaml` tests an applied reload broke.
+fn report_regressions(status: &mut Status, lost: Vec<String>) {
+    for failed in &lost {
+        tracing::error!(test = %failed, "a knowledge test that passed before fails after the reload");
     }
-}
-
-fn test_key(test: &knowledge::UtteranceTest) -> String {
-    match &test.faq {
-        Some(faq) => format!("{} / {faq}", test.intent),
-        None => test.intent.clone(),
+    if !lost.is_empty() {
+        tracing::error!(
+            count = lost.len(),
+            "the reload broke knowledge tests that passed before (see tandem check)"
+        );
     }
-}
-
-/// Tests in `before` missing from `after`, as "expected: text" lines, sorted.
-fn regressions(
-    before: &HashSet<(String, String)>,
-    after: &HashSet<(String, String)>,
-) -> Vec<String> {
-    let mut lost: Vec<String> = before
-        .difference(after)
-        .map(|(expected, text)| format!("{text:?} should get {expected}"))
-        .collect();
-    lost.sort();
-    lost
+    status.regressions = lost;
 }
 
 /// The problems of a rejected reload, with files relative to the knowledge folder.
@@ -299,6 +346,9 @@ fn problems_of(error: &ReloadError, dir: &Path) -> Vec<StatusProblem> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
+    use super::build::regressions;
     use super::*;
 
     fn set(items: &[(&str, &str)]) -> HashSet<(String, String)> {

@@ -19,8 +19,13 @@ pub struct ConversationFacts {
     pub unhelpful: bool,
     /// The latest handoff's start, its claim, first agent reply and resolution.
     pub queued_at: Option<i64>,
-    /// When an agent took it (claim, assignment or transfer to them).
+    /// When an agent took it (claim, assignment or transfer to them): the latest agent.
     pub assigned_at: Option<i64>,
+    /// When the first agent took the latest handoff (kept across transfers).
+    pub first_assigned_at: Option<i64>,
+    /// How long the customer waited in queues during the latest handoff, transfers included
+    /// (absent for conversations stored before it was recorded, and for those nobody took).
+    pub waited_ms: Option<i64>,
     /// When the SLA clock of the latest handoff started.
     pub sla_started_at: Option<i64>,
     /// The first agent reply of the latest handoff.
@@ -72,6 +77,7 @@ impl Store {
     ) -> Result<Vec<ConversationFacts>, StorageError> {
         let rows = sqlx::query(
             "SELECT c.created_at, c.queued_at, c.assigned_at, \
+             COALESCE(c.first_assigned_at, c.assigned_at) AS first_assigned_at, c.waited_ms, \
              COALESCE(c.sla_started_at, c.queued_at) AS sla_started_at, \
              c.first_agent_reply_at, c.resolved_at, c.csat_score, \
              EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
@@ -95,6 +101,8 @@ impl Store {
                     unhelpful: row.try_get("unhelpful")?,
                     queued_at: row.try_get("queued_at")?,
                     assigned_at: row.try_get("assigned_at")?,
+                    first_assigned_at: row.try_get("first_assigned_at")?,
+                    waited_ms: row.try_get("waited_ms")?,
                     sla_started_at: row.try_get("sla_started_at")?,
                     first_agent_reply_at: row.try_get("first_agent_reply_at")?,
                     resolved_at: row.try_get("resolved_at")?,
@@ -147,7 +155,10 @@ impl Store {
             .collect())
     }
 
-    /// Intents the bot recognised in customer messages of `[from, to)`, most frequent first.
+    /// Intents the bot recognised in customer messages of `[from, to)`, most frequent first:
+    /// those it acted on (answered, replied to, or handed off for). A message it did not
+    /// understand (a fallback, a question back, a handoff after misses) also stores the model's
+    /// best guess, for agents, but that guess is not a recognised intent.
     pub async fn intent_counts(
         &self,
         from: i64,
@@ -156,6 +167,8 @@ impl Store {
         self.counts(
             "SELECT intent, COUNT(*) AS n FROM messages WHERE sender = 'bot' \
              AND intent IS NOT NULL AND created_at >= $1 AND created_at < $2 \
+             AND (decision IN ('answer', 'reply') \
+                 OR (decision = 'handoff' AND reason IN ('intent', 'customer_request'))) \
              GROUP BY intent ORDER BY n DESC, intent",
             from,
             to,

@@ -112,7 +112,9 @@ impl Store {
         let now = self.clock.now_ms();
         let claimed = sqlx::query(
             "UPDATE conversations SET state = 'agent', assigned_agent_id = $2, assigned_at = $3, \
-             updated_at = $3 WHERE id = $1 AND state = 'queued'",
+             updated_at = $3, first_assigned_at = COALESCE(first_assigned_at, $3), \
+             waited_ms = COALESCE(waited_ms, 0) + $3 - queued_at \
+             WHERE id = $1 AND state = 'queued'",
         )
         .bind(conversation_id)
         .bind(agent_id)
@@ -131,7 +133,10 @@ impl Store {
         let now = self.clock.now_ms();
         let assigned = sqlx::query(
             "UPDATE conversations SET state = 'agent', assigned_agent_id = $2, assigned_at = $3, \
-             updated_at = $3 WHERE id = $1 AND state IN ('queued', 'agent')",
+             updated_at = $3, first_assigned_at = COALESCE(first_assigned_at, $3), \
+             waited_ms = COALESCE(waited_ms, 0) \
+                 + CASE WHEN state = 'queued' THEN $3 - queued_at ELSE 0 END \
+             WHERE id = $1 AND state IN ('queued', 'agent')",
         )
         .bind(conversation_id)
         .bind(agent_id)

@@ -65,6 +65,11 @@ impl Store {
                  THEN COALESCE(sla_started_at, $6) ELSE $6 END, \
              first_agent_reply_at = CASE WHEN state IN ('queued', 'agent') \
                  THEN first_agent_reply_at ELSE NULL END, \
+             first_assigned_at = CASE WHEN state IN ('queued', 'agent') \
+                 THEN first_assigned_at ELSE NULL END, \
+             waited_ms = CASE WHEN state = 'agent' THEN COALESCE(waited_ms, 0) \
+                 WHEN state = 'queued' THEN COALESCE(waited_ms, 0) + $6 - queued_at \
+                 ELSE 0 END, \
              resolved_at = NULL, \
              queue_seq = (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM conversations) \
              WHERE id = $1 AND ($7 IS NULL OR (last_seq = $7 AND state = 'bot'))",

@@ -244,3 +244,79 @@ async fn every_figure_matches_a_scripted_day_worked_out_by_hand() {
     let bad = admin_get(&app, &admin, "/api/analytics?from=2026-13-01").await;
     assert_eq!(bad.status(), 400);
 }
+
+/// The next frame of `type` the customer gets (hub frames may come between).
+async fn next_of(customer: &mut Customer, kind: &str) -> Value {
+    loop {
+        let frame = customer.next().await;
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_transfer_neither_restarts_the_handling_time_nor_forgets_the_first_wait() {
+    // Tried: G hands off; Sam takes it after 3 s, transfers it to `escalations` 20 s later;
+    // Eve takes it 2 s after that and resolves it 6 s later. The customer waited 3 + 2 = 5 s in
+    // queues; agents handled it from Sam's claim to Eve's resolution, 28 s. H asks something
+    // the bot cannot answer: the model's guess for it is no "top intent".
+    let app = spawn_app_at(tandem::clock::Clock::frozen()).await;
+    let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
+    let mut eve = Console::agent(&app, "eve@example.com", "Eve", &["escalations"]).await;
+    let secs = std::time::Duration::from_secs;
+
+    let (mut g, g_id) = Customer::hand_off(&app).await;
+    app.clock.advance(secs(3));
+    sam.send(json!({"type": "claim", "conversation_id": g_id}))
+        .await;
+    sam.next_of("claimed").await;
+    app.clock.advance(secs(20));
+    sam.send(json!({"type": "transfer", "conversation_id": g_id, "queue": "escalations"}))
+        .await;
+    assert_eq!(next_of(&mut g, "notice").await["serving"], "agent");
+    assert_eq!(next_of(&mut g, "notice").await["serving"], "queued");
+    app.clock.advance(secs(2));
+    eve.send(json!({"type": "claim", "conversation_id": g_id}))
+        .await;
+    eve.next_of("claimed").await;
+    app.clock.advance(secs(6));
+    eve.send(json!({"type": "resolve", "conversation_id": g_id}))
+        .await;
+    next_of(&mut g, "csat_request").await;
+
+    let (mut h, _) = customer(&app).await;
+    let (_, miss) = h.ask("m1", "what is the capital of mongolia").await;
+    assert_eq!(miss.get("faq_id"), None, "not answered: {miss}");
+
+    let password = app.add_admin("boss@example.com", "Boss").await;
+    let admin = app.sign_in("boss@example.com", &password).await;
+    let today = app
+        .clock
+        .now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let report: Value = admin_get(
+        &app,
+        &admin,
+        &format!("/api/analytics?from={today}&to={today}"),
+    )
+    .await
+    .json()
+    .await
+    .expect("report");
+    let t = &report["totals"];
+    assert_eq!(
+        t["queue_wait_secs"],
+        json!({"avg": 5.0, "p90": 5.0, "count": 1}),
+        "{t}"
+    );
+    assert_eq!(
+        t["handling_secs"],
+        json!({"avg": 28.0, "p90": 28.0, "count": 1}),
+        "{t}"
+    );
+    // G's "talk to a person" button carries no intent; H's guess is not counted either.
+    assert_eq!(report["top_intents"], json!([]), "{report}");
+}

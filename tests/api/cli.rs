@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::helpers::{fixture, writable_fixture};
+use crate::helpers::{fixture, writable_copy, writable_fixture};
 
 fn tandem(args: &[&str]) -> Output {
     tandem_in(Path::new(env!("CARGO_MANIFEST_DIR")), args, &[])
@@ -59,6 +59,99 @@ fn check_reports_all_five_mistakes_with_file_and_line_and_fails() {
         assert!(text.contains(line), "missing `{line}` in\n{text}");
     }
     assert!(text.contains("5 problem(s)"), "{text}");
+}
+
+/// The sample knowledge base with `change-email.md` broken the way an editor breaks it: a
+/// colon inside the question, unquoted (four other files name `change-email` as related).
+fn sample_with_a_broken_file() -> tempfile::TempDir {
+    let dir = writable_copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge"));
+    let file = dir.path().join("faq/account/change-email.md");
+    let text = std::fs::read_to_string(&file).expect("sample entry");
+    let broken = text.replacen(
+        "question: How do I change the email",
+        "question: Email: how do I change the email",
+        1,
+    );
+    assert_ne!(text, broken, "the sample's question line moved");
+    std::fs::write(&file, broken).expect("break the entry");
+    dir
+}
+
+#[test]
+fn one_broken_file_is_reported_once_not_at_every_file_that_names_it() {
+    let dir = sample_with_a_broken_file();
+
+    let output = tandem(&["check", &dir.path().to_string_lossy()]);
+
+    let text = stdout(&output);
+    assert!(
+        !output.status.success(),
+        "a broken folder must fail: {text}"
+    );
+    assert!(
+        text.contains("faq/account/change-email.md:2: invalid YAML"),
+        "the root cause, at its line: {text}"
+    );
+    assert!(
+        text.contains("must be in quotes"),
+        "and how to fix it: {text}"
+    );
+    assert!(
+        !text.contains("unknown related entry"),
+        "files that name the broken entry are not blamed: {text}"
+    );
+    assert!(text.contains("\n1 problem(s)"), "{text}");
+}
+
+#[test]
+fn an_intent_with_a_mistake_is_reported_once_too() {
+    let dir = writable_fixture();
+    let intents = dir.path().join("intents.yaml");
+    let text = std::fs::read_to_string(&intents).expect("fixture intents");
+    // `shipping` answers from the FAQ and fixture entries name it as their intent.
+    let broken = text.replacen("action: answer", "action: anwser", 1);
+    assert_ne!(text, broken);
+    std::fs::write(&intents, broken).expect("break an intent");
+
+    let output = tandem(&["check", &dir.path().to_string_lossy()]);
+
+    let text = stdout(&output);
+    assert!(text.contains("unknown action `anwser`"), "{text}");
+    assert!(
+        !text.contains("unknown intent"),
+        "entries naming it are not blamed: {text}"
+    );
+    assert!(text.contains("\n1 problem(s)"), "{text}");
+}
+
+#[test]
+fn ask_answers_from_the_valid_files_while_one_is_broken() {
+    let dir = sample_with_a_broken_file();
+
+    let output = tandem(&[
+        "--knowledge-dir",
+        &dir.path().to_string_lossy(),
+        "ask",
+        "i forgot my password",
+        "-n",
+        "1",
+    ]);
+
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains("change-email.md:2: invalid YAML"),
+        "the problem is printed: {text}"
+    );
+    assert!(
+        text.contains("answering from the valid files only"),
+        "{text}"
+    );
+    assert!(text.contains("\n1. reset-password  (score "), "{text}");
 }
 
 #[test]

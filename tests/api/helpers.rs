@@ -250,8 +250,14 @@ pub async fn spawn_app_tweaked(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Copies the fixture knowledge base into a temp folder that a test may break.
 pub fn writable_fixture() -> TempDir {
+    writable_copy(&fixture("knowledge"))
+}
+
+/// Copies the knowledge folder at `from` (the fixture, or the shipped sample) into a temp
+/// folder that a test may break.
+pub fn writable_copy(from: &Path) -> TempDir {
     let dir = TempDir::new().expect("temp dir");
-    copy_dir(&fixture("knowledge"), dir.path());
+    copy_dir(from, dir.path());
     dir
 }
 

@@ -70,6 +70,52 @@ fn batching_with_padding_gives_the_same_embedding_as_alone() {
 }
 
 #[test]
+fn the_memo_embeds_each_new_text_once_and_forgets_what_two_builds_did_not_use() {
+    use tandem::model::{Embeds, Memo, Memoised};
+    let memo = Memo::default();
+    let memoised = Memoised {
+        encoder: encoder(),
+        memo: &memo,
+    };
+    let texts: Vec<String> = [
+        "where is my parcel",
+        "how do I return shoes",
+        "where is my parcel",
+    ]
+    .map(String::from)
+    .to_vec();
+
+    let first = memoised.embed_texts(&texts).expect("embed");
+    let direct = encoder()
+        .embed(&["where is my parcel", "how do I return shoes"])
+        .expect("embed");
+    assert!(
+        cosine(&first[0], &direct[0]) > 0.9999,
+        "the encoder's own embedding"
+    );
+    assert!(cosine(&first[1], &direct[1]) > 0.9999);
+    assert_eq!(
+        first[0], first[2],
+        "a repeated text gets the same embedding"
+    );
+    assert_eq!(memo.embedded(), 2, "the repeated text is embedded once");
+
+    // Seen before: nothing new to embed.
+    assert_eq!(memoised.embed_texts(&texts).expect("embed"), first);
+    assert_eq!(memo.embedded(), 2);
+
+    // A build that no longer uses a text keeps it one build more (an editor may undo), then
+    // forgets it.
+    memo.end_build();
+    memoised.embed_texts(&texts[..1]).expect("embed");
+    memo.end_build();
+    assert_eq!(memo.len(), 2, "kept through the next build");
+    memoised.embed_texts(&texts[..1]).expect("embed");
+    memo.end_build();
+    assert_eq!(memo.len(), 1, "forgotten after two builds without it");
+}
+
+#[test]
 fn a_missing_model_says_how_to_fetch_it() {
     let empty = tempfile::TempDir::new().expect("temp dir");
 

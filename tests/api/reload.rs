@@ -121,7 +121,7 @@ async fn an_edited_faq_answers_the_next_question_and_a_broken_edit_keeps_the_las
     )
     .await
     .expect("rejected");
-    // The entry's own mistake, where it is (and, with it gone, a reference to it elsewhere).
+    // The entry's own mistake, where it is (once: references to the entry are not blamed).
     let errors = broken["errors"].as_array().expect("errors");
     assert!(
         errors.iter().any(|e| e["file"] == SHIPPING
@@ -235,11 +235,15 @@ async fn admins_reload_on_demand_and_edits_that_break_passing_tests_are_reported
     assert_eq!(answer.status(), 200);
     let after: Value = answer.json().await.expect("status");
     assert_eq!(after["status"], "ok", "{after}");
-    assert_eq!(
-        after["regressions"],
-        json!(["\"how much is postage\" should get shipping / shipping-cost"]),
-        "{after}"
-    );
+    // The edit changed the intent model's examples: the tests run once its model is trained.
+    let expected = json!(["\"how much is postage\" should get shipping / shipping-cost"]);
+    let after = eventually("the regression report", Duration::from_secs(60), || async {
+        let now = status(&app, &admin).await;
+        (now["regressions"] == expected).then_some(now)
+    })
+    .await
+    .expect("reported");
+    assert_eq!(after["last_reload"]["intent_model"], "trained", "{after}");
     let found: Value = app
         .ask("Do you sell gift cards?")
         .await
@@ -263,4 +267,92 @@ async fn admins_reload_on_demand_and_edits_that_break_passing_tests_are_reported
                 .is_some_and(|m| m.contains("invalid YAML"))),
         "{rejected}"
     );
+}
+
+/// Waits until the status counts `reloads` applied reloads and returns it.
+async fn after_reload(app: &TestApp, cookie: &str, reloads: u64) -> Value {
+    eventually("the reload", Duration::from_secs(60), || async {
+        let now = status(app, cookie).await;
+        (now["reloads"] == reloads).then_some(now)
+    })
+    .await
+    .expect("the edit is applied")
+}
+
+#[tokio::test]
+async fn an_edit_embeds_only_what_it_changed_and_retrains_the_intent_model_out_of_the_way() {
+    let kb = writable_fixture();
+    let app = try_spawn(kb.path(), |_| {}).await.expect("server starts");
+    let password = app.add_agent("ed@example.com", "Ed", &["general"]).await;
+    let cookie = app.sign_in("ed@example.com", &password).await;
+    // Unique texts: the brain cache the test servers share must not have seen them.
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+
+    // The first edit also embeds `tests.yaml` (run against both versions).
+    write(
+        kb.path(),
+        SHIPPING,
+        &shipping_cost(&format!("Free over $30 ({unique} a).")),
+    );
+    let first = after_reload(&app, &cookie, 1).await;
+    assert_eq!(first["last_reload"]["intent_model"], "kept", "{first}");
+
+    // An answer's new text: one text embedded, the intent model kept.
+    write(
+        kb.path(),
+        SHIPPING,
+        &shipping_cost(&format!("Free over $35 ({unique} b).")),
+    );
+    let answer = after_reload(&app, &cookie, 2).await;
+    assert_eq!(answer["last_reload"]["embedded"], 1, "{answer}");
+    assert_eq!(answer["last_reload"]["intent_model"], "kept", "{answer}");
+    until_answer(
+        &app,
+        "How much does shipping cost?",
+        "Free over $35",
+        Instant::now(),
+    )
+    .await;
+
+    // A new alternative of an entry with an intent: one text embedded, served at once with the
+    // intent model of before, whose successor trains in the background and then takes over.
+    let with_alternative = shipping_cost(&format!("Free over $35 ({unique} b).")).replacen(
+        "alternatives:\n",
+        &format!("alternatives:\n  - postage price {unique}\n"),
+        1,
+    );
+    write(kb.path(), SHIPPING, &with_alternative);
+    let alternative = after_reload(&app, &cookie, 3).await;
+    assert_eq!(alternative["last_reload"]["embedded"], 1, "{alternative}");
+    let found: Value = app
+        .ask(&format!("postage price {unique}"))
+        .await
+        .json()
+        .await
+        .expect("ask");
+    assert_eq!(found["matches"][0]["id"], "shipping-cost", "{found}");
+    let trained = eventually(
+        "the intent model for the edit",
+        Duration::from_secs(60),
+        || async {
+            let now = status(&app, &cookie).await;
+            (now["last_reload"]["intent_model"] == "trained").then_some(now)
+        },
+    )
+    .await
+    .expect("trained in the background");
+    assert_eq!(
+        trained["reloads"], 3,
+        "the same version, with its own model: {trained}"
+    );
+    let health: Value = app
+        .client
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(health["model"], "ready", "{health}");
 }

@@ -3,6 +3,7 @@
 //! - [`encoder`]: BERT-family transformer → unit-length sentence embeddings.
 //! - [`features`]: hashed word and character n-grams (for Chinese, typos, product names).
 //! - [`head`]: the intent classifier trained on the knowledge base's examples.
+//! - [`memo`]: embeddings of texts seen before, so an edit embeds only what changed.
 //! - [`oos`]: out-of-scope scores, threshold choice, AUROC.
 //! - [`worker`]: the inference thread that batches concurrent requests.
 
@@ -11,6 +12,7 @@ pub mod encoder;
 pub mod features;
 pub mod head;
 pub mod mahalanobis;
+pub mod memo;
 pub mod oos;
 pub mod worker;
 
@@ -18,6 +20,7 @@ use std::path::PathBuf;
 
 pub use encoder::Encoder;
 pub use head::{IntentHead, TrainConfig};
+pub use memo::{Embeds, Memo, Memoised};
 pub use worker::{BatchConfig, Embedder};
 
 /// How to install the default model; every error about missing or broken files says it.
