@@ -19,7 +19,7 @@
     claimOpen: $("claim-open"), transfer: $("transfer"), handBack: $("hand-back"), resolve: $("resolve"),
     banner: $("chat-banner"), transcript: $("transcript"), typing: $("typing"),
     canned: $("canned"), composer: $("composer"), note: $("note"), send: $("send"),
-    context: $("context"), transferDialog: $("transfer-dialog"), transferQueue: $("transfer-queue"),
+    context: $("context"), transferDialog: $("transfer-dialog"), transferQueue: $("transfer-queue"), transferAgent: $("transfer-agent"),
     toasts: $("toasts"), queueStatus: $("queue-status"), chatPriority: $("chat-priority"), chatSla: $("chat-sla"),
     chatsTab: $("chats-tab"), chatsPanel: $("chats-panel"), ticketsTab: $("tickets-tab"), ticketsPanel: $("tickets-panel"),
     tickets: $("tickets"), ticketsEmpty: $("tickets-empty"), ticketsCount: $("tickets-count"),
@@ -33,6 +33,7 @@
     queueStatus: [],       // the queue frame's `queues`: [{name, open, opens_at, closes_at, online, auto_assign}]
     tickets: [], ticketBusy: null, // open offline tickets; the id of the one a ticket_done was sent for
     autoClaim: null,       // id of a conversation the server just auto-assigned (its frame comes next)
+    autoBy: null,          // the colleague who transferred it, if it was a transfer
     autoNew: new Set(),    // auto-assigned conversations not opened yet (shown with a "new" mark)
     frames: 0, queueNo: 0, convNo: 0, // order in which queue/conversation frames arrived
     conv: null,            // the last `conversation` frame shown, kept up to date by event/note
@@ -279,12 +280,19 @@
     claimed(f) {
       const id = String(f.conversation_id);
       if (S.conv && S.conv.conversation_id === f.conversation_id && S.agent) S.conv.assigned_to = S.agent.id;
-      if (f.auto) { S.autoClaim = id; S.autoNew.add(id); renderQueues(); } // its `conversation` frame follows
+      if (f.auto) { // its `conversation` frame follows
+        S.autoClaim = id;
+        S.autoBy = typeof f.transferred_by === "string" ? f.transferred_by : null;
+        S.autoNew.add(id);
+        renderQueues();
+      }
     },
     conversation(f) {
       if (S.autoClaim !== null && String(f.conversation_id) === S.autoClaim) {
         S.autoClaim = null;
-        toast("A chat from " + (f.queue || "a queue") + " was assigned to you", null, true);
+        const from = f.queue || "a queue";
+        toast(S.autoBy ? S.autoBy + " transferred a chat from " + from + " to you" : "A chat from " + from + " was assigned to you", null, true);
+        S.autoBy = null;
         // Opened only when it takes nothing from the agent: no conversation shown, or one that
         // stopped being theirs with nothing typed. Otherwise it waits in "mine", marked new.
         const idle = !S.conv || S.conv.conversation_id === f.conversation_id || (isMine(S.conv) && !active() && !ui.composer.value.trim());
@@ -851,20 +859,45 @@
   ui.claimOpen.addEventListener("click", () => { if (convId()) send({ type: "claim", conversation_id: convId() }); });
   ui.resolve.addEventListener("click", () => { if (convId()) { stopTyping(); send({ type: "resolve", conversation_id: convId() }); } });
   ui.handBack.addEventListener("click", () => { if (convId()) { stopTyping(); send({ type: "hand_back", conversation_id: convId() }); } });
+  // Colleagues who can take the conversation straight away: online, and serving its queue (or
+  // admins, who serve every queue). Those away are listed but cannot be picked.
+  async function fillColleagues(queue) {
+    ui.transferAgent.replaceChildren(el("option", { value: "" }, "Nobody: to the queue"));
+    let list = [];
+    try {
+      const r = await fetch("/api/agent/colleagues", { credentials: "same-origin" });
+      if (r.ok) list = ((await r.json()) || {}).colleagues || [];
+    } catch (_) { /* offline: the queue choice still works */ }
+    for (const c of list) {
+      if (!c || typeof c !== "object") continue;
+      const serves = c.admin || (Array.isArray(c.skills) && c.skills.includes(queue));
+      if (!serves) continue;
+      const option = el("option", { value: String(c.id) }, String(c.name || c.id) + (c.online ? "" : " (away)"));
+      option.disabled = !c.online;
+      ui.transferAgent.appendChild(option);
+    }
+  }
   ui.transfer.addEventListener("click", () => {
     if (!convId()) return;
     const others = S.queues.filter((q) => q !== S.conv.queue);
     const list = others.length ? others : S.queues;
     if (!list.length) { toast("No queues to transfer to.", "no_queues"); return; }
     ui.transferQueue.replaceChildren(...list.map((q) => el("option", { value: q }, q)));
+    fillColleagues(S.conv.queue || "");
     ui.transferDialog.returnValue = "";
     ui.transferDialog.showModal();
     ui.transferQueue.focus();
   });
   ui.transferDialog.addEventListener("close", () => {
-    if (ui.transferDialog.returnValue === "ok" && convId() && ui.transferQueue.value) {
-      stopTyping();
-      send({ type: "transfer", conversation_id: convId(), queue: ui.transferQueue.value });
+    if (ui.transferDialog.returnValue === "ok" && convId()) {
+      const agentId = ui.transferAgent.value;
+      if (agentId) {
+        stopTyping();
+        send({ type: "transfer", conversation_id: convId(), agent_id: agentId });
+      } else if (ui.transferQueue.value) {
+        stopTyping();
+        send({ type: "transfer", conversation_id: convId(), queue: ui.transferQueue.value });
+      }
     }
     ui.composer.focus();
   });

@@ -884,6 +884,20 @@
   var replaying = false;
   var replayTimer = 0;
   var leaveCards = {}; // client_id of a leave_message -> its form, to confirm on ack
+  // A frame's text into its bubble: its `html` when the server sent one (answers and agents'
+  // replies, both Markdown), the plain text with links otherwise.
+  function rich(bubble, f) {
+    if (typeof f.html !== 'string') return linkify(bubble, f.text || '');
+    bubble.classList.add('html');
+    // The one place HTML is inserted: the server sanitised it (docs/protocol.md, `answer`).
+    bubble.innerHTML = f.html;
+    bubble.querySelectorAll('a[href]').forEach(function (a) {
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+    });
+    return bubble;
+  }
+
   var UNREAD = { answer: 1, clarify: 1, handoff: 1, agent_message: 1, offline: 1, csat_request: 1, notice: 1 };
 
   function markSeen(seq) {
@@ -950,15 +964,7 @@
         paintQueue();
       }
       var r = botRow('msg-bot');
-      if (typeof f.html === 'string') {
-        r.bubble.classList.add('html');
-        // The one place HTML is inserted: the server sanitised it (docs/protocol.md, `answer`).
-        r.bubble.innerHTML = f.html;
-        r.bubble.querySelectorAll('a[href]').forEach(function (a) {
-          a.target = '_blank';
-          a.rel = 'noopener noreferrer';
-        });
-      } else linkify(r.bubble, f.text || '');
+      rich(r.bubble, f);
       if (f.feedback) feedbackRow(r, f.seq);
       chips(r, f.quick_replies, 'quick-reply');
       related(r, f.related);
@@ -991,7 +997,7 @@
     agent_message: function (f) {
       hideTyping('agent');
       joinedBy(f.agent_name);
-      var bubble = linkify(h('div', { class: 'bubble', 'data-testid': 'msg-agent' }), f.text);
+      var bubble = rich(h('div', { class: 'bubble', 'data-testid': 'msg-agent' }), f);
       insert(h('div', { class: 'row agent' }, [h('div', { class: 'name', text: f.agent_name }), bubble]));
     },
 

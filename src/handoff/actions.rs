@@ -136,6 +136,8 @@ pub async fn reply(
         seq: 0,
         agent_name: agent.name.clone(),
         text: text.to_owned(),
+        // Agents write the same Markdown as FAQ answers (a suggestion they "use" is one).
+        html: Some(crate::knowledge::markdown_to_safe_html(text)),
     };
     let stored = publish_frame(app, id, Sender::Agent, &frame).await?;
     if app.store.mark_agent_reply(id).await? {
@@ -194,6 +196,14 @@ pub async fn transfer_to_queue(
     app.store
         .enqueue(id, &reason, queue, conversation.priority)
         .await?;
+    let from = conversation.queue.unwrap_or_default();
+    transfer_note(
+        app,
+        agent,
+        id,
+        format!("Transferred from the {from} queue to {queue}."),
+    )
+    .await?;
     notice(
         app,
         id,
@@ -228,8 +238,40 @@ pub async fn transfer_to_agent(
         )));
     }
     app.store.assign(id, &target.id).await?;
+    transfer_note(
+        app,
+        agent,
+        id,
+        format!(
+            "Transferred from {} to {} ({queue} queue).",
+            agent.name, target.name
+        ),
+    )
+    .await?;
     super::publish::joined(app, &target, id).await?;
+    // The receiving console opens it and says who sent it.
+    app.hub.tell_agents(AgentNews::Assigned {
+        agent_id: target.id.as_str().into(),
+        conversation_id: id.into(),
+        by: Some(agent.name.as_str().into()),
+    });
     app.hub.tell_agents(AgentNews::QueueChanged);
+    Ok(())
+}
+
+/// Records a transfer as an internal note, so whoever takes the conversation next sees where it
+/// came from and who sent it.
+async fn transfer_note(
+    app: &App,
+    agent: &Agent,
+    id: &str,
+    text: String,
+) -> Result<(), ActionError> {
+    let note = note_view(app.store.add_note(id, &agent.id, &text).await?);
+    app.hub.tell_agents(AgentNews::Note {
+        conversation_id: id.into(),
+        note: Arc::new(note),
+    });
     Ok(())
 }
 

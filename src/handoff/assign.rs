@@ -71,6 +71,7 @@ async fn assign(app: &App) -> Result<(), ActionError> {
             app.hub.tell_agents(AgentNews::Assigned {
                 agent_id: agent.id.as_str().into(),
                 conversation_id: id.into(),
+                by: None,
             });
         }
     }

@@ -78,12 +78,14 @@ pub enum AgentNews {
         /// Typing or not.
         active: bool,
     },
-    /// A conversation was assigned to this agent automatically.
+    /// A conversation was given to this agent: assigned automatically, or transferred to them.
     Assigned {
         /// The agent.
         agent_id: Arc<str>,
         /// The conversation.
         conversation_id: Arc<str>,
+        /// The agent who transferred it; `None` for an automatic assignment.
+        by: Option<Arc<str>>,
     },
 }
 

@@ -166,3 +166,31 @@ pub async fn canned(
     let found = crate::knowledge::canned::search(&bot.knowledge().canned, &query.q, CANNED_LIMIT);
     Json(serde_json::json!({ "canned": found }))
 }
+
+/// `GET /api/agent/colleagues`: the other enabled agents, for the console's transfer dialog:
+/// whether each is online now and which queues they serve.
+pub async fn colleagues(
+    CurrentAgent(agent): CurrentAgent,
+    State(app): State<App>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let online: std::collections::HashSet<String> = app.hub.online_agents().into_iter().collect();
+    let agents = app
+        .store
+        .agents()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let colleagues: Vec<serde_json::Value> = agents
+        .into_iter()
+        .filter(|a| !a.disabled && a.id != agent.id)
+        .map(|a| {
+            serde_json::json!({
+                "id": a.id,
+                "name": a.name,
+                "skills": a.skills,
+                "admin": a.role == crate::storage::Role::Admin,
+                "online": online.contains(&a.id),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "colleagues": colleagues })))
+}

@@ -48,6 +48,7 @@ pub fn router(app: App) -> Router {
         .route("/api/agent/logout", post(auth::logout))
         .route("/api/agent/me", get(auth::me))
         .route("/api/agent/canned", get(auth::canned))
+        .route("/api/agent/colleagues", get(auth::colleagues))
         .route("/api/analytics", get(analytics::report))
         .route("/api/analytics/unanswered", get(analytics::unanswered_json))
         .route(

@@ -5,7 +5,7 @@
 //! literal text. The rendered HTML is then cleaned by ammonia, which removes what Markdown itself
 //! can produce but a page must not run (e.g. `javascript:` links).
 
-use pulldown_cmark::{Event, Options, Parser, html};
+use pulldown_cmark::{Event, Options, Parser, TagEnd, html};
 
 fn parser(markdown: &str) -> Parser<'_> {
     Parser::new_ext(
@@ -36,6 +36,11 @@ pub fn markdown_to_plain_text(markdown: &str) -> String {
             Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => {
                 text.push_str(&t)
             }
+            // The end of bold or a link is inside a sentence: a space there would show as
+            // "a link ." in the transcript agents read.
+            Event::End(
+                TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Link,
+            ) => {}
             Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push(' '),
             _ => {}
         }
@@ -80,6 +85,10 @@ mod tests {
     fn plain_text_drops_markup() {
         let text =
             markdown_to_plain_text("# Title\n\nUse **bold** and [a link](https://x.example).");
-        assert_eq!(text, "Title Use bold and a link .");
+        assert_eq!(text, "Title Use bold and a link.");
+        assert_eq!(
+            markdown_to_plain_text("The **warranty**, usually *1 year*.\n\n- one\n- two"),
+            "The warranty, usually 1 year. one two"
+        );
     }
 }

@@ -80,8 +80,12 @@ pub enum ServerFrame {
         seq: u64,
         /// The agent's display name.
         agent_name: String,
-        /// The text.
+        /// The text as the agent wrote it: Markdown, like FAQ answers.
         text: String,
+        /// The text rendered to HTML safe to insert into a page (the same sanitiser as
+        /// answers). Absent in messages stored before agents' replies were rendered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        html: Option<String>,
     },
     /// The bot or the agent started or stopped typing (not stored, never replayed).
     Typing {

@@ -111,6 +111,7 @@ fn server_frames_round_trip_through_json_and_report_their_seq() {
                 seq: 5,
                 agent_name: "Sam".into(),
                 text: "hello".into(),
+                html: None,
             },
             Some(5),
         ),

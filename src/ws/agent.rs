@@ -215,10 +215,12 @@ impl AgentSession {
             AgentNews::Assigned {
                 agent_id,
                 conversation_id,
+                by,
             } if *agent_id == *self.agent.id => {
                 self.out.push(AgentFrame::Claimed {
                     conversation_id: conversation_id.to_string(),
                     auto: true,
+                    transferred_by: by.map(|name| name.to_string()),
                 });
                 if let Err(e) = self.show(&conversation_id).await {
                     tracing::warn!(error = %e, "cannot show an assigned conversation");
@@ -257,6 +259,7 @@ impl AgentSession {
                         self.out.push(AgentFrame::Claimed {
                             conversation_id: conversation_id.clone(),
                             auto: false,
+                            transferred_by: None,
                         });
                         self.show(&conversation_id).await
                     }

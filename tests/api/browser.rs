@@ -157,3 +157,118 @@ async fn an_agent_signs_in_claims_a_waiting_chat_and_the_customer_receives_the_r
     browser.screenshot(&screenshot).await;
     eprintln!("console screenshot: {}", screenshot.display());
 }
+
+/// Signs Sam in to the console in `browser`, opens the waiting conversation `id` and claims it;
+/// returns once the console shows it as his (Send enabled).
+async fn claim_in_console(browser: &mut Browser, id: &str) {
+    let waiting = format!("[data-testid=\"waiting-item\"][data-conversation-id=\"{id}\"]");
+    browser
+        .wait_for(
+            &format!("document.querySelector({})", js(&waiting)),
+            UI_TIMEOUT,
+        )
+        .await;
+    click(
+        browser,
+        &format!("{waiting} [data-testid=\"waiting-open\"]"),
+    )
+    .await;
+    browser
+        .wait_for(
+            &format!(
+                "document.querySelector({})",
+                js(&format!("{waiting}.selected"))
+            ),
+            UI_TIMEOUT,
+        )
+        .await;
+    click(browser, &format!("{waiting} [data-testid=\"claim\"]")).await;
+    browser
+        .wait_for(
+            "!document.querySelector('[data-testid=\"send\"]').disabled",
+            UI_TIMEOUT,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn markdown_replies_render_and_a_transfer_to_a_colleague_tells_them_who_sent_it() {
+    // Tried: Sam replies in Markdown (bold and a link); he then transfers the chat from the
+    // dialog straight to Eve, who is online in the same queue. The customer's frame carries the
+    // sanitised HTML; Eve's console is told Sam sent it, and the conversation's notes say so.
+    // A toast never sits on the Send button.
+    let app = spawn_app().await;
+    let password = app.add_agent("sam@example.com", "Sam", &["general"]).await;
+    let mut eve =
+        crate::agent_client::Console::agent(&app, "eve@example.com", "Eve", &["general"]).await;
+    let (mut customer, id) = Customer::hand_off(&app).await;
+    let mut browser = Browser::launch().await;
+    sign_in_to_console(&mut browser, &app, "sam@example.com", &password).await;
+    claim_in_console(&mut browser, &id).await;
+
+    browser
+        .eval("document.querySelector('[data-testid=\"composer\"]').focus()")
+        .await;
+    browser
+        .insert_text("See **Orders** on [your account](https://shop.example/account).")
+        .await;
+    click(&mut browser, "[data-testid=\"send\"]").await;
+    let reply = loop {
+        let frame = next_but_waiting_news(&mut customer).await;
+        if frame["type"] == "agent_message" {
+            break frame;
+        }
+    };
+    let html = reply["html"].as_str().expect("rendered reply");
+    assert!(html.contains("<strong>Orders</strong>"), "{html}");
+    assert!(
+        html.contains("href=\"https://shop.example/account\""),
+        "{html}"
+    );
+
+    // A toast, wherever the console puts them, leaves Send uncovered.
+    let overlap = browser
+        .eval(
+            "(() => { const t = document.createElement('div'); t.className = 'toast'; \
+             t.textContent = 'A chat from general was assigned to you'; \
+             document.querySelector('[data-testid=\"toasts\"]').appendChild(t); \
+             const a = t.getBoundingClientRect(); \
+             const b = document.querySelector('[data-testid=\"send\"]').getBoundingClientRect(); \
+             t.remove(); \
+             return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom; })()",
+        )
+        .await;
+    assert_eq!(overlap, json!(false), "the toast covers Send");
+
+    click(&mut browser, "[data-testid=\"transfer\"]").await;
+    browser
+        .wait_for(
+            "[...document.querySelectorAll('[data-testid=\"transfer-agent\"] option')]\
+             .some((o) => o.textContent === 'Eve' && !o.disabled)",
+            UI_TIMEOUT,
+        )
+        .await;
+    browser
+        .eval(
+            "(() => { const s = document.querySelector('[data-testid=\"transfer-agent\"]'); \
+             s.value = [...s.options].find((o) => o.textContent === 'Eve').value; \
+             document.querySelector('[data-testid=\"transfer-confirm\"]').click(); return true; })()",
+        )
+        .await;
+    let claimed = eve.next_of("claimed").await;
+    assert_eq!(
+        (claimed["auto"].clone(), claimed["transferred_by"].clone()),
+        (json!(true), json!("Sam")),
+        "{claimed}"
+    );
+    let conversation = eve.next_of("conversation").await;
+    assert!(
+        conversation["notes"].as_array().is_some_and(|n| n
+            .iter()
+            .any(|n| n["text"] == "Transferred from Sam to Eve (general queue).")),
+        "{conversation}"
+    );
+    let screenshot =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/console-transfer.png");
+    browser.screenshot(&screenshot).await;
+}

@@ -113,6 +113,16 @@ async fn every_change_of_who_serves_the_chat_is_told_to_the_customer_at_once() {
         .await;
     let joined = next_notice(&mut customer).await;
     assert_eq!(joined["agent_name"], "Eve", "{joined}");
+    // Eve sees where it came from: the transfer is an internal note.
+    let opened = eve.next_of("conversation").await;
+    assert!(
+        opened["notes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n["text"]
+                == "Transferred from the general queue to escalations."
+                && n["agent_name"] == "Sam")),
+        "{opened}"
+    );
     eve.send(json!({"type": "hand_back", "conversation_id": id}))
         .await;
     assert_eq!(next_notice(&mut customer).await["serving"], "bot");

@@ -233,13 +233,17 @@ pub enum AgentFrame {
         /// Open offline tickets of those queues.
         tickets: Vec<TicketView>,
     },
-    /// A won claim, or (`auto`) a conversation assigned automatically.
+    /// A won claim, or (`auto`) a conversation given to this agent: assigned automatically, or
+    /// transferred by a colleague (`transferred_by`).
     Claimed {
         /// The conversation.
         conversation_id: String,
-        /// Assigned by the server rather than claimed.
+        /// Given by the server or a colleague rather than claimed.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         auto: bool,
+        /// The name of the agent who transferred it to this one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transferred_by: Option<String>,
     },
     /// Everything about one conversation: the answer to `open` and to a won `claim`.
     Conversation {
