@@ -248,7 +248,7 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
     // and opening the panel shows it.
     browser.eval("window.Tandem.close()").await;
     wait(&mut browser, &format!("$({}).hidden", js(&testid("panel")))).await;
-    sam.send(json!({"type": "reply", "conversation_id": id, "client_id": "r1", "text": "Hi, Sam here. Let me check."}))
+    sam.send(json!({"type": "reply", "conversation_id": id, "client_id": "r1", "text": "Hi, **Sam** here. Let me check."}))
         .await;
     wait(
         &mut browser,
@@ -269,6 +269,15 @@ async fn a_customer_chats_in_the_widget_from_faq_answer_to_agent_reply_and_ratin
     )
     .await;
     wait(&mut browser, &some_text("msg-agent", "Sam here")).await;
+    // The agent's Markdown arrives rendered, not as asterisks.
+    wait(
+        &mut browser,
+        &format!(
+            "$$({}).some((e) => e.textContent === 'Sam')",
+            js(&format!("{} strong", testid("msg-agent")))
+        ),
+    )
+    .await;
     screenshot(&mut browser, "widget-desktop.png").await;
 
     // A reload shows the same conversation.
