@@ -404,7 +404,15 @@ async fn console_shows_text(app: &TestApp, id: &str) {
     assert_ne!(browser.eval("document.title").await, json!("pwned"));
 }
 
+/// Saves a screenshot once the widget's transitions have ended (the panel fades in); endless
+/// ones (the waiting dot's pulse) do not count.
 async fn screenshot(browser: &mut Browser, name: &str) {
+    wait(
+        browser,
+        "root.getAnimations().every((a) => a.playState !== 'running' || \
+         (a.effect && a.effect.getTiming().iterations === Infinity))",
+    )
+    .await;
     let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/screenshots")
         .join(name);
@@ -445,4 +453,74 @@ async fn record_widget_size(app: &TestApp) {
     std::fs::write(folder.join("widget-size.txt"), &line).expect("size file");
     eprint!("{line}");
     assert!(gzipped < SIZE_BUDGET, "{line}");
+}
+
+#[tokio::test]
+async fn nobody_online_one_message_says_what_happens_and_the_left_message_is_confirmed_once() {
+    // Tried: with no agent signed in, the customer presses "Talk to a person", reads what will
+    // happen, leaves a message in the offline form. Expected: no "they will reply here shortly"
+    // next to "nobody is online", the person button gone while waiting, and after sending the
+    // form one confirmation (the server's stored notice), with the form gone.
+    let app = spawn_app().await;
+    let mut browser = Browser::launch().await;
+    browser.navigate(&format!("{}/", app.address)).await;
+    wait(&mut browser, &format!("$({})", js(&testid("launcher")))).await;
+    click(&mut browser, &testid("launcher")).await;
+    wait(
+        &mut browser,
+        &format!("!$({}).hidden", js(&testid("human"))),
+    )
+    .await;
+    click(&mut browser, &testid("human")).await;
+
+    wait(&mut browser, &format!("$({})", js(&testid("offline-form")))).await;
+    let bot_texts = browser
+        .eval(&in_widget(&format!(
+            "$$({}).map((e) => e.textContent)",
+            js(&testid("msg-bot"))
+        )))
+        .await;
+    let said = bot_texts.to_string();
+    assert!(
+        !said.contains("reply here shortly"),
+        "no promise that contradicts the offline offer: {said}"
+    );
+    let person_hidden = browser
+        .eval(&in_widget(&format!("$({}).hidden", js(&testid("human")))))
+        .await;
+    assert_eq!(
+        person_hidden,
+        json!(true),
+        "no person button while waiting for one"
+    );
+
+    browser
+        .eval(&in_widget(&format!(
+            "(() => {{ const set = (id, v) => {{ const e = $(id); e.value = v; \
+             e.dispatchEvent(new Event('input', {{bubbles: true}})); }}; \
+             set({}, 'ada@example.com'); set({}, 'Please call me about order BC-1234.'); \
+             return true; }})()",
+            js(&testid("offline-email")),
+            js(&testid("offline-text"))
+        )))
+        .await;
+    click(&mut browser, &testid("offline-send")).await;
+    let confirmation = "Thank you. Our team will reply to you by email.";
+    wait(
+        &mut browser,
+        &format!(
+            "{} && !$({})",
+            some_text("msg-notice", confirmation),
+            js(&testid("offline-form"))
+        ),
+    )
+    .await;
+    let confirmations = browser
+        .eval(&in_widget(
+            "[...root.querySelectorAll('.notice, .row')].filter((e) => \
+             /reply to you by email|we got your message|message was sent/i.test(e.textContent)).length"
+        ))
+        .await;
+    assert_eq!(confirmations, json!(1), "one confirmation");
+    screenshot(&mut browser, "widget-offline-sent.png").await;
 }
