@@ -163,13 +163,14 @@ pub struct Turn {
 
 impl Turn {
     /// The summary of what the bot read in the message `text`, with the top intent's action looked up
-    /// in `knowledge`. The similarity to the previous message is the caller's to fill in: only
-    /// the conversation knows it.
+    /// in `knowledge` (its reply in `lang`, the customer's language). The similarity to the
+    /// previous message is the caller's to fill in: only the conversation knows it.
     pub fn from_reading(
         text: &str,
         understanding: &Understanding,
         candidates: &[Candidate<'_>],
         knowledge: &Knowledge,
+        lang: &str,
     ) -> Turn {
         let intent = understanding.intents.first().and_then(|top| {
             let intent: &Intent = knowledge.intent(&top.name)?;
@@ -177,7 +178,7 @@ impl Turn {
                 name: intent.name.clone(),
                 probability: top.probability,
                 action: intent.action,
-                reply: intent.reply.clone(),
+                reply: intent.reply_in(lang).map(str::to_owned),
                 queue: intent
                     .queue
                     .clone()

@@ -139,7 +139,13 @@ impl Chat {
         self.app.hub.tell_agents(AgentNews::QueueChanged);
         let thanks = ServerFrame::Notice {
             seq: Some(0),
-            text: "Thank you. Our team will reply to you by email.".to_owned(),
+            text: self
+                .app
+                .bot
+                .load()
+                .knowledge()
+                .text(self.lang, crate::knowledge::Text::MessageLeft)
+                .to_owned(),
             serving: None,
             agent_name: None,
         };

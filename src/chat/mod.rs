@@ -28,7 +28,6 @@ use std::future::Future;
 use tokio::sync::broadcast;
 
 pub use identity::{Identity, verify_identity};
-pub use reply::language_of;
 
 use crate::app::App;
 use crate::bot::ReadError;

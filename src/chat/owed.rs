@@ -84,6 +84,7 @@ impl Chat {
         let mut told = false;
         loop {
             let owned = text.to_owned();
+            let lang = self.lang;
             let read = crate::bot::read(
                 Arc::clone(bot),
                 &self.app.embedder,
@@ -97,6 +98,7 @@ impl Chat {
                             understanding,
                             reading.candidates,
                             bot.knowledge(),
+                            lang,
                         )
                     });
                     (reading.embedding.map(<[f32]>::to_vec), turn)

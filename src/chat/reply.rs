@@ -1,18 +1,11 @@
 //! The server frame for each of the bot's decisions.
 
 use crate::bot::policy::Decision;
-use crate::knowledge::{FaqEntry, Knowledge, markdown_to_plain_text, markdown_to_safe_html};
+use crate::knowledge::{FaqEntry, Knowledge, Text, markdown_to_plain_text, markdown_to_safe_html};
 use crate::protocol::{Choice, ServerFrame};
 
 /// Quick replies a greeting offers: three buttons, the most a small widget shows on one line.
 const QUICK_REPLIES: usize = 3;
-
-const FALLBACK_TEXT: &str = "Sorry, I did not understand that. Could you rephrase it?";
-const CLARIFY_TEXT: &str = "Which of these did you mean?";
-const HANDOFF_TEXT: &str = "I am passing you to a person; they will reply here shortly.";
-/// The handoff's words when the offer to leave a message follows at once (nobody online, or
-/// the queue closed): no promise of "shortly" that the next line takes back.
-const HANDOFF_OFFLINE_TEXT: &str = "I am passing you to our team.";
 
 /// Where a handoff leaves the customer: their place in line, and whether the offer to leave a
 /// message follows at once.
@@ -26,7 +19,8 @@ pub(super) struct Place {
 
 /// The frame that carries `decision` (its `seq` is set when it is stored). `place` is where a
 /// handoff leaves the customer; `topics` the most asked entries, best first, for the quick
-/// replies of small talk, offered in `lang` (the language of the customer's message).
+/// replies of small talk, offered in `lang` (the language of the customer's message), which the
+/// bot's own words are in too.
 pub(super) fn frame_for(
     knowledge: &Knowledge,
     decision: &Decision,
@@ -51,7 +45,7 @@ pub(super) fn frame_for(
                 feedback: true,
             },
             // The knowledge base was swapped between deciding and answering.
-            None => small_talk(FALLBACK_TEXT, Vec::new()),
+            None => small_talk(knowledge.text(lang, Text::Fallback), Vec::new()),
         },
         // A goodbye is the end: no topics to ask about next.
         Decision::Reply {
@@ -61,7 +55,7 @@ pub(super) fn frame_for(
         Decision::Reply { text, .. } => small_talk(text, quick_replies(knowledge, topics, lang)),
         Decision::Clarify { choices } => ServerFrame::Clarify {
             seq: 0,
-            text: CLARIFY_TEXT.to_owned(),
+            text: knowledge.text(lang, Text::Clarify).to_owned(),
             choices: choices
                 .iter()
                 .filter_map(|id| knowledge.faq(id))
@@ -71,28 +65,24 @@ pub(super) fn frame_for(
         Decision::Handoff { reason, queue, .. } => ServerFrame::Handoff {
             seq: 0,
             reason: *reason,
-            text: match place {
-                Some(Place {
-                    offer_follows: true,
-                    ..
-                }) => HANDOFF_OFFLINE_TEXT,
-                _ => HANDOFF_TEXT,
-            }
-            .to_owned(),
+            // When the offer to leave a message follows at once (nobody online, the queue
+            // closed), no promise of "shortly" that the next line takes back.
+            text: knowledge
+                .text(
+                    lang,
+                    match place {
+                        Some(Place {
+                            offer_follows: true,
+                            ..
+                        }) => Text::HandoffOffline,
+                        _ => Text::Handoff,
+                    },
+                )
+                .to_owned(),
             queue: queue.clone(),
             position: place.map(|p| p.position),
         },
-        Decision::Fallback => small_talk(FALLBACK_TEXT, Vec::new()),
-    }
-}
-
-/// The language of a customer's message among those the sample knowledge is written in: `zh`
-/// when it has Chinese characters, else `en`.
-pub fn language_of(text: &str) -> &'static str {
-    if text.chars().any(crate::model::features::is_han) {
-        "zh"
-    } else {
-        "en"
+        Decision::Fallback => small_talk(knowledge.text(lang, Text::Fallback), Vec::new()),
     }
 }
 
@@ -151,8 +141,16 @@ mod tests {
                 .map(|c| knowledge.faq(&c.id).map(|e| e.lang.clone()))
                 .collect::<Vec<_>>()
         };
+        use crate::knowledge::{language_after, language_of};
         assert_eq!(language_of("hello there"), "en");
         assert_eq!(language_of("你好"), "zh");
+        assert_eq!(
+            language_after("en", "我的order到哪了"),
+            "zh",
+            "mixed is Chinese"
+        );
+        assert_eq!(language_after("zh", "BC-1234"), "en", "Latin letters");
+        assert_eq!(language_after("zh", "12345 ??"), "zh", "neither: as before");
         let english = quick_replies(&knowledge, &["return-policy-zh".to_owned()], "en");
         assert_eq!(english.len(), QUICK_REPLIES);
         assert!(lang_of(english).iter().all(|l| l.as_deref() == Some("en")));

@@ -213,7 +213,12 @@ impl Chat {
             return Ok(());
         }
         let bot = self.app.bot.load_full();
-        self.lang = reply::language_of(text);
+        let lang = crate::knowledge::language_after(self.lang, text);
+        if lang != self.lang {
+            // Agents' notices and the rating request follow the customer's language.
+            self.app.store.set_language(&self.id, lang).await?;
+            self.lang = lang;
+        }
         let (embedding, turn) = self.read_patiently(out, &bot, text).await?;
         if self.previous.is_none()
             && embedding.is_some()
@@ -329,6 +334,7 @@ impl Chat {
                 queue,
                 priority: *priority,
                 turn,
+                lang: self.lang,
             },
             |position, offer_follows| {
                 record(Some(reply::Place {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::publish::{joined, note_view, notice, publish_frame};
 use super::{AgentNews, CustomerNews, announce_positions};
 use crate::app::App;
+use crate::knowledge::Text;
 use crate::protocol::{ServerFrame, Serving, Typist};
 use crate::storage::{
     Agent, Conversation, ConversationState, Role, Sender, StorageError, StoredEvent,
@@ -204,13 +205,8 @@ pub async fn transfer_to_queue(
         format!("Transferred from the {from} queue to {queue}."),
     )
     .await?;
-    notice(
-        app,
-        id,
-        "You are being transferred; someone will be with you shortly.".to_owned(),
-        Serving::Queued,
-    )
-    .await?;
+    let text = super::publish::customer_text(app, id, Text::Transferred, "").await?;
+    notice(app, id, text, Serving::Queued).await?;
     app.hub.tell_agents(AgentNews::QueueChanged);
     announce_positions(app).await;
     Ok(())
@@ -282,16 +278,11 @@ pub async fn resolve(app: &App, agent: &Agent, id: &str) -> Result<(), ActionErr
     // looking at this conversation.
     super::sla::check_one(app, id).await?;
     app.store.resolve(id).await?;
-    notice(
-        app,
-        id,
-        format!("{} resolved the conversation.", agent.name),
-        Serving::Closed,
-    )
-    .await?;
+    let text = super::publish::customer_text(app, id, Text::Resolved, &agent.name).await?;
+    notice(app, id, text, Serving::Closed).await?;
     let ask = ServerFrame::CsatRequest {
         seq: 0,
-        text: "How did we do? Rate this conversation from 1 to 5.".to_owned(),
+        text: super::publish::customer_text(app, id, Text::CsatRequest, "").await?,
     };
     publish_frame(app, id, Sender::System, &ask).await?;
     app.hub.tell_agents(AgentNews::QueueChanged);
@@ -302,13 +293,8 @@ pub async fn resolve(app: &App, agent: &Agent, id: &str) -> Result<(), ActionErr
 pub async fn hand_back(app: &App, agent: &Agent, id: &str) -> Result<(), ActionError> {
     must_hold(app, agent, id).await?;
     app.store.hand_back(id).await?;
-    notice(
-        app,
-        id,
-        "You are chatting with our assistant again.".to_owned(),
-        Serving::Bot,
-    )
-    .await?;
+    let text = super::publish::customer_text(app, id, Text::HandedBack, "").await?;
+    notice(app, id, text, Serving::Bot).await?;
     app.hub.tell_customer(id, CustomerNews::BotActive(true));
     app.hub.tell_agents(AgentNews::QueueChanged);
     Ok(())

@@ -6,33 +6,36 @@
 use jiff::Timestamp;
 
 use crate::app::App;
-use crate::knowledge::Queue;
+use crate::knowledge::{BotTexts, Queue, Text};
 use crate::protocol::{OfflineReason, ServerFrame};
 use crate::storage::{NewEvent, Sender, StorageError};
 
-/// What the customer is told when nobody is online for the queue of their handoff.
-const NOBODY_ONLINE: &str = "Nobody from our team is online right now. Leave your email and a \
-     message, and we will get back to you. You can also stay: someone will answer here as soon \
-     as they are back.";
-
-/// What the customer is told when the wait ran past the queue's timeout.
-const TIMEOUT: &str = "Sorry for the wait: everyone on our team is still busy. You can keep \
-     waiting, or leave your email and a message and we will get back to you.";
-
 /// Why a customer waiting in `queue` at `now` should be offered to leave a message at the
 /// moment of the handoff: closed beats nobody online (it says when to come back).
-pub fn at_handoff(app: &App, queue: &Queue, now: Timestamp) -> Option<ServerFrame> {
-    closed(queue, now).or_else(|| {
-        (app.hub.online_for(&queue.name) == 0).then(|| offer(OfflineReason::NobodyOnline))
+/// Written in `lang`.
+pub fn at_handoff(app: &App, queue: &Queue, now: Timestamp, lang: &str) -> Option<ServerFrame> {
+    let bot = app.bot.load();
+    let texts = &bot.knowledge().texts;
+    closed(queue, now, texts, lang).or_else(|| {
+        (app.hub.online_for(&queue.name) == 0)
+            .then(|| offer(OfflineReason::NobodyOnline, texts, lang))
     })
 }
 
 /// Why a customer who has waited since `queued_at` should be offered it now (the watchdog):
 /// the queue closed while they waited, or the wait passed the timeout.
-pub fn while_waiting(queue: &Queue, queued_at: i64, now: Timestamp) -> Option<ServerFrame> {
-    closed(queue, now).or_else(|| {
+/// Written in `lang` with the knowledge base's `texts`.
+pub fn while_waiting(
+    queue: &Queue,
+    queued_at: i64,
+    now: Timestamp,
+    texts: &BotTexts,
+    lang: &str,
+) -> Option<ServerFrame> {
+    closed(queue, now, texts, lang).or_else(|| {
         let timeout = i64::try_from(queue.wait_timeout?.as_millis()).ok()?;
-        (now.as_millisecond() - queued_at >= timeout).then(|| offer(OfflineReason::Timeout))
+        (now.as_millisecond() - queued_at >= timeout)
+            .then(|| offer(OfflineReason::Timeout, texts, lang))
     })
 }
 
@@ -50,7 +53,7 @@ pub async fn make(
     Ok(true)
 }
 
-fn closed(queue: &Queue, now: Timestamp) -> Option<ServerFrame> {
+fn closed(queue: &Queue, now: Timestamp, texts: &BotTexts, lang: &str) -> Option<ServerFrame> {
     let hours = queue.hours.as_ref()?;
     if hours.is_open(now) {
         return None;
@@ -59,22 +62,18 @@ fn closed(queue: &Queue, now: Timestamp) -> Option<ServerFrame> {
     let text = match opens {
         Some(opens) => {
             let local = opens.in_tz(hours.zone_name()).ok()?;
-            // Within a week the weekday says it; further away the date does.
-            let format = if opens.duration_since(now).as_hours() < 6 * 24 {
-                "%A %H:%M"
-            } else {
-                "%A %-d %B %H:%M"
+            // Within a week the weekday says it; further away the date does. Chinese readers
+            // get the date the way they write it (12月1日 09:00).
+            let soon = opens.duration_since(now).as_hours() < 6 * 24;
+            let format = match (lang, soon) {
+                ("zh", _) => "%-m月%-d日 %H:%M",
+                (_, true) => "%A %H:%M",
+                (_, false) => "%A %-d %B %H:%M",
             };
-            format!(
-                "Our team is away right now; we are back {} ({}). Leave your email and a \
-                 message, and we will get back to you.",
-                local.strftime(format),
-                hours.zone_name()
-            )
+            let when = format!("{} ({})", local.strftime(format), hours.zone_name());
+            texts.fill(lang, Text::ClosedUntil, &when)
         }
-        None => "Our team does not answer chats here. Leave your email and a message, and we \
-                 will get back to you."
-            .to_owned(),
+        None => texts.get(lang, Text::ClosedAlways).to_owned(),
     };
     Some(ServerFrame::Offline {
         seq: 0,
@@ -85,14 +84,14 @@ fn closed(queue: &Queue, now: Timestamp) -> Option<ServerFrame> {
 }
 
 /// The offer for a reason that has no opening time (nobody online, waited too long).
-fn offer(reason: OfflineReason) -> ServerFrame {
+fn offer(reason: OfflineReason, texts: &BotTexts, lang: &str) -> ServerFrame {
     let text = match reason {
-        OfflineReason::Timeout => TIMEOUT,
-        _ => NOBODY_ONLINE,
+        OfflineReason::Timeout => Text::WaitTimeout,
+        _ => Text::NobodyOnline,
     };
     ServerFrame::Offline {
         seq: 0,
-        text: text.to_owned(),
+        text: texts.get(lang, text).to_owned(),
         reason,
         opens_at: None,
     }
@@ -135,14 +134,29 @@ mod tests {
             reason,
             opens_at,
             ..
-        }) = while_waiting(&q, 0, at("2026-11-28T12:00:00Z"))
+        }) = while_waiting(
+            &q,
+            0,
+            at("2026-11-28T12:00:00Z"),
+            &BotTexts::default(),
+            "en",
+        )
         else {
             panic!("a closed queue makes an offer");
         };
         assert_eq!(reason, OfflineReason::Closed);
         assert_eq!(opens_at, Some(at("2026-11-30T08:00:00Z").as_millisecond()));
         assert!(text.contains("Monday 09:00 (Europe/Paris)"), "{text}");
-        assert!(while_waiting(&q, 0, at("2026-11-30T08:00:00Z")).is_none());
+        assert!(
+            while_waiting(
+                &q,
+                0,
+                at("2026-11-30T08:00:00Z"),
+                &BotTexts::default(),
+                "en"
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -150,17 +164,17 @@ mod tests {
         let q = queue(&[], Some(60));
         let start = at("2026-11-23T10:00:00Z");
         let queued = start.as_millisecond();
-        assert!(while_waiting(&q, queued, start).is_none());
+        assert!(while_waiting(&q, queued, start, &BotTexts::default(), "en").is_none());
         let late = at("2026-11-23T10:01:00Z");
         assert!(matches!(
-            while_waiting(&q, queued, late),
+            while_waiting(&q, queued, late, &BotTexts::default(), "en"),
             Some(ServerFrame::Offline {
                 reason: OfflineReason::Timeout,
                 ..
             })
         ));
         assert!(
-            while_waiting(&queue(&[], None), queued, late).is_none(),
+            while_waiting(&queue(&[], None), queued, late, &BotTexts::default(), "en").is_none(),
             "no timeout, no offer"
         );
     }

@@ -99,12 +99,28 @@ pub(super) async fn notice(
 
 /// Tells the customer (and the transcript) that `agent` joined: they serve it now.
 pub(super) async fn joined(app: &App, agent: &Agent, id: &str) -> Result<(), super::ActionError> {
+    let text = customer_text(app, id, crate::knowledge::Text::Joined, &agent.name).await?;
     let frame = ServerFrame::Notice {
         seq: None,
-        text: format!("{} joined the conversation.", agent.name),
+        text,
         serving: Some(Serving::Agent),
         agent_name: Some(agent.name.clone()),
     };
     publish_frame(app, id, Sender::System, &frame).await?;
     Ok(())
+}
+
+/// `text` in the language the customer of conversation `id` writes in, with `{agent}` filled
+/// in with `agent` (when the text has it).
+pub(super) async fn customer_text(
+    app: &App,
+    id: &str,
+    text: crate::knowledge::Text,
+    agent: &str,
+) -> Result<String, super::ActionError> {
+    let lang = app.store.conversation(id).await?.map_or_else(
+        || crate::knowledge::texts::DEFAULT_LANG.to_owned(),
+        |c| c.language(),
+    );
+    Ok(app.bot.load().knowledge().texts.fill(&lang, text, agent))
 }

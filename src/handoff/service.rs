@@ -47,6 +47,8 @@ pub struct Handoff<'a> {
     /// The customer message this handoff answers: the handoff happens only if nothing followed
     /// it and the bot still serves the conversation (`StorageError::TurnTaken` otherwise).
     pub turn: Option<u64>,
+    /// The customer's language, for the offer to leave a message.
+    pub lang: &'a str,
 }
 
 /// Queues the conversation as `handoff` says, stores the handoff event that `event` builds from
@@ -68,6 +70,7 @@ pub async fn hand_off(
         queue,
         priority,
         turn,
+        lang,
     } = handoff;
     let store = &app.store;
     let position = match turn {
@@ -86,7 +89,7 @@ pub async fn hand_off(
     let settings = app.bot.load().knowledge().queue(queue);
     // Known before the handoff's words are written, so that they do not promise a reply the
     // offer then takes back.
-    let offer = offline::at_handoff(app, &settings, app.clock.now());
+    let offer = offline::at_handoff(app, &settings, app.clock.now(), lang);
     let stored = app
         .store
         .append(conversation, event(position, offer.is_some())?)

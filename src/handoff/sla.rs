@@ -107,6 +107,7 @@ mod tests {
             sla_started_at: 0,
             first_agent_reply_at: first_reply_after,
             offline_offered_at: None,
+            lang: "en".to_owned(),
         }
     }
 

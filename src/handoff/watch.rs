@@ -59,6 +59,8 @@ async fn tick(app: &App, recorded: &mut Recorded) -> Result<(), WatchError> {
     let clocked = app.store.clocked(None).await?;
     let now = app.clock.now();
     let queues = queues_of(app, &clocked);
+    let bot = app.bot.load();
+    let texts = &bot.knowledge().texts;
     let mut current = Recorded::new();
     for c in &clocked {
         let Some(queue) = queues.get(&c.queue) else {
@@ -66,7 +68,7 @@ async fn tick(app: &App, recorded: &mut Recorded) -> Result<(), WatchError> {
         };
         let offered = c.offline_offered_at.is_some_and(|at| at >= c.queued_at);
         let offer = (c.waiting && !offered)
-            .then(|| offline::while_waiting(queue, c.queued_at, now))
+            .then(|| offline::while_waiting(queue, c.queued_at, now, texts, &c.lang))
             .flatten();
         if let Some(frame) = offer
             && offline::make(app, &c.conversation_id, serde_json::to_value(&frame)?).await?

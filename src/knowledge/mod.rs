@@ -16,10 +16,12 @@
 pub mod canned;
 mod import;
 mod index;
+mod intents_file;
 mod parse;
 pub mod queues;
 mod render;
 mod tests_file;
+pub mod texts;
 mod validate;
 mod yaml;
 
@@ -32,6 +34,7 @@ pub use index::{FaqIndex, IndexError, SearchHit};
 pub use queues::{Hours, SlaTarget};
 pub use render::{markdown_to_plain_text, markdown_to_safe_html};
 pub use tests_file::{OOS_INTENT, TESTS_FILE, UtteranceTest, read_tests};
+pub use texts::{BotTexts, Text};
 
 /// Name of the intents file inside a knowledge folder.
 pub const INTENTS_FILE: &str = "intents.yaml";
@@ -167,8 +170,11 @@ pub struct Intent {
     pub queue: Option<String>,
     /// Priority for handoff intents.
     pub priority: Priority,
-    /// What the bot says for greet, thank, goodbye and handoff intents.
+    /// What the bot says for greet, thank, goodbye and handoff intents, in the default
+    /// language.
     pub reply: Option<String>,
+    /// The reply per language, when `intents.yaml` gives one per language.
+    pub replies: std::collections::BTreeMap<String, String>,
     /// Example utterances (training data for the intent model).
     pub examples: Vec<String>,
 }
@@ -184,6 +190,8 @@ pub struct Knowledge {
     pub queues: Vec<Queue>,
     /// Canned responses for agents, by file name.
     pub canned: Vec<Canned>,
+    /// What the bot and the server say outside FAQ answers, per language.
+    pub texts: BotTexts,
 }
 
 impl Knowledge {
@@ -213,6 +221,44 @@ impl Knowledge {
     /// The intent with this name.
     pub fn intent(&self, name: &str) -> Option<&Intent> {
         self.intents.iter().find(|i| i.name == name)
+    }
+
+    /// `text` in `lang` ([`BotTexts::get`]).
+    pub fn text(&self, lang: &str, text: Text) -> &str {
+        self.texts.get(lang, text)
+    }
+}
+
+impl Intent {
+    /// The reply in `lang`, else the default one.
+    pub fn reply_in(&self, lang: &str) -> Option<&str> {
+        self.replies
+            .get(lang)
+            .or(self.reply.as_ref())
+            .map(String::as_str)
+    }
+}
+
+/// The language of a customer's message among those knowledge bases are written in: `zh` when
+/// it has Chinese characters (mixed "我的order" is Chinese), else `en`.
+pub fn language_of(text: &str) -> &'static str {
+    if text.chars().any(crate::model::features::is_han) {
+        "zh"
+    } else {
+        texts::DEFAULT_LANG
+    }
+}
+
+/// The language of a message in a conversation so far in `previous`: Chinese characters say
+/// Chinese, Latin letters English; a message with neither ("12345", "??", an emoji) keeps the
+/// conversation's language.
+pub fn language_after(previous: &'static str, text: &str) -> &'static str {
+    if text.chars().any(crate::model::features::is_han) {
+        "zh"
+    } else if text.chars().any(|c| c.is_ascii_alphabetic()) {
+        texts::DEFAULT_LANG
+    } else {
+        previous
     }
 }
 
@@ -300,21 +346,15 @@ pub fn load_usable(dir: &Path) -> Result<(Knowledge, Vec<Problem>), KnowledgeErr
     let mut problems = Vec::new();
     let mut unreadable = parse::Unreadable::default();
     let intents_file = dir.join(INTENTS_FILE);
-    let (queues, intents) = parse::read_intents(&intents_file, &mut problems, &mut unreadable);
+    let declared = intents_file::read_intents(&intents_file, &mut problems, &mut unreadable);
     let faqs = parse::read_faq_dir(&dir.join(FAQ_DIR), &mut problems, &mut unreadable).map_err(
         |source| KnowledgeError::Folder {
             path: dir.join(FAQ_DIR),
             source,
         },
     )?;
-    let mut knowledge = validate::cross_check(
-        &intents_file,
-        queues,
-        intents,
-        faqs,
-        &unreadable,
-        &mut problems,
-    );
+    let mut knowledge =
+        validate::cross_check(&intents_file, declared, faqs, &unreadable, &mut problems);
     knowledge.canned = canned::read_dir(&dir.join(CANNED_DIR), &mut problems);
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     Ok((knowledge, problems))

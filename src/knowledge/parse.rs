@@ -1,4 +1,5 @@
-//! Reading knowledge files: FAQ Markdown with YAML front matter, and `intents.yaml`.
+//! Reading knowledge files: FAQ Markdown with YAML front matter (and, in
+//! [`intents_file`](super::intents_file), `intents.yaml`).
 //!
 //! YAML is read with `marked-yaml` so every value keeps the line it came from: a problem is
 //! reported at the line the editor has to change, not at the top of the file. Each file is read
@@ -11,8 +12,8 @@ use marked_yaml::Spanned;
 use serde::Deserialize;
 
 use super::render::markdown_to_safe_html;
-use super::yaml::{Located, line_of, parse_yaml};
-use super::{Action, FaqEntry, Intent, Priority, Problem, Queue};
+use super::yaml::{line_of, parse_yaml};
+use super::{FaqEntry, Problem};
 
 /// FAQ front matter as written, before validation.
 #[derive(Deserialize)]
@@ -35,30 +36,6 @@ pub(super) struct ParsedFaq {
     pub id_line: usize,
     pub intent_line: usize,
     pub related_lines: Vec<usize>,
-}
-
-/// `intents.yaml` as written.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawIntentsFile {
-    #[serde(default)]
-    queues: Vec<super::queues::RawQueue>,
-    #[serde(default)]
-    intents: Vec<RawIntent>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawIntent {
-    name: Spanned<String>,
-    #[serde(default)]
-    description: String,
-    action: Option<Spanned<String>>,
-    queue: Option<Spanned<String>>,
-    priority: Option<Spanned<String>>,
-    reply: Option<String>,
-    #[serde(default)]
-    examples: Vec<Spanned<String>>,
 }
 
 /// Splits a FAQ file into its front matter and body. Returns the front matter, the body and the
@@ -247,141 +224,6 @@ fn declared_id(text: &str) -> Option<String> {
         let value = line.strip_prefix("id:")?.trim().trim_matches(['"', '\'']);
         (!value.is_empty()).then(|| value.to_owned())
     })
-}
-
-/// Reads `intents.yaml`. A missing file means no intents and the default queue only.
-pub(super) fn read_intents(
-    path: &Path,
-    problems: &mut Vec<Problem>,
-    unreadable: &mut Unreadable,
-) -> (Vec<Located<Queue>>, Vec<Located<Intent>>) {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Vec::new(), Vec::new()),
-        Err(e) => {
-            problems.push(Problem::new(path, 1, format!("cannot read file: {e}")));
-            unreadable.intents_file = true;
-            return (Vec::new(), Vec::new());
-        }
-    };
-    let raw: RawIntentsFile = match parse_yaml(path, &text, 0) {
-        Ok(raw) => raw,
-        Err(problem) => {
-            problems.push(problem);
-            unreadable.intents_file = true;
-            return (Vec::new(), Vec::new());
-        }
-    };
-    let queues = raw
-        .queues
-        .into_iter()
-        .map(|q| super::queues::read_queue(path, q, problems))
-        .collect();
-    let intents = raw
-        .intents
-        .into_iter()
-        .filter_map(|raw| {
-            let name = raw.name.trim().to_owned();
-            let read = read_intent(path, raw, problems);
-            if read.is_none() {
-                unreadable.intents.insert(name);
-            }
-            read
-        })
-        .collect();
-    (queues, intents)
-}
-
-fn read_intent(
-    path: &Path,
-    raw: RawIntent,
-    problems: &mut Vec<Problem>,
-) -> Option<Located<Intent>> {
-    let line = line_of(&raw.name, 0);
-    let name = raw.name.trim().to_owned();
-    let before = problems.len();
-    let action = match &raw.action {
-        None => {
-            problems.push(Problem::new(
-                path,
-                line,
-                format!("intent `{name}` has no `action`"),
-            ));
-            None
-        }
-        Some(a) => lookup(&Action::ALL, a, "action", path, problems),
-    };
-    let priority = match &raw.priority {
-        None => Some(Priority::Normal),
-        Some(p) => lookup(&Priority::ALL, p, "priority", path, problems),
-    };
-    let mut examples = Vec::with_capacity(raw.examples.len());
-    for example in &raw.examples {
-        if example.trim().is_empty() {
-            problems.push(Problem::new(path, line_of(example, 0), "empty example"));
-        } else {
-            examples.push(example.trim().to_owned());
-        }
-    }
-    if problems.len() > before {
-        return None;
-    }
-    let (action, priority) = (action?, priority?);
-    let queue_line = raw.queue.as_ref().map_or(line, |q| line_of(q, 0));
-    let queue = match (action, raw.queue) {
-        (Action::Handoff, None) => Some(super::DEFAULT_QUEUE.to_owned()),
-        (Action::Handoff, Some(q)) => Some(q.trim().to_owned()),
-        (_, Some(q)) => {
-            problems.push(Problem::new(
-                path,
-                line_of(&q, 0),
-                format!("intent `{name}`: `queue` is only used with `action: handoff`"),
-            ));
-            None
-        }
-        (_, None) => None,
-    };
-    Some(Located {
-        line,
-        queue_line,
-        value: Intent {
-            name,
-            description: raw.description,
-            action,
-            queue,
-            priority,
-            reply: raw.reply,
-            examples,
-        },
-    })
-}
-
-/// Looks a spanned word up in a table of names, reporting the choices when it is not there.
-fn lookup<T: Copy>(
-    table: &[(&'static str, T)],
-    word: &Spanned<String>,
-    what: &str,
-    path: &Path,
-    problems: &mut Vec<Problem>,
-) -> Option<T> {
-    let wanted = word.trim().to_lowercase();
-    let found = table
-        .iter()
-        .find(|(name, _)| *name == wanted)
-        .map(|(_, v)| *v);
-    if found.is_none() {
-        let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-        problems.push(Problem::new(
-            path,
-            line_of(word, 0),
-            format!(
-                "unknown {what} `{}`: use one of {}",
-                word.trim(),
-                names.join(", ")
-            ),
-        ));
-    }
-    found
 }
 
 #[cfg(test)]

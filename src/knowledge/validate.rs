@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::intents_file::IntentsFile;
 use super::parse::{ParsedFaq, Unreadable};
+use super::texts;
 use super::yaml::Located;
 use super::{Action, DEFAULT_QUEUE, INTENTS_FILE, Intent, Knowledge, Problem, Queue};
 
@@ -17,14 +19,49 @@ use super::{Action, DEFAULT_QUEUE, INTENTS_FILE, Intent, Knowledge, Problem, Que
 /// from whatever is usable (the caller discards it when there are problems).
 pub(super) fn cross_check(
     intents_file: &Path,
-    queues: Vec<Located<Queue>>,
-    intents: Vec<Located<Intent>>,
+    declared: IntentsFile,
     faqs: Vec<ParsedFaq>,
     unreadable: &Unreadable,
     problems: &mut Vec<Problem>,
 ) -> Knowledge {
-    let queues = unique_queues(queues, intents_file, problems);
-    let intents = unique_intents(intents, &queues, intents_file, problems);
+    // Every language customers are answered in must have the bot's words too.
+    let langs: Vec<String> = faqs.iter().map(|f| f.entry.lang.clone()).collect();
+    if !unreadable.intents_file {
+        texts::check_coverage(
+            &declared.texts,
+            langs.iter().map(String::as_str),
+            intents_file,
+            problems,
+        );
+        for located in &declared.intents {
+            let intent = &located.value;
+            if intent.reply.is_none() {
+                continue;
+            }
+            let mut missing: Vec<&str> = langs
+                .iter()
+                .map(String::as_str)
+                .filter(|l| *l != texts::DEFAULT_LANG && !intent.replies.contains_key(*l))
+                .collect();
+            missing.sort_unstable();
+            missing.dedup();
+            if !missing.is_empty() {
+                problems.push(Problem::new(
+                    intents_file,
+                    located.line,
+                    format!(
+                        "intent `{}` has no reply in {}: give `reply` one per language \
+                         (reply: {{en: ..., {}: ...}})",
+                        intent.name,
+                        missing.join(", "),
+                        missing[0]
+                    ),
+                ));
+            }
+        }
+    }
+    let queues = unique_queues(declared.queues, intents_file, problems);
+    let intents = unique_intents(declared.intents, &queues, intents_file, problems);
 
     let mut first_seen: HashMap<String, (std::path::PathBuf, usize)> = HashMap::new();
     let mut usable = Vec::with_capacity(faqs.len());
@@ -54,6 +91,7 @@ pub(super) fn cross_check(
     let mut knowledge = super::from_entries(entries);
     knowledge.intents = intents;
     knowledge.queues = queues;
+    knowledge.texts = declared.texts;
     knowledge
 }
 

@@ -48,7 +48,7 @@ pub(super) fn parse_yaml<T: serde::de::DeserializeOwned>(
 }
 
 /// 1-based line of the first `key:` in `yaml` (possibly as a list item).
-fn key_line(yaml: &str, key: &str) -> Option<usize> {
+pub(super) fn key_line(yaml: &str, key: &str) -> Option<usize> {
     yaml.lines()
         .position(|l| {
             let l = l.trim_start().trim_start_matches("- ");

@@ -217,6 +217,17 @@ pub struct Conversation {
     pub priority: Priority,
     /// Milliseconds since the Unix epoch (UTC) of its latest handoff.
     pub queued_at: Option<i64>,
+    /// The language the customer writes in, from their latest message (`None` before the
+    /// first; see [`Conversation::language`]).
+    pub lang: Option<String>,
+}
+
+impl Conversation {
+    /// The language to write to the customer in: that of their latest message, else the
+    /// widget's locale (`zh-CN` → `zh`), else English.
+    pub fn language(&self) -> String {
+        crate::knowledge::texts::language_code(self.lang.as_deref().or(self.locale.as_deref()))
+    }
 }
 
 /// An event to append: a server frame plus what the bot knew when it produced it.

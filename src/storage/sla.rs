@@ -24,6 +24,8 @@ pub struct Clocked {
     pub first_agent_reply_at: Option<i64>,
     /// When it was last offered to leave a message, if ever.
     pub offline_offered_at: Option<i64>,
+    /// The language to write to the customer in ([`super::Conversation::language`]).
+    pub lang: String,
 }
 
 /// A missed SLA target.
@@ -49,7 +51,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, state, queue, priority, queued_at, \
              COALESCE(sla_started_at, queued_at) AS sla_started_at, first_agent_reply_at, \
-             offline_offered_at FROM conversations \
+             offline_offered_at, COALESCE(lang, locale) AS lang FROM conversations \
              WHERE state IN ('queued', 'agent') AND queued_at IS NOT NULL \
              AND ($1 IS NULL OR id = $1)",
         )
@@ -70,6 +72,9 @@ impl Store {
                     sla_started_at: row.try_get("sla_started_at")?,
                     first_agent_reply_at: row.try_get("first_agent_reply_at")?,
                     offline_offered_at: row.try_get("offline_offered_at")?,
+                    lang: crate::knowledge::texts::language_code(
+                        row.try_get::<Option<String>, _>("lang")?.as_deref(),
+                    ),
                 })
             })
             .collect()

@@ -56,7 +56,7 @@ fn priority_from_rank(rank: i64) -> Result<Priority, StorageError> {
 macro_rules! conversation_columns {
     () => {
         "id, customer_id, customer_attributes, locale, page_url, state, handoff_reason, last_seq, \
-         created_at, updated_at, closed_at, queue, priority, queued_at"
+         created_at, updated_at, closed_at, queue, priority, queued_at, lang"
     };
 }
 
@@ -279,6 +279,20 @@ impl Store {
         }
     }
 
+    /// Records the language the customer now writes in (what the server writes to them in).
+    pub async fn set_language(
+        &self,
+        conversation_id: &str,
+        lang: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query("UPDATE conversations SET lang = $2 WHERE id = $1")
+            .bind(conversation_id)
+            .bind(lang)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Records helpful / not helpful on the event `seq`; a second vote replaces the first.
     pub async fn record_feedback(
         &self,
@@ -332,6 +346,7 @@ fn conversation_from_row(row: &SqliteRow) -> Result<Conversation, StorageError> 
         queue: row.try_get("queue")?,
         priority: priority_from_rank(row.try_get("priority")?)?,
         queued_at: row.try_get("queued_at")?,
+        lang: row.try_get("lang")?,
     })
 }
 

@@ -125,6 +125,35 @@ fn an_intent_with_a_mistake_is_reported_once_too() {
 }
 
 #[test]
+fn a_language_with_entries_but_without_the_bots_words_is_an_error() {
+    // Tried: the fixture (one Chinese entry) without its Chinese texts and greeting.
+    let dir = writable_fixture();
+    let intents = dir.path().join("intents.yaml");
+    let text = std::fs::read_to_string(&intents).expect("fixture intents");
+    let cut = text.find("\ntexts:").expect("the fixture has texts");
+    let broken = text[..cut].replacen(
+        "reply: {en: \"Hello! How can I help?\", zh: \"你好！请问有什么可以帮您？\"}",
+        "reply: Hello! How can I help?",
+        1,
+    );
+    std::fs::write(&intents, broken).expect("write");
+
+    let output = tandem(&["check", &dir.path().to_string_lossy()]);
+
+    let text = stdout(&output);
+    assert!(!output.status.success(), "{text}");
+    assert!(
+        text.contains("FAQ entries are written in `zh` but `texts.zh` lacks fallback, clarify"),
+        "{text}"
+    );
+    assert!(
+        text.contains("intent `greeting` has no reply in zh"),
+        "{text}"
+    );
+    assert!(text.contains("\n2 problem(s)"), "{text}");
+}
+
+#[test]
 fn ask_answers_from_the_valid_files_while_one_is_broken() {
     let dir = sample_with_a_broken_file();
 

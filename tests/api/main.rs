@@ -20,6 +20,7 @@ mod health;
 mod helpers;
 mod insights_browser;
 mod knowledge_validation;
+mod languages;
 mod layout;
 mod lifecycle;
 mod metrics;

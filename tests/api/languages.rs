@@ -1,0 +1,75 @@
+//! A customer who writes Chinese reads everything the bot and the server write in Chinese: the
+//! greeting (the intent's Chinese reply), the handoff and the offer to leave a message, the
+//! agent's joining and resolving, the rating request; a customer who writes English reads the
+//! same moments in English. The fixture knowledge base has a Chinese entry and Chinese texts.
+
+use serde_json::{Value, json};
+
+use crate::agent_client::Console;
+use crate::customer::Customer;
+use crate::helpers::spawn_app;
+
+/// Whether `text` is written in Chinese (has Han characters).
+fn chinese(text: &Value) -> bool {
+    text.as_str()
+        .is_some_and(|t| t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)))
+}
+
+/// The next frame of `kind` (other frames may come between).
+async fn next_of(customer: &mut Customer, kind: &str) -> Value {
+    loop {
+        let frame = customer.next().await;
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_chinese_customer_reads_every_bot_and_server_turn_in_chinese() {
+    let app = spawn_app().await;
+    let mut customer = Customer::connect(&app).await;
+    let welcome = customer.hello(None).await;
+    let id = welcome["conversation_id"].as_str().expect("id").to_owned();
+
+    let (_, greeting) = customer.ask("m1", "你好").await;
+    assert_eq!(greeting["text"], "你好！请问有什么可以帮您？", "{greeting}");
+
+    // Nobody is online: the handoff's words and the offer come in Chinese.
+    customer.say("m2", "转人工").await;
+    let handoff = next_of(&mut customer, "handoff").await;
+    assert!(chinese(&handoff["text"]), "{handoff}");
+    let offline = next_of(&mut customer, "offline").await;
+    assert!(chinese(&offline["text"]), "{offline}");
+    let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
+    let waiting = id;
+    sam.send(json!({"type": "claim", "conversation_id": waiting}))
+        .await;
+    let joined = next_of(&mut customer, "notice").await;
+    assert_eq!(joined["text"], "Sam 已加入对话。", "{joined}");
+    sam.send(json!({"type": "resolve", "conversation_id": waiting}))
+        .await;
+    let resolved = next_of(&mut customer, "notice").await;
+    assert_eq!(resolved["text"], "Sam 已结束本次对话。", "{resolved}");
+    let csat = next_of(&mut customer, "csat_request").await;
+    assert!(chinese(&csat["text"]), "{csat}");
+}
+
+#[tokio::test]
+async fn an_english_customer_reads_them_in_english() {
+    let app = spawn_app().await;
+    let mut customer = Customer::connect(&app).await;
+    customer.hello(None).await;
+    let (_, greeting) = customer.ask("m1", "hello").await;
+    assert_eq!(greeting["text"], "Hello! How can I help?", "{greeting}");
+    customer.say("m2", "talk to a human").await;
+    let handoff = next_of(&mut customer, "handoff").await;
+    assert!(!chinese(&handoff["text"]), "{handoff}");
+    let offline = next_of(&mut customer, "offline").await;
+    assert!(
+        offline["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Nobody from our team is online")),
+        "{offline}"
+    );
+}
