@@ -149,26 +149,33 @@ impl Bot {
     /// The retrieve step: up to `limit` FAQ entries that may answer `text`, best first.
     ///
     /// With the brain and the message's `embedding`, every entry is scored by the fusion of
-    /// embedding similarity and BM25; otherwise by BM25 alone.
+    /// embedding similarity and BM25; otherwise by BM25 alone. Only entries in the message's
+    /// language compete when the knowledge base has any: a customer writing Chinese is
+    /// answered from the Chinese entries, in Chinese, never from an English one that happens
+    /// to share a product name.
     pub fn retrieve(
         &self,
         text: &str,
         embedding: Option<&[f32]>,
         limit: usize,
     ) -> Result<Vec<Candidate<'_>>, BotError> {
+        let lang = crate::knowledge::language_of(text);
+        let only_lang = self.knowledge.faqs.iter().any(|e| in_language(e, lang));
+        let wanted = |entry: &FaqEntry| !only_lang || in_language(entry, lang);
         let hits = self.index.search(text, BM25_CANDIDATES.max(limit))?;
         let (Some(brain), Some(embedding)) = (&self.brain, embedding) else {
             return Ok(hits
                 .into_iter()
-                .take(limit)
                 .filter_map(|hit| {
+                    let entry = self.knowledge.faqs.get(hit.ord).filter(|e| wanted(e))?;
                     Some(Candidate {
-                        entry: self.knowledge.faqs.get(hit.ord)?,
+                        entry,
                         score: hit.score,
                         bm25: hit.score,
                         similarity: None,
                     })
                 })
+                .take(limit)
                 .collect());
         };
         let mut bm25 = vec![0.0f32; self.knowledge.faqs.len()];
@@ -179,6 +186,15 @@ impl Bot {
         }
         // BM25 is unbounded; relative to the best hit it is comparable across messages.
         let best_bm25 = hits.first().map_or(1.0, |h| h.score.max(f32::EPSILON));
+        // The English encoder cannot read Chinese (a few hundred CJK characters in its
+        // vocabulary): for the Chinese share of a message its similarities carry no signal, and
+        // their weight goes to the wording and BM25, in their own proportion. Not tuned: the
+        // weights are the English ones, moved by what the encoder can read.
+        let cjk = crate::model::features::cjk_share(text);
+        let (w_phrasing, w_answer) = (WEIGHT_PHRASING * (1.0 - cjk), WEIGHT_ANSWER * (1.0 - cjk));
+        let moved = (WEIGHT_PHRASING + WEIGHT_ANSWER) * cjk;
+        let w_wording = WEIGHT_WORDING + moved * WEIGHT_WORDING / (WEIGHT_WORDING + WEIGHT_BM25);
+        let w_bm25 = WEIGHT_BM25 + moved * WEIGHT_BM25 / (WEIGHT_WORDING + WEIGHT_BM25);
         let mut candidates: Vec<Candidate<'_>> = brain
             .similarities(text, embedding)?
             .into_iter()
@@ -186,16 +202,22 @@ impl Bot {
             .zip(&bm25)
             .map(|((sim, entry), &bm25)| Candidate {
                 entry,
-                score: WEIGHT_PHRASING * sim.question
-                    + WEIGHT_WORDING * sim.wording
-                    + WEIGHT_ANSWER * sim.answer
-                    + WEIGHT_BM25 * bm25 / best_bm25,
+                score: w_phrasing * sim.question
+                    + w_wording * sim.wording
+                    + w_answer * sim.answer
+                    + w_bm25 * bm25 / best_bm25,
                 bm25,
                 similarity: Some(sim.question),
             })
+            .filter(|c| wanted(c.entry))
             .collect();
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         candidates.truncate(limit);
         Ok(candidates)
     }
+}
+
+/// Whether `entry` is written in `lang` (a language code: a `zh-TW` entry is `zh`).
+fn in_language(entry: &FaqEntry, lang: &str) -> bool {
+    entry.lang.split(['-', '_']).next() == Some(lang)
 }

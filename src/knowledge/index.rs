@@ -26,6 +26,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 
 use super::FaqEntry;
 use super::render::markdown_to_plain_text;
+use crate::model::features::simplified;
 
 /// Name the analyzer is registered under.
 const ANALYZER: &str = "tandem_text";
@@ -114,11 +115,13 @@ impl FaqIndex {
         for (i, entry) in entries.iter().enumerate() {
             let mut doc = TantivyDocument::default();
             doc.add_u64(ord, i as u64);
-            doc.add_text(question, &entry.question);
+            // Traditional Chinese is indexed (and searched, see `terms`) as simplified.
+            doc.add_text(question, simplified(&entry.question));
             for alt in &entry.alternatives {
-                doc.add_text(alternatives, alt);
+                doc.add_text(alternatives, simplified(alt));
             }
-            doc.add_text(answer, markdown_to_plain_text(&entry.answer_markdown));
+            let plain = markdown_to_plain_text(&entry.answer_markdown);
+            doc.add_text(answer, simplified(&plain));
             for tag in &entry.tags {
                 doc.add_text(tags, tag);
             }
@@ -141,7 +144,8 @@ impl FaqIndex {
     /// The words of `text` as the index sees them, deduplicated, in order.
     pub fn terms(&self, text: &str) -> Vec<String> {
         let mut analyzer = self.analyzer.clone();
-        let mut stream = analyzer.token_stream(text);
+        let text = simplified(text);
+        let mut stream = analyzer.token_stream(&text);
         let mut seen = HashSet::new();
         let mut terms = Vec::new();
         while let Some(token) = stream.next() {

@@ -73,3 +73,51 @@ async fn an_english_customer_reads_them_in_english() {
         "{offline}"
     );
 }
+
+/// An entry in `lang` with one alternative.
+fn entry(id: &str, question: &str, alternative: &str, lang: &str) -> tandem::knowledge::FaqEntry {
+    tandem::knowledge::FaqEntry {
+        id: id.into(),
+        question: question.into(),
+        alternatives: vec![alternative.into()],
+        tags: Vec::new(),
+        lang: lang.into(),
+        intent: None,
+        related: Vec::new(),
+        answer_markdown: format!("Answer of {id}."),
+        answer_html: String::new(),
+        source: std::path::PathBuf::from(format!("{id}.md")),
+    }
+}
+
+#[test]
+fn a_chinese_message_is_answered_from_the_chinese_entries_only() {
+    // Tried: a mixed message whose English words match an English entry far better than its
+    // Chinese word matches the Chinese one. Search alone (no model), so the words decide.
+    let knowledge = tandem::knowledge::from_entries(vec![
+        entry(
+            "shipping-cost",
+            "How much is iphone shipping?",
+            "iphone shipping cost",
+            "en",
+        ),
+        entry("shipping-cost-zh", "运费多少？", "运费怎么算", "zh"),
+    ]);
+    let bot = tandem::bot::Bot::new(knowledge).expect("index");
+    let found = bot
+        .retrieve("iphone shipping cost 运费", None, 3)
+        .expect("search");
+    let ids: Vec<&str> = found.iter().map(|c| c.entry.id.as_str()).collect();
+    assert_eq!(ids, vec!["shipping-cost-zh"]);
+    let found = bot
+        .retrieve("iphone shipping cost", None, 3)
+        .expect("search");
+    let ids: Vec<&str> = found.iter().map(|c| c.entry.id.as_str()).collect();
+    assert_eq!(ids, vec!["shipping-cost"], "English finds English only");
+    // Traditional characters find the entry written in simplified ones.
+    let found = bot.retrieve("運費怎麼算", None, 3).expect("search");
+    assert_eq!(
+        found.first().map(|c| c.entry.id.as_str()),
+        Some("shipping-cost-zh")
+    );
+}

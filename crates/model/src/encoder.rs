@@ -180,9 +180,14 @@ impl Encoder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        // Traditional Chinese is read as simplified, like the n-grams and the index read it.
+        let texts: Vec<String> = texts
+            .iter()
+            .map(|t| crate::features::simplified(t).into_owned())
+            .collect();
         let encodings = self
             .tokenizer
-            .encode_batch(texts.to_vec(), true)
+            .encode_batch(texts, true)
             .map_err(ModelError::tokenize)?;
         match &self.model {
             Model::Fast(model) => {

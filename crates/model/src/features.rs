@@ -11,7 +11,7 @@
 /// Number of hash buckets.
 pub const DIM: usize = 1 << 13;
 /// Bump when the feature definition changes, to invalidate cached heads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// A sparse feature vector: `(bucket, weight)` pairs, buckets unique, unit length.
 pub type Sparse = Vec<(u32, f32)>;
@@ -51,9 +51,20 @@ pub fn cjk_share(text: &str) -> f32 {
     }
 }
 
-/// The hashed n-gram features of `text`.
+/// `text` with traditional Chinese characters written as simplified ones (臺灣 → 台湾), so that
+/// a customer writing traditional Chinese matches entries written in simplified, and the other
+/// way round; text without Chinese characters is returned as it is.
+pub fn simplified(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(is_han) {
+        std::borrow::Cow::Owned(simplet2s::convert(text))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// The hashed n-gram features of `text` (traditional Chinese read as simplified).
 pub fn ngrams(text: &str) -> Sparse {
-    let lower = text.to_lowercase();
+    let lower = simplified(text).to_lowercase();
     let mut counts: std::collections::HashMap<u32, f32> = std::collections::HashMap::new();
     let mut add = |bucket: u32| *counts.entry(bucket).or_insert(0.0) += 1.0;
 
@@ -161,6 +172,16 @@ mod tests {
         let b = ngrams("怎么退货");
         let c = ngrams("物流信息");
         assert!(overlap(&a, &b) > overlap(&a, &c) + 0.2);
+    }
+
+    #[test]
+    fn traditional_chinese_reads_as_simplified() {
+        assert_eq!(simplified("退款幾天能到賬？"), "退款几天能到账？");
+        assert_eq!(ngrams("我的包裹還沒到"), ngrams("我的包裹还没到"));
+        assert!(matches!(
+            simplified("no chinese here"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
