@@ -105,6 +105,9 @@ pub enum BenchCommand {
         /// Seconds of load.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Which customer messages: English or Chinese.
+        #[arg(long, value_enum, default_value_t = crate::eval::bench::Mix::En)]
+        mix: crate::eval::bench::Mix,
     },
 }
 
@@ -237,6 +240,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             single,
             concurrency,
             seconds,
+            mix,
         }) => {
             let dir = &settings.knowledge_dir;
             let knowledge = knowledge::load(dir)
@@ -253,6 +257,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 crate::eval::bench::run(
                     embedder,
                     brain,
+                    mix,
                     single,
                     concurrency,
                     std::time::Duration::from_secs(seconds),

@@ -33,6 +33,45 @@ const MESSAGES: &[&str] = &[
     "someone logged into my account and placed orders",
 ];
 
+/// The same kinds of messages as Chinese customers write them (`--mix zh`): a Chinese message's
+/// reply must be no slower than an English one's.
+const MESSAGES_ZH: &[&str] = &[
+    "我的快递昨天就该到了，现在到哪了",
+    "三个星期前买的台灯还能退吗",
+    "你好",
+    "我要找人工客服",
+    "寄到加拿大运费多少",
+    "同一个订单扣了我两次钱",
+    "密码忘了，重置邮件一直没收到",
+    "蓝色的电水壶什么时候补货",
+    "你们的服务太差了",
+    "订单的收货地址能改吗",
+    "谢谢，帮了大忙",
+    "今天巴黎天气怎么样",
+    "咖啡研磨机有保修吗",
+    "退貨的錢幾天會到",
+    "你们收到退货以后多久退款",
+    "有人登录了我的账户还下了单",
+];
+
+/// Which messages `tandem bench model` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mix {
+    /// English customer messages (one Chinese among them).
+    En,
+    /// Chinese customer messages (one in traditional characters).
+    Zh,
+}
+
+impl Mix {
+    fn messages(self) -> &'static [&'static str] {
+        match self {
+            Mix::En => MESSAGES,
+            Mix::Zh => MESSAGES_ZH,
+        }
+    }
+}
+
 /// The figures `tandem bench model` prints.
 #[derive(Debug, Clone)]
 pub struct BenchReport {
@@ -91,16 +130,18 @@ async fn classify(embedder: &Embedder, brain: &Brain, text: &str) -> Result<Dura
 pub async fn run(
     embedder: Embedder,
     brain: Arc<Brain>,
+    mix: Mix,
     single: usize,
     concurrency: usize,
     duration: Duration,
 ) -> Result<BenchReport, ModelError> {
-    for text in MESSAGES {
+    let messages = mix.messages();
+    for text in messages {
         classify(&embedder, &brain, text).await?;
     }
     let mut latencies = Vec::with_capacity(single);
     for i in 0..single {
-        latencies.push(classify(&embedder, &brain, MESSAGES[i % MESSAGES.len()]).await?);
+        latencies.push(classify(&embedder, &brain, messages[i % messages.len()]).await?);
     }
     let (single_p50, single_p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
 
@@ -113,7 +154,7 @@ pub async fn run(
             let mut latencies = Vec::new();
             let mut i = client;
             while Instant::now() < deadline {
-                let text = MESSAGES[i % MESSAGES.len()];
+                let text = messages[i % messages.len()];
                 latencies.push(classify(&embedder, &brain, text).await?);
                 i += 1;
             }
