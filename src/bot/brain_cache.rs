@@ -25,14 +25,9 @@ impl Brain {
         model_fingerprint: &str,
         config: &TrainConfig,
     ) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(model_fingerprint.as_bytes());
         // "brain 2": the cache holds the Gaussian model since version 2.
-        hasher.update(format!("brain 2 features {} {config:?}", features::VERSION).as_bytes());
+        let mut hasher = training_hasher("brain 2", knowledge, model_fingerprint, config);
         let (phrasings, _, answers) = retrieval_texts(knowledge);
-        for (text, label) in training_texts(knowledge) {
-            hasher.update(format!("{label}\u{1f}{text}\u{1e}").as_bytes());
-        }
         for text in phrasings.iter().chain(&answers) {
             hasher.update(text.as_bytes());
             hasher.update([0x1e]);
@@ -51,12 +46,7 @@ impl Brain {
         model_fingerprint: &str,
         config: &TrainConfig,
     ) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(model_fingerprint.as_bytes());
-        hasher.update(format!("head features {} {config:?}", features::VERSION).as_bytes());
-        for (text, label) in training_texts(knowledge) {
-            hasher.update(format!("{label}\u{1f}{text}\u{1e}").as_bytes());
-        }
+        let hasher = training_hasher("head", knowledge, model_fingerprint, config);
         format!("{:x}", hasher.finalize())[..32].to_owned()
     }
 
@@ -287,6 +277,22 @@ impl Brain {
             defer,
         )
     }
+}
+
+/// A hasher over `what`, the model, the training settings and every labelled example.
+fn training_hasher(
+    what: &str,
+    knowledge: &Knowledge,
+    model_fingerprint: &str,
+    config: &TrainConfig,
+) -> Sha256 {
+    let mut hasher = Sha256::new();
+    hasher.update(model_fingerprint.as_bytes());
+    hasher.update(format!("{what} features {} {config:?}", features::VERSION).as_bytes());
+    for (text, label) in training_texts(knowledge) {
+        hasher.update(format!("{label}\u{1f}{text}\u{1e}").as_bytes());
+    }
+    hasher
 }
 
 /// A name beside `path` that no other writer uses.

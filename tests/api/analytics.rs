@@ -245,16 +245,6 @@ async fn every_figure_matches_a_scripted_day_worked_out_by_hand() {
     assert_eq!(bad.status(), 400);
 }
 
-/// The next frame of `type` the customer gets (hub frames may come between).
-async fn next_of(customer: &mut Customer, kind: &str) -> Value {
-    loop {
-        let frame = customer.next().await;
-        if frame["type"] == kind {
-            return frame;
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_transfer_neither_restarts_the_handling_time_nor_forgets_the_first_wait() {
     // Tried: G hands off; Sam takes it after 3 s, transfers it to `escalations` 20 s later;
@@ -274,8 +264,8 @@ async fn a_transfer_neither_restarts_the_handling_time_nor_forgets_the_first_wai
     app.clock.advance(secs(20));
     sam.send(json!({"type": "transfer", "conversation_id": g_id, "queue": "escalations"}))
         .await;
-    assert_eq!(next_of(&mut g, "notice").await["serving"], "agent");
-    assert_eq!(next_of(&mut g, "notice").await["serving"], "queued");
+    assert_eq!(g.next_of("notice").await["serving"], "agent");
+    assert_eq!(g.next_of("notice").await["serving"], "queued");
     app.clock.advance(secs(2));
     eve.send(json!({"type": "claim", "conversation_id": g_id}))
         .await;
@@ -283,7 +273,7 @@ async fn a_transfer_neither_restarts_the_handling_time_nor_forgets_the_first_wai
     app.clock.advance(secs(6));
     eve.send(json!({"type": "resolve", "conversation_id": g_id}))
         .await;
-    next_of(&mut g, "csat_request").await;
+    g.next_of("csat_request").await;
 
     let (mut h, _) = customer(&app).await;
     let (_, miss) = h.ask("m1", "what is the capital of mongolia").await;

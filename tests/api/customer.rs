@@ -186,6 +186,17 @@ impl Customer {
         }
     }
 
+    /// The next frame of `kind`; frames of other types on the way (notices, queue updates,
+    /// typing) are skipped.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
     /// Waits for the server to close the connection and returns the close code.
     pub async fn close_code(&mut self) -> Option<u16> {
         close_code(&mut self.socket).await

@@ -15,16 +15,6 @@ fn chinese(text: &Value) -> bool {
         .is_some_and(|t| t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)))
 }
 
-/// The next frame of `kind` (other frames may come between).
-async fn next_of(customer: &mut Customer, kind: &str) -> Value {
-    loop {
-        let frame = customer.next().await;
-        if frame["type"] == kind {
-            return frame;
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_chinese_customer_reads_every_bot_and_server_turn_in_chinese() {
     let app = spawn_app().await;
@@ -37,21 +27,21 @@ async fn a_chinese_customer_reads_every_bot_and_server_turn_in_chinese() {
 
     // Nobody is online: the handoff's words and the offer come in Chinese.
     customer.say("m2", "转人工").await;
-    let handoff = next_of(&mut customer, "handoff").await;
+    let handoff = customer.next_of("handoff").await;
     assert!(chinese(&handoff["text"]), "{handoff}");
-    let offline = next_of(&mut customer, "offline").await;
+    let offline = customer.next_of("offline").await;
     assert!(chinese(&offline["text"]), "{offline}");
     let mut sam = Console::agent(&app, "sam@example.com", "Sam", &["general"]).await;
     let waiting = id;
     sam.send(json!({"type": "claim", "conversation_id": waiting}))
         .await;
-    let joined = next_of(&mut customer, "notice").await;
+    let joined = customer.next_of("notice").await;
     assert_eq!(joined["text"], "Sam 已加入对话。", "{joined}");
     sam.send(json!({"type": "resolve", "conversation_id": waiting}))
         .await;
-    let resolved = next_of(&mut customer, "notice").await;
+    let resolved = customer.next_of("notice").await;
     assert_eq!(resolved["text"], "Sam 已结束本次对话。", "{resolved}");
-    let csat = next_of(&mut customer, "csat_request").await;
+    let csat = customer.next_of("csat_request").await;
     assert!(chinese(&csat["text"]), "{csat}");
 }
 
@@ -63,9 +53,9 @@ async fn an_english_customer_reads_them_in_english() {
     let (_, greeting) = customer.ask("m1", "hello").await;
     assert_eq!(greeting["text"], "Hello! How can I help?", "{greeting}");
     customer.say("m2", "talk to a human").await;
-    let handoff = next_of(&mut customer, "handoff").await;
+    let handoff = customer.next_of("handoff").await;
     assert!(!chinese(&handoff["text"]), "{handoff}");
-    let offline = next_of(&mut customer, "offline").await;
+    let offline = customer.next_of("offline").await;
     assert!(
         offline["text"]
             .as_str()
