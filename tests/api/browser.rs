@@ -80,28 +80,7 @@ async fn an_agent_signs_in_claims_a_waiting_chat_and_the_customer_receives_the_r
     sign_in_to_console(&mut browser, &app, email, &password).await;
 
     // The queue arrives over /ws/agent once signed in; open the chat, then claim it.
-    let waiting = format!("[data-testid=\"waiting-item\"][data-conversation-id=\"{id}\"]");
-    browser
-        .wait_for(
-            &format!("document.querySelector({})", js(&waiting)),
-            UI_TIMEOUT,
-        )
-        .await;
-    click(
-        &mut browser,
-        &format!("{waiting} [data-testid=\"waiting-open\"]"),
-    )
-    .await;
-    browser
-        .wait_for(
-            &format!(
-                "!document.getElementById('chat').hidden && document.querySelector({})",
-                js(&format!("{waiting}.selected"))
-            ),
-            UI_TIMEOUT,
-        )
-        .await;
-    click(&mut browser, &format!("{waiting} [data-testid=\"claim\"]")).await;
+    claim_in_console(&mut browser, &id).await;
 
     // The composer takes internal notes on any open chat; replying needs the chat to be ours,
     // which the console shows by moving it to "mine" and enabling Send.
@@ -158,8 +137,8 @@ async fn an_agent_signs_in_claims_a_waiting_chat_and_the_customer_receives_the_r
     eprintln!("console screenshot: {}", screenshot.display());
 }
 
-/// Signs Sam in to the console in `browser`, opens the waiting conversation `id` and claims it;
-/// returns once the console shows it as his (Send enabled).
+/// In a signed-in console, opens the waiting conversation `id` (the chat pane shows it) and
+/// claims it; returns once Send is enabled.
 async fn claim_in_console(browser: &mut Browser, id: &str) {
     let waiting = format!("[data-testid=\"waiting-item\"][data-conversation-id=\"{id}\"]");
     browser
