@@ -20,6 +20,7 @@ pub mod read;
 mod reason;
 pub mod selftest;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use brain::{Brain, HeadSource, IntentScore, OosConfig, Understanding};
@@ -88,6 +89,8 @@ pub struct Candidate<'a> {
 #[derive(Debug, Clone)]
 pub struct Bot {
     knowledge: Arc<Knowledge>,
+    /// The languages its FAQ entries are written in (`zh-TW` counts as `zh`).
+    languages: Arc<HashSet<String>>,
     index: Arc<FaqIndex>,
     brain: Option<Arc<Brain>>,
 }
@@ -98,7 +101,13 @@ impl Bot {
     pub fn new(knowledge: Knowledge) -> Result<Self, BotError> {
         let index = FaqIndex::build(&knowledge.faqs)?;
         index.terms("warm up 预热");
+        let languages = knowledge
+            .faqs
+            .iter()
+            .map(|e| language_code(&e.lang).to_owned())
+            .collect();
         Ok(Self {
+            languages: Arc::new(languages),
             knowledge: Arc::new(knowledge),
             index: Arc::new(index),
             brain: None,
@@ -160,7 +169,7 @@ impl Bot {
         limit: usize,
     ) -> Result<Vec<Candidate<'_>>, BotError> {
         let lang = crate::knowledge::language_of(text);
-        let only_lang = self.knowledge.faqs.iter().any(|e| in_language(e, lang));
+        let only_lang = self.languages.contains(lang);
         let wanted = |entry: &FaqEntry| !only_lang || in_language(entry, lang);
         let hits = self.index.search(text, BM25_CANDIDATES.max(limit))?;
         let (Some(brain), Some(embedding)) = (&self.brain, embedding) else {
@@ -217,7 +226,12 @@ impl Bot {
     }
 }
 
-/// Whether `entry` is written in `lang` (a language code: a `zh-TW` entry is `zh`).
+/// The language code of an entry's `lang` (`zh-TW` → `zh`).
+fn language_code(lang: &str) -> &str {
+    lang.split(['-', '_']).next().unwrap_or(lang)
+}
+
+/// Whether `entry` is written in `lang` (a language code).
 fn in_language(entry: &FaqEntry, lang: &str) -> bool {
-    entry.lang.split(['-', '_']).next() == Some(lang)
+    language_code(&entry.lang) == lang
 }

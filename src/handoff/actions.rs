@@ -278,12 +278,18 @@ pub async fn resolve(app: &App, agent: &Agent, id: &str) -> Result<(), ActionErr
     // looking at this conversation.
     super::sla::check_one(app, id).await?;
     app.store.resolve(id).await?;
-    let text = super::publish::customer_text(app, id, Text::Resolved, &agent.name).await?;
-    notice(app, id, text, Serving::Closed).await?;
-    let ask = ServerFrame::CsatRequest {
-        seq: 0,
-        text: super::publish::customer_text(app, id, Text::CsatRequest, "").await?,
+    // One read of the conversation's language for both texts.
+    let lang = super::publish::customer_language(app, id).await?;
+    let (resolved, ask) = {
+        let bot = app.bot.load();
+        let texts = &bot.knowledge().texts;
+        (
+            texts.fill(&lang, Text::Resolved, &agent.name),
+            texts.get(&lang, Text::CsatRequest).to_owned(),
+        )
     };
+    notice(app, id, resolved, Serving::Closed).await?;
+    let ask = ServerFrame::CsatRequest { seq: 0, text: ask };
     publish_frame(app, id, Sender::System, &ask).await?;
     app.hub.tell_agents(AgentNews::QueueChanged);
     Ok(())

@@ -110,6 +110,14 @@ pub(super) async fn joined(app: &App, agent: &Agent, id: &str) -> Result<(), sup
     Ok(())
 }
 
+/// The language the customer of conversation `id` writes in.
+pub(super) async fn customer_language(app: &App, id: &str) -> Result<String, super::ActionError> {
+    Ok(app.store.conversation(id).await?.map_or_else(
+        || crate::knowledge::texts::DEFAULT_LANG.to_owned(),
+        |c| c.language(),
+    ))
+}
+
 /// `text` in the language the customer of conversation `id` writes in, with `{agent}` filled
 /// in with `agent` (when the text has it).
 pub(super) async fn customer_text(
@@ -118,9 +126,6 @@ pub(super) async fn customer_text(
     text: crate::knowledge::Text,
     agent: &str,
 ) -> Result<String, super::ActionError> {
-    let lang = app.store.conversation(id).await?.map_or_else(
-        || crate::knowledge::texts::DEFAULT_LANG.to_owned(),
-        |c| c.language(),
-    );
+    let lang = customer_language(app, id).await?;
     Ok(app.bot.load().knowledge().texts.fill(&lang, text, agent))
 }

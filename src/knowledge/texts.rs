@@ -130,14 +130,6 @@ impl Text {
         ),
     ];
 
-    /// The name editors write.
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(t, _, _)| *t == self)
-            .map_or("", |(_, name, _)| name)
-    }
-
     /// The built-in English.
     pub fn english(self) -> &'static str {
         Self::ALL
@@ -185,11 +177,6 @@ impl BotTexts {
                 .by_lang
                 .get(lang)
                 .is_some_and(|t| t.len() == Text::ALL.len())
-    }
-
-    /// The languages with texts of their own, besides English.
-    pub fn languages(&self) -> impl Iterator<Item = &str> {
-        self.by_lang.keys().map(String::as_str)
     }
 }
 
