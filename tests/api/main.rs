@@ -33,5 +33,6 @@ mod restart;
 mod server_process;
 mod sighup;
 mod understanding;
+mod usem_reference;
 mod widget_browser;
 mod widget_http;

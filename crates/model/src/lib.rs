@@ -5,6 +5,7 @@
 //! - [`head`]: the intent classifier trained on the knowledge base's examples.
 //! - [`memo`]: embeddings of texts seen before, so an edit embeds only what changed.
 //! - [`oos`]: out-of-scope scores, threshold choice, AUROC.
+//! - [`usem`]: Universal Sentence Encoder Multilingual v3, the encoder that reads Chinese.
 //! - [`worker`]: the inference thread that batches concurrent requests.
 
 mod bert;
@@ -14,6 +15,7 @@ pub mod head;
 pub mod mahalanobis;
 pub mod memo;
 pub mod oos;
+pub mod usem;
 pub mod worker;
 
 use std::path::PathBuf;
