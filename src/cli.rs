@@ -18,7 +18,7 @@ use crate::bot::Brain;
 use crate::config::{self, Settings};
 use crate::knowledge;
 use crate::model::oos::OosMethod;
-use crate::model::{Embedder, Encoder, TrainConfig};
+use crate::model::{Embedder, TrainConfig};
 use crate::startup::Application;
 
 /// tandem: self-service support chat. A local AI answers customers from your FAQ and hands them
@@ -219,14 +219,11 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 batch_size: batch_size.unwrap_or(defaults.batch_size),
                 ..defaults
             };
-            let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
+            let encoder = settings.load_encoder()?;
             let report = crate::eval::intents::run(
                 &dir,
                 test_file.as_deref(),
-                Some((
-                    &settings.data_dir.join("cache"),
-                    &crate::model::fingerprint(&settings.model_dir),
-                )),
+                Some((&settings.data_dir.join("cache"), encoder.fingerprint())),
                 &encoder,
                 &config,
                 oos_method,
@@ -245,10 +242,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             let dir = &settings.knowledge_dir;
             let knowledge = knowledge::load(dir)
                 .with_context(|| format!("knowledge base {}", dir.display()))?;
-            let encoder = std::sync::Arc::new(Encoder::load_with(
-                &settings.model_dir,
-                settings.encoder_backend,
-            )?);
+            let encoder = std::sync::Arc::new(settings.load_encoder()?);
             let brain = std::sync::Arc::new(Brain::for_settings(&knowledge, &*encoder, &settings)?);
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -272,7 +266,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             writeln!(out, "{report}")?;
         }
         Command::Eval(EvalCommand::Faq { dir }) => {
-            let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
+            let encoder = settings.load_encoder()?;
             let report = crate::eval::faq::run(&dir, Some(&encoder))
                 .with_context(|| format!("evaluating {}", dir.display()))?;
             writeln!(out, "FAQ retrieval on {}", dir.display())?;

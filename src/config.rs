@@ -107,6 +107,18 @@ pub struct Settings {
     )]
     pub model_dir: PathBuf,
 
+    /// Folder of the encoder for Chinese messages and entries: USE multilingual v3's
+    /// `weights.npz` and `sp.model` (see models/MODEL.md), installed by `make model`. When the
+    /// folder is missing, Chinese is read by its wording alone (and a warning says so); an
+    /// empty value turns it off.
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_CHINESE_MODEL_DIR",
+        default_value = "models/use-multilingual-v3"
+    )]
+    pub chinese_model_dir: PathBuf,
+
     /// Which forward pass runs the encoder: `fast` (hand-written SIMD kernels, the default) or
     /// `candle` (candle-transformers' BERT, the reference; slower, same embeddings).
     #[arg(
@@ -255,6 +267,26 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Loads the sentence encoder: `model_dir`, plus `chinese_model_dir` for Chinese when it
+    /// is set and installed (a missing folder is a warning: an English-only deployment does
+    /// not need it; a broken one is an error, like a broken main model).
+    pub fn load_encoder(&self) -> Result<crate::model::Encoder, crate::model::ModelError> {
+        let encoder = crate::model::Encoder::load_with(&self.model_dir, self.encoder_backend)?;
+        let dir = &self.chinese_model_dir;
+        if dir.as_os_str().is_empty() {
+            return Ok(encoder);
+        }
+        if !dir.is_dir() {
+            tracing::warn!(
+                dir = %dir.display(),
+                "no Chinese model: Chinese messages are read by their wording only; {}",
+                crate::model::FETCH_HINT
+            );
+            return Ok(encoder);
+        }
+        encoder.with_chinese(dir)
+    }
+
     /// Fills in, from the config file at `path`, every setting whose value in `matches` came
     /// from its built-in default.
     pub fn merge_file(self, matches: &ArgMatches, path: &Path) -> Result<Self, ConfigError> {

@@ -73,10 +73,7 @@ impl Application {
             let bot = Bot::new(knowledge)?;
             let encoder = match encoder {
                 Some(encoder) => encoder,
-                None => Arc::new(Encoder::load_with(
-                    &loading.model_dir,
-                    loading.encoder_backend,
-                )?),
+                None => Arc::new(loading.load_encoder()?),
             };
             Ok((bot, encoder))
         })

@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 
-use crate::knowledge::{Knowledge, markdown_to_plain_text};
+use crate::knowledge::Knowledge;
+use crate::model::gaussians::BlockGaussians;
 use crate::model::head::Example;
-use crate::model::mahalanobis::{self, Mahalanobis};
+use crate::model::mahalanobis;
 use crate::model::oos::{Neighbours, OosMethod, Scored};
 use crate::model::{Embeds, IntentHead, ModelError, TrainConfig, features};
 
@@ -90,8 +91,8 @@ pub struct Brain {
     training_key: String,
     /// Absent when the knowledge base has fewer than two intents with examples.
     head: Option<Arc<IntentHead>>,
-    /// Gaussian model of the intents; present with the head.
-    gaussian: Option<Arc<Mahalanobis>>,
+    /// Gaussian models of the intents, one per language block; present with the head.
+    gaussian: Option<Arc<BlockGaussians>>,
     neighbours: Neighbours,
     /// N-gram features of every training example, for the wording-based distance of messages
     /// the encoder cannot read.
@@ -105,6 +106,9 @@ pub struct Brain {
     /// Unit vectors of every answer, one row per entry.
     answers: Tensor,
     oos: OosConfig,
+    /// Whether the encoder reads Chinese with a model of its own (USE multilingual); without
+    /// one, Chinese is judged by its wording.
+    reads_chinese: bool,
 }
 
 impl std::fmt::Debug for Brain {
@@ -113,45 +117,6 @@ impl std::fmt::Debug for Brain {
             .field("head", &self.head)
             .finish_non_exhaustive()
     }
-}
-
-/// The labelled training texts of a knowledge base.
-fn training_texts(knowledge: &Knowledge) -> Vec<(String, String)> {
-    let mut texts = Vec::new();
-    for intent in &knowledge.intents {
-        texts.extend(
-            intent
-                .examples
-                .iter()
-                .map(|e| (e.clone(), intent.name.clone())),
-        );
-    }
-    for entry in &knowledge.faqs {
-        if let Some(intent) = &entry.intent {
-            for text in std::iter::once(&entry.question).chain(&entry.alternatives) {
-                texts.push((text.clone(), intent.clone()));
-            }
-        }
-    }
-    texts
-}
-
-/// The texts embedded for retrieval: phrasings with their owners, and answers.
-fn retrieval_texts(knowledge: &Knowledge) -> (Vec<String>, Vec<usize>, Vec<String>) {
-    let mut phrasings = Vec::new();
-    let mut owners = Vec::new();
-    for (ord, entry) in knowledge.faqs.iter().enumerate() {
-        for text in std::iter::once(&entry.question).chain(&entry.alternatives) {
-            phrasings.push(text.clone());
-            owners.push(ord);
-        }
-    }
-    let answers = knowledge
-        .faqs
-        .iter()
-        .map(|e| markdown_to_plain_text(&e.answer_markdown))
-        .collect();
-    (phrasings, owners, answers)
 }
 
 fn matrix(rows: &[Vec<f32>], dim: usize) -> Result<Tensor, ModelError> {
@@ -212,10 +177,11 @@ impl Brain {
             ),
             (None, None) if labels.len() >= 2 => {
                 let ids: Vec<usize> = examples.iter().map(|e| e.label).collect();
-                let gaussian = Mahalanobis::fit(
+                let gaussian = BlockGaussians::fit(
                     &embeddings,
                     &ids,
                     labels.len(),
+                    &encoder.blocks(),
                     mahalanobis::DEFAULT_SHRINKAGE,
                 )?;
                 let head = IntentHead::train(&examples, labels, config)?;
@@ -246,7 +212,14 @@ impl Brain {
             owners,
             answers: matrix(&answer_vectors, dim)?,
             oos,
+            reads_chinese: encoder.blocks().len() > 1,
         })
+    }
+
+    /// Whether Chinese messages are read by a Chinese model; without one, the English encoder
+    /// puts any Chinese text near any other and the wording has to stand in for it.
+    pub fn reads_chinese(&self) -> bool {
+        self.reads_chinese
     }
 
     /// Where the intent head came from.
@@ -278,15 +251,20 @@ impl Brain {
         let (probs, distance) = match &self.gaussian {
             Some(g) => {
                 let distances = g.distances(embedding);
-                let distance = g.squash(mahalanobis::nearest(&distances));
+                let distance = g.squashed_nearest(embedding, &distances);
                 (mahalanobis::blend(&probs, &distances), distance)
             }
             None => (probs, 0.0),
         };
-        // The English encoder puts any Chinese text near any other, so for Chinese the distance
-        // to what the bot knows is measured on the wording: 1 − the n-gram similarity to the
-        // closest example ("今天北京天气怎么样" shares almost no characters with any intent).
-        let cjk = features::cjk_share(text);
+        // The English encoder puts any Chinese text near any other, so without a Chinese model
+        // the distance to what the bot knows is measured on the wording for Chinese: 1 − the
+        // n-gram similarity to the closest example ("今天北京天气怎么样" shares almost no
+        // characters with any intent).
+        let cjk = if self.reads_chinese {
+            0.0
+        } else {
+            features::cjk_share(text)
+        };
         let distance = if cjk > 0.0 {
             let closest = self
                 .example_ngrams
@@ -390,3 +368,6 @@ pub const OOS_METHOD: OosMethod = OosMethod::ProbMahalanobis;
 
 #[path = "brain_cache.rs"]
 mod cache;
+#[path = "brain_texts.rs"]
+mod texts;
+use texts::{retrieval_texts, training_texts};

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Brain, HeadSource, OOS_METHOD, OosConfig, retrieval_texts, training_texts};
 use crate::knowledge::Knowledge;
-use crate::model::mahalanobis::Mahalanobis;
+use crate::model::gaussians::BlockGaussians;
 use crate::model::oos::Neighbours;
 use crate::model::{Embeds, IntentHead, Memo, ModelError, TrainConfig, features};
 
@@ -26,7 +26,7 @@ impl Brain {
         config: &TrainConfig,
     ) -> String {
         // "brain 2": the cache holds the Gaussian model since version 2.
-        let mut hasher = training_hasher("brain 2", knowledge, model_fingerprint, config);
+        let mut hasher = training_hasher("brain 3", knowledge, model_fingerprint, config);
         let (phrasings, _, answers) = retrieval_texts(knowledge);
         for text in phrasings.iter().chain(&answers) {
             hasher.update(text.as_bytes());
@@ -127,8 +127,14 @@ impl Brain {
         let owners: Vec<u32> = self.owners.iter().map(|&o| o as u32).collect();
         if let Some(head) = &self.head {
             // Written beside and renamed into place, like the vectors below.
+            // The head is two files (weights and labels); the labels go into place first, so a
+            // reader that finds the weights finds the labels too.
             let partial = partial_path(head_path);
             head.save(&partial)?;
+            rename(
+                &partial.with_extension("json"),
+                &head_path.with_extension("json"),
+            )?;
             rename(&partial, head_path)?;
         }
         let has_head = u32::from(self.head.is_some());
@@ -144,18 +150,16 @@ impl Brain {
                 Tensor::from_vec(owners, self.owners.len(), &Device::Cpu)?,
             ),
             ("answers".to_owned(), self.answers.clone()),
+            (
+                "reads_chinese".to_owned(),
+                Tensor::from_vec(vec![u32::from(self.reads_chinese)], 1, &Device::Cpu)?,
+            ),
         ]);
         if let Some(gaussian) = &self.gaussian {
-            let (whiten, means) = gaussian.to_parts();
-            let (w, m) = (whiten.len(), means.len());
-            tensors.insert(
-                "gaussian_whiten".to_owned(),
-                Tensor::from_vec(whiten, w, &Device::Cpu)?,
-            );
-            tensors.insert(
-                "gaussian_means".to_owned(),
-                Tensor::from_vec(means, m, &Device::Cpu)?,
-            );
+            for (name, values) in gaussian.to_parts() {
+                let len = values.len();
+                tensors.insert(name, Tensor::from_vec(values, len, &Device::Cpu)?);
+            }
         }
         // The vectors file is written last: its presence marks a complete cache entry. It is
         // written under a name of its own and renamed into place, so that another server
@@ -184,11 +188,9 @@ impl Brain {
         };
         let examples = take("examples")?;
         let gaussian = match head {
-            Some(_) => Some(Arc::new(Mahalanobis::from_parts(
-                examples.dim(0)?,
-                take("gaussian_whiten")?.to_vec1::<f32>()?,
-                take("gaussian_means")?.to_vec1::<f32>()?,
-            )?)),
+            Some(_) => Some(Arc::new(BlockGaussians::from_parts(|name| {
+                take(name).ok()?.to_vec1::<f32>().ok()
+            })?)),
             None => None,
         };
         let phrasings = take("phrasings")?;
@@ -198,6 +200,7 @@ impl Brain {
             .map(|o| o as usize)
             .collect();
         let answers = take("answers")?;
+        let reads_chinese = take("reads_chinese")?.to_vec1::<u32>()?.first() == Some(&1);
         if answers.dim(0)? != knowledge.faqs.len()
             || owners.iter().any(|&o| o >= knowledge.faqs.len())
         {
@@ -230,6 +233,7 @@ impl Brain {
             owners,
             answers,
             oos,
+            reads_chinese,
         })
     }
 }
@@ -272,7 +276,7 @@ impl Brain {
                 threshold: settings.oos_threshold,
             },
             &settings.model_cache_dir(),
-            &crate::model::fingerprint(&settings.model_dir),
+            encoder.fingerprint(),
             previous,
             defer,
         )
@@ -314,8 +318,24 @@ pub fn prune(dir: &Path, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    let entries: Vec<std::fs::DirEntry> = entries.filter_map(Result::ok).collect();
+    // Files of a save that never finished (a killed process) carry a unique name with two
+    // dots; an hour is far longer than any save takes.
+    for entry in &entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let unfinished = name.matches('.').count() >= 2;
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if unfinished && old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     let mut versions: Vec<(std::time::SystemTime, String)> = entries
-        .filter_map(Result::ok)
+        .iter()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
             let key = name
@@ -330,6 +350,7 @@ pub fn prune(dir: &Path, keep: usize) {
         for file in [
             format!("vectors-{key}.safetensors"),
             format!("head-{key}.safetensors"),
+            format!("head-{key}.json"),
         ] {
             let path = dir.join(file);
             if let Err(e) = std::fs::remove_file(&path)

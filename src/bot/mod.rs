@@ -29,6 +29,9 @@ pub use reason::HandoffReason;
 
 use crate::knowledge::{FaqEntry, FaqIndex, IndexError, Knowledge};
 
+/// FAQ candidates a turn looks at: enough for a three-way clarification.
+pub const CANDIDATES: usize = 3;
+
 /// BM25 candidates considered before fusion: enough that the right entry is almost always
 /// among them when it shares a word with the question.
 const BM25_CANDIDATES: usize = 30;
@@ -195,11 +198,17 @@ impl Bot {
         }
         // BM25 is unbounded; relative to the best hit it is comparable across messages.
         let best_bm25 = hits.first().map_or(1.0, |h| h.score.max(f32::EPSILON));
-        // The English encoder cannot read Chinese (a few hundred CJK characters in its
-        // vocabulary): for the Chinese share of a message its similarities carry no signal, and
-        // their weight goes to the wording and BM25, in their own proportion. Not tuned: the
-        // weights are the English ones, moved by what the encoder can read.
-        let cjk = crate::model::features::cjk_share(text);
+        // Without a Chinese model, the English encoder cannot read Chinese (a few hundred CJK
+        // characters in its vocabulary): for the Chinese share of a message its similarities
+        // carry no signal, and their weight goes to the wording and BM25, in their own
+        // proportion. With one (USE multilingual), Chinese gets the English weights: on the
+        // sample's Chinese tests and a probe of 72 Chinese messages, moving weight to the
+        // wording or the answers changed nothing beyond a test or two either way.
+        let cjk = if brain.reads_chinese() {
+            0.0
+        } else {
+            crate::model::features::cjk_share(text)
+        };
         let (w_phrasing, w_answer) = (WEIGHT_PHRASING * (1.0 - cjk), WEIGHT_ANSWER * (1.0 - cjk));
         let moved = (WEIGHT_PHRASING + WEIGHT_ANSWER) * cjk;
         let w_wording = WEIGHT_WORDING + moved * WEIGHT_WORDING / (WEIGHT_WORDING + WEIGHT_BM25);

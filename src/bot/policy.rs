@@ -8,7 +8,8 @@
 //!
 //! Rules, first match wins:
 //! 1. the top intent is confident and its action is handoff → [`Decision::Handoff`]
-//!    (`human_request` → customer request, any other intent → intent);
+//!    (`human_request` → customer request, any other intent → intent, but only when the
+//!    message is in scope);
 //! 2. the message shows frustration → handoff (frustration);
 //! 3. the top intent is confident and is small talk with a reply (greet, thank, goodbye) →
 //!    [`Decision::Reply`];
@@ -29,6 +30,10 @@
 
 use crate::config::{ConfigError, Settings};
 use crate::knowledge::{Action, DEFAULT_QUEUE, Intent, Knowledge, Priority};
+
+#[path = "decision.rs"]
+mod decision;
+pub use decision::Decision;
 
 use super::{Candidate, HandoffReason, Understanding};
 
@@ -204,59 +209,19 @@ impl Turn {
     }
 }
 
-/// What the bot does with a message.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    /// Answer with this FAQ entry.
-    Answer {
-        /// The entry.
-        faq_id: String,
-    },
-    /// Small talk: say this.
-    Reply {
-        /// The intent's reply.
-        text: String,
-        /// The customer is saying goodbye: offering topics to ask about would contradict it.
-        closing: bool,
-    },
-    /// Ask which of these entries was meant.
-    Clarify {
-        /// Two or three FAQ entry ids, best first.
-        choices: Vec<String>,
-    },
-    /// Hand the conversation to a person.
-    Handoff {
-        /// Why.
-        reason: HandoffReason,
-        /// The queue it goes to.
-        queue: String,
-        /// How urgently.
-        priority: Priority,
-    },
-    /// Not understood: ask the customer to rephrase.
-    Fallback,
-}
-
-impl Decision {
-    /// The decision's name as stored with the bot's event.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Decision::Answer { .. } => "answer",
-            Decision::Reply { .. } => "reply",
-            Decision::Clarify { .. } => "clarify",
-            Decision::Handoff { .. } => "handoff",
-            Decision::Fallback => "fallback",
-        }
-    }
-}
-
 /// Decides what to do with a message (see the module documentation for the rules).
 pub fn decide(config: &PolicyConfig, turn: &Turn, memory: &Memory) -> Decision {
     let confident = turn
         .intent
         .as_ref()
         .filter(|i| i.probability >= config.min_intent_probability);
-    if let Some(intent) = confident.filter(|i| i.action == Action::Handoff) {
+    // Out of scope, a hand-off intent is likelier a misreading ("tell me a joke" as a complaint)
+    // than anger (which the frustration signals catch): only a request for a person stands.
+    let stands = |i: &&IntentGuess| i.name == HUMAN_REQUEST_INTENT || !turn.out_of_scope;
+    if let Some(intent) = confident
+        .filter(|i| i.action == Action::Handoff)
+        .filter(stands)
+    {
         let reason = if intent.name == HUMAN_REQUEST_INTENT {
             HandoffReason::CustomerRequest
         } else {

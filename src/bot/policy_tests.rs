@@ -366,3 +366,23 @@ fn policy_scores_outside_zero_to_one_are_refused_by_name() {
         Some(3)
     );
 }
+
+#[test]
+fn an_out_of_scope_message_read_as_a_complaint_is_not_escalated_but_a_request_for_a_person_is() {
+    // "tell me a joke" with the complaint intent on top: like nothing the bot knows, so a miss.
+    let joke = turn(Some(intent("complaint", 0.7, Action::Handoff)), true, &[]);
+    assert_eq!(decide_fresh(&joke), Decision::Fallback);
+    // Asking for a person is honoured even when the rest of the message is off topic.
+    let person = turn(
+        Some(intent(HUMAN_REQUEST_INTENT, 0.7, Action::Handoff)),
+        true,
+        &[],
+    );
+    assert!(matches!(
+        decide_fresh(&person),
+        Decision::Handoff {
+            reason: HandoffReason::CustomerRequest,
+            ..
+        }
+    ));
+}

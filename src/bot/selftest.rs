@@ -1,7 +1,11 @@
 //! Runs a knowledge base's `tests.yaml` against the real model: editors' CI for content.
+//!
+//! Each test reports what the model read (intent, first entry) and what the bot would do with
+//! it as the first message of a fresh conversation ([`Handled`]): the measure a customer sees.
 
 use std::fmt;
 
+use super::policy::{Decision, PolicyConfig, Turn, decide};
 use super::{Bot, BotError};
 use crate::knowledge::{OOS_INTENT, UtteranceTest};
 use crate::model::Embeds;
@@ -19,6 +23,23 @@ pub struct Outcome {
     pub oos_score: f32,
     /// The first FAQ entry retrieved.
     pub faq: Option<String>,
+    /// Its fused retrieval score.
+    pub score: Option<f32>,
+    /// What the bot does with the message as a conversation's first.
+    pub decision: Decision,
+}
+
+/// How the bot's decision served a test's customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// The right answer, a question back that offers the right entry, the expected hand-off,
+    /// small talk for small talk, or no answer for what the bot does not know.
+    Right,
+    /// An answer from the wrong entry, or an answer to what the bot does not know.
+    WrongAnswer,
+    /// Anything else: a miss (asked to rephrase, handed off or a wrong choice offered when an
+    /// answer existed, small talk taken for a question).
+    Missed,
 }
 
 impl Outcome {
@@ -36,13 +57,39 @@ impl Outcome {
     pub fn passed(&self) -> bool {
         self.intent_ok() && self.faq_ok()
     }
+
+    /// How the decision served the customer (see [`Handled`]); `action` is the expected
+    /// intent's action in the knowledge base (`None` for `oos` or an unknown intent).
+    pub fn handled(&self, action: Option<crate::knowledge::Action>) -> Handled {
+        use crate::knowledge::Action;
+        let expected_faq = self.test.faq.as_deref();
+        match (&self.decision, expected_faq) {
+            (Decision::Answer { faq_id }, Some(want)) if faq_id == want => Handled::Right,
+            (Decision::Answer { .. }, _) => Handled::WrongAnswer,
+            (Decision::Clarify { choices }, Some(want)) if choices.iter().any(|c| c == want) => {
+                Handled::Right
+            }
+            (Decision::Handoff { .. }, None) if action == Some(Action::Handoff) => Handled::Right,
+            (Decision::Reply { .. }, None)
+                if matches!(
+                    action,
+                    Some(Action::Greet | Action::Thank | Action::Goodbye)
+                ) =>
+            {
+                Handled::Right
+            }
+            // What the bot does not know: asking to rephrase (which offers a person) is right.
+            (Decision::Fallback, None) if self.test.intent == OOS_INTENT => Handled::Right,
+            _ => Handled::Missed,
+        }
+    }
 }
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "tests.yaml:{}: {:?}: expected {}{}, got {} ({:.2}, oos score {:.2}){}",
+            "tests.yaml:{}: {:?}: expected {}{}, got {} ({:.2}, oos score {:.2}){}{}, bot: {}",
             self.test.line,
             self.test.text,
             self.test.intent,
@@ -58,14 +105,27 @@ impl fmt::Display for Outcome {
                 .as_deref()
                 .map(|f| format!(" / {f}"))
                 .unwrap_or_default(),
+            self.score.map(|s| format!(" ({s:.2})")).unwrap_or_default(),
+            describe(&self.decision),
         )
     }
 }
 
-/// Runs every test through classify and retrieve.
+/// A decision in a few words.
+fn describe(decision: &Decision) -> String {
+    match decision {
+        Decision::Answer { faq_id } => format!("answer {faq_id}"),
+        Decision::Clarify { choices } => format!("clarify [{}]", choices.join(", ")),
+        Decision::Handoff { reason, queue, .. } => format!("handoff ({reason:?}) to {queue}"),
+        other => other.name().to_owned(),
+    }
+}
+
+/// Runs every test through classify, retrieve and the decision `policy`.
 pub fn run(
     bot: &Bot,
     encoder: &impl Embeds,
+    policy: &PolicyConfig,
     tests: &[UtteranceTest],
 ) -> Result<Vec<Outcome>, BotError> {
     let texts: Vec<String> = tests.iter().map(|t| t.text.clone()).collect();
@@ -75,12 +135,23 @@ pub fn run(
         .iter()
         .zip(&embeddings)
         .map(|(test, embedding)| {
+            // As many candidates as a served turn reads, so that a question back can offer them.
             let analysis = bot
-                .analyse(&test.text, embedding, 1)?
+                .analyse(&test.text, embedding, super::CANDIDATES)?
                 .ok_or_else(no_model)?;
+            let lang = crate::knowledge::language_of(&test.text);
+            let turn = Turn::from_reading(
+                &test.text,
+                &analysis.understanding,
+                &analysis.candidates,
+                bot.knowledge(),
+                lang,
+            );
+            let decision = decide(policy, &turn, &Default::default());
             let understood = analysis.understanding;
             let top = understood.intents.first();
             let faq = analysis.candidates.first().map(|c| c.entry.id.clone());
+            let score = analysis.candidates.first().map(|c| c.score);
             Ok(Outcome {
                 test: test.clone(),
                 intent: if understood.out_of_scope {
@@ -91,6 +162,8 @@ pub fn run(
                 probability: top.map_or(0.0, |i| i.probability),
                 oos_score: understood.oos_score,
                 faq,
+                score,
+                decision,
             })
         })
         .collect()

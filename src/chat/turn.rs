@@ -9,8 +9,7 @@ use crate::knowledge::{DEFAULT_QUEUE, Priority};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::storage::{Appended, NewEvent, Sender, StorageError};
 
-/// FAQ candidates the bot looks at: enough for a three-way clarification.
-pub(super) const CANDIDATES: usize = 3;
+pub(super) use crate::bot::CANDIDATES;
 
 /// What a request for a person stores as the customer's message.
 const REQUEST_HUMAN_TEXT: &str = "I'd like to talk to a person.";

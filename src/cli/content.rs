@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::bot::selftest::Handled;
 use crate::bot::{Bot, Brain};
 use crate::config::Settings;
 use crate::knowledge::{self, KnowledgeError};
-use crate::model::Encoder;
 
 pub(super) fn check(
     out: &mut impl Write,
@@ -50,13 +50,24 @@ pub(super) fn check(
     let Some(settings) = tests_with.filter(|_| !tests.is_empty()) else {
         return Ok(ExitCode::SUCCESS);
     };
-    let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
+    let encoder = settings.load_encoder()?;
     let brain = Brain::for_settings(&knowledge, &encoder, settings)?;
     let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
-    let outcomes = crate::bot::selftest::run(&bot, &encoder, &tests)?;
+    let policy = crate::bot::policy::PolicyConfig::from_settings(settings)?;
+    let outcomes = crate::bot::selftest::run(&bot, &encoder, &policy, &tests)?;
+    let action = |o: &crate::bot::selftest::Outcome| {
+        bot.knowledge().intent(&o.test.intent).map(|i| i.action)
+    };
     let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
-    for outcome in &failed {
-        writeln!(out, "FAIL {outcome}")?;
+    for outcome in &outcomes {
+        // A test the model reads right can still be served wrong (and the other way round):
+        // both are worth the editor's look.
+        let handled = outcome.handled(action(outcome));
+        if !outcome.passed() {
+            writeln!(out, "FAIL {outcome}")?;
+        } else if handled != Handled::Right {
+            writeln!(out, "SERVED {handled:?}: {outcome}")?;
+        }
     }
     let intents_ok = outcomes.iter().filter(|o| o.intent_ok()).count();
     let with_faq: Vec<_> = outcomes.iter().filter(|o| o.test.faq.is_some()).collect();
@@ -70,6 +81,18 @@ pub(super) fn check(
         outcomes.len(),
         faq_ok,
         with_faq.len()
+    )?;
+    // What the customers of these tests would have got from the bot, first message each.
+    let handled: Vec<Handled> = outcomes.iter().map(|o| o.handled(action(o))).collect();
+    let count = |h: Handled| handled.iter().filter(|x| **x == h).count();
+    writeln!(
+        out,
+        "handled right: {} of {} ({:.1}%), wrong answers: {}, missed: {}",
+        count(Handled::Right),
+        handled.len(),
+        100.0 * count(Handled::Right) as f64 / handled.len().max(1) as f64,
+        count(Handled::WrongAnswer),
+        count(Handled::Missed),
     )?;
     Ok(if failed.is_empty() {
         ExitCode::SUCCESS
@@ -100,7 +123,7 @@ pub(super) fn ask(
             dir.display()
         )?;
     }
-    let encoder = Encoder::load_with(&settings.model_dir, settings.encoder_backend)?;
+    let encoder = settings.load_encoder()?;
     let brain = Brain::for_settings(&knowledge, &encoder, settings)?;
     let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
     let embedding = encoder

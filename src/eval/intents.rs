@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::EvalError;
-use crate::model::mahalanobis::{self, Mahalanobis};
+use crate::model::gaussians::BlockGaussians;
+use crate::model::mahalanobis;
 use crate::model::oos::{self, OosMethod, Scored};
 use crate::model::{Encoder, IntentHead, TrainConfig, embed_many, features, head::Example};
 
@@ -180,7 +181,7 @@ struct Predictions {
 fn predict(
     head: &IntentHead,
     index: &oos::Neighbours,
-    maha: &Mahalanobis,
+    maha: &BlockGaussians,
     rows: &[(String, String)],
     embeddings: &[Vec<f32>],
 ) -> Result<Predictions, EvalError> {
@@ -196,7 +197,7 @@ fn predict(
             .map_err(crate::bot::BotError::from)?;
         for ((p, s), e) in probs.iter().zip(similarity).zip(chunk_e) {
             let distances = maha.distances(e);
-            let distance = maha.squash(mahalanobis::nearest(&distances));
+            let distance = maha.squashed_nearest(e, &distances);
             scored.push(Scored::new(&mahalanobis::blend(p, &distances), s).with_distance(distance));
         }
     }
@@ -244,10 +245,11 @@ pub fn run(
     let head = IntentHead::train(&examples, labels, config).map_err(crate::bot::BotError::from)?;
     let neighbours = oos::Neighbours::new(&train_emb).map_err(crate::bot::BotError::from)?;
     let train_labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
-    let maha = Mahalanobis::fit(
+    let maha = BlockGaussians::fit(
         &train_emb,
         &train_labels,
         head.labels().len(),
+        &encoder.blocks(),
         mahalanobis::DEFAULT_SHRINKAGE,
     )
     .map_err(crate::bot::BotError::from)?;

@@ -242,7 +242,7 @@ impl Intent {
 /// The language of a customer's message among those knowledge bases are written in: `zh` when
 /// it has Chinese characters (mixed "我的order" is Chinese), else `en`.
 pub fn language_of(text: &str) -> &'static str {
-    if text.chars().any(crate::model::features::is_han) {
+    if crate::model::features::is_chinese(text) {
         "zh"
     } else {
         texts::DEFAULT_LANG

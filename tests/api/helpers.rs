@@ -15,7 +15,6 @@ use std::time::Duration;
 use tandem::clock::Clock;
 use tandem::config::{LogFormat, Settings};
 use tandem::model::Encoder;
-use tandem::model::encoder::EncoderBackend;
 use tandem::startup::{Application, Provided};
 use tempfile::TempDir;
 
@@ -160,6 +159,7 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         port: 0,
         knowledge_dir: knowledge_dir.to_owned(),
         model_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"),
+        chinese_model_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/use-multilingual-v3"),
         data_dir: data_dir.to_owned(),
         cache_dir: None,
         oos_threshold: tandem::model::mahalanobis::DEFAULT_THRESHOLD,
@@ -215,10 +215,7 @@ async fn try_spawn_at(
     settings.cache_dir = Some(shared_cache_dir());
     tweak(&mut settings);
     let provided = Provided {
-        encoder: Some(shared_encoder(
-            &settings.model_dir,
-            settings.encoder_backend,
-        )?),
+        encoder: Some(shared_encoder(&settings)?),
         clock,
     };
     let clock = provided.clock.clone();
@@ -276,17 +273,22 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// The encoder for `model_dir` with `backend`, loaded once per test process: loading it reads
 /// and checks 90 MB, which every server of the suite would otherwise repeat.
-fn shared_encoder(model_dir: &Path, backend: EncoderBackend) -> anyhow::Result<Arc<Encoder>> {
-    /// Encoders loaded so far, by model folder and backend.
-    type Loaded = Mutex<HashMap<(PathBuf, String), Arc<Encoder>>>;
+fn shared_encoder(settings: &Settings) -> anyhow::Result<Arc<Encoder>> {
+    /// Encoders loaded so far, by model folders and backend.
+    type Loaded = Mutex<HashMap<(PathBuf, PathBuf, String), Arc<Encoder>>>;
     static ENCODERS: OnceLock<Loaded> = OnceLock::new();
-    let key = (model_dir.to_owned(), format!("{backend:?}"));
+    let key = (
+        settings.model_dir.clone(),
+        settings.chinese_model_dir.clone(),
+        format!("{:?}", settings.encoder_backend),
+    );
     let encoders = ENCODERS.get_or_init(Mutex::default);
     if let Some(encoder) = encoders.lock().expect("encoders lock").get(&key) {
         return Ok(Arc::clone(encoder));
     }
     // Loaded outside the lock (two tests may load it at once; one copy is kept).
-    let encoder = Arc::new(Encoder::load_with(model_dir, backend)?);
+    // The served configuration: English and Chinese models (what `Settings::load_encoder` does).
+    let encoder = Arc::new(settings.load_encoder()?);
     let mut encoders = encoders.lock().expect("encoders lock");
     Ok(Arc::clone(encoders.entry(key).or_insert(encoder)))
 }

@@ -17,6 +17,17 @@ pub fn encoder() -> &'static Encoder {
     ENCODER.get_or_init(|| Encoder::load(&model_dir()).unwrap_or_else(|e| panic!("{e}")))
 }
 
+/// The served encoder (English and Chinese models, as `Settings::load_encoder` loads them), once
+/// for the whole test binary.
+pub fn served_encoder() -> &'static Encoder {
+    static ENCODER: OnceLock<Encoder> = OnceLock::new();
+    ENCODER.get_or_init(|| {
+        Encoder::load(&model_dir())
+            .and_then(|e| e.with_chinese(&crate::usem_reference::usem_dir()))
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

@@ -9,13 +9,13 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use tandem::bot::selftest::{self, Outcome};
+use tandem::bot::selftest::{self, Handled, Outcome};
 use tandem::bot::{Bot, Brain, OosConfig};
 use tandem::knowledge::{self, OOS_INTENT};
 use tandem::model::features::cjk_share;
 use tandem::model::{TrainConfig, mahalanobis};
 
-use crate::model::encoder;
+use crate::model::served_encoder as encoder;
 
 /// Every test utterance of the sample run once through the trained bot.
 fn outcomes() -> &'static [Outcome] {
@@ -33,7 +33,8 @@ fn outcomes() -> &'static [Outcome] {
         let bot = Bot::new(knowledge)
             .expect("index")
             .with_brain(Arc::new(brain));
-        let outcomes = selftest::run(&bot, encoder(), &tests).expect("tests run");
+        let policy = tandem::bot::policy::PolicyConfig::default();
+        let outcomes = selftest::run(&bot, encoder(), &policy, &tests).expect("tests run");
         for outcome in outcomes.iter().filter(|o| !o.passed()) {
             eprintln!("FAIL {outcome}");
         }
@@ -122,4 +123,39 @@ fn out_of_scope_utterances_get_low_confidence() {
         "in-scope utterances flagged {falsely_flagged:.3}"
     );
     assert!(mean(&oos) > mean(&in_scope) + 0.1);
+}
+
+#[test]
+fn first_messages_are_served_right_in_english_and_in_chinese() {
+    // What a customer gets from the bot for each test utterance sent as the first message of a
+    // conversation: the right answer, a question back offering it, the expected hand-off or
+    // small talk, or no answer to what the bot does not know.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let knowledge = knowledge::load(&dir).expect("the sample knowledge base loads");
+    let action = |o: &Outcome| knowledge.intent(&o.test.intent).map(|i| i.action);
+    for chinese in [false, true] {
+        let outcomes: Vec<&Outcome> = outcomes()
+            .iter()
+            .filter(|o| (cjk_share(&o.test.text) > 0.5) == chinese)
+            .collect();
+        let handled: Vec<Handled> = outcomes.iter().map(|o| o.handled(action(o))).collect();
+        let right = handled.iter().filter(|h| **h == Handled::Right).count();
+        let wrong = handled
+            .iter()
+            .filter(|h| **h == Handled::WrongAnswer)
+            .count();
+        let share = right as f64 / handled.len() as f64;
+        eprintln!(
+            "{}: handled right {right} of {} ({share:.3}), wrong answers {wrong}",
+            if chinese { "Chinese" } else { "English" },
+            handled.len()
+        );
+        for (o, h) in outcomes.iter().zip(&handled) {
+            if *h != Handled::Right {
+                eprintln!("  {h:?}: {o}");
+            }
+        }
+        assert!(share >= 0.75, "handled right {share:.3}");
+        assert!(wrong <= 3, "{wrong} wrong answers");
+    }
 }

@@ -23,6 +23,7 @@
 //!   (measured with `examples/encoder_probe`: single-message p50 14.9 ms → 3.1 ms; batch-64
 //!   throughput 293 → ~620 messages/s).
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -34,6 +35,7 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use super::ModelError;
 use super::bert::Bert;
+use super::usem::{self, Usem};
 
 /// The files an encoder folder must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -61,10 +63,24 @@ enum Model {
 }
 
 /// A loaded encoder. Inference takes `&self`; share it behind an `Arc`.
+///
+/// With a Chinese model ([`Encoder::with_chinese`]) it reads each text with the model for its
+/// language: Chinese ([`features::is_chinese`](crate::features::is_chinese)) with USE
+/// multilingual, everything else with the BERT-family model. The embedding then has one block
+/// per model ([`Encoder::blocks`]): the English block for English texts and the Chinese block
+/// for Chinese ones, the other block zero. Everything downstream (the intent head, nearest
+/// examples, retrieval) works unchanged on that one vector, and an English text's embedding,
+/// and so every English figure, is exactly what it was without the Chinese model; two texts in
+/// different languages have similarity 0 (retrieval never compares them anyway).
 pub struct Encoder {
     model: Model,
     tokenizer: Tokenizer,
+    /// Width of the BERT model's embeddings (the English block).
     dim: usize,
+    /// The model for Chinese texts, when loaded.
+    chinese: Option<Usem>,
+    /// Identity of the models for cache keys ([`Encoder::fingerprint`]).
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Encoder {
@@ -72,6 +88,7 @@ impl std::fmt::Debug for Encoder {
         f.debug_struct("Encoder")
             .field("backend", &self.backend())
             .field("dim", &self.dim)
+            .field("chinese", &self.chinese.is_some())
             .finish()
     }
 }
@@ -149,7 +166,46 @@ impl Encoder {
             model,
             tokenizer,
             dim,
+            chinese: None,
+            fingerprint: crate::fingerprint(dir),
         })
+    }
+
+    /// Adds the model for Chinese texts from `dir` (USE multilingual v3: `weights.npz` and
+    /// `sp.model`, checked against its `SHA256SUMS` like the main model).
+    pub fn with_chinese(mut self, dir: &Path) -> Result<Self, ModelError> {
+        for file in usem::FILES {
+            if !dir.join(file).is_file() {
+                return Err(ModelError::Missing {
+                    dir: dir.to_owned(),
+                    file,
+                });
+            }
+        }
+        verify_checksums(dir)?;
+        self.chinese = Some(Usem::load(dir)?);
+        self.fingerprint = format!("{}\nchinese\n{}", self.fingerprint, crate::fingerprint(dir));
+        Ok(self)
+    }
+
+    /// Whether Chinese texts are read by a model of their own.
+    pub fn reads_chinese(&self) -> bool {
+        self.chinese.is_some()
+    }
+
+    /// The embedding's blocks, one per model: the English block first, then the Chinese one
+    /// when loaded.
+    pub fn blocks(&self) -> Vec<Range<usize>> {
+        match &self.chinese {
+            Some(chinese) => vec![0..self.dim, self.dim..self.dim + chinese.dim()],
+            None => std::iter::once(0..self.dim).collect(),
+        }
+    }
+
+    /// Identity of the models (their checksums), for cache keys: a cache filled by one set of
+    /// models must never answer for another.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The forward pass this encoder runs on.
@@ -160,14 +216,24 @@ impl Encoder {
         }
     }
 
-    /// Length of the embeddings.
+    /// Length of the embeddings (all blocks).
     pub fn dim(&self) -> usize {
-        self.dim
+        self.dim + self.chinese.as_ref().map_or(0, Usem::dim)
+    }
+
+    /// The Chinese model, when loaded and `text` is Chinese.
+    fn chinese_for(&self, text: &str) -> Option<&Usem> {
+        self.chinese
+            .as_ref()
+            .filter(|_| crate::features::is_chinese(text))
     }
 
     /// Number of tokens the model sees for `text` (after truncation to [`MAX_TOKENS`]), for
     /// diagnostics and benchmarks.
     pub fn token_count(&self, text: &str) -> Result<usize, ModelError> {
+        if let Some(chinese) = self.chinese_for(text) {
+            return Ok(chinese.piece_ids(&crate::features::simplified(text))?.len());
+        }
         let encoding = self
             .tokenizer
             .encode(text, true)
@@ -175,8 +241,40 @@ impl Encoder {
         Ok(encoding.get_ids().len())
     }
 
-    /// Embeds a batch of texts: one unit-length vector per text, in order.
+    /// Embeds a batch of texts: one unit-length vector per text, in order, each read by the
+    /// model for its language (see [`Encoder`]).
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let Some(chinese) = &self.chinese else {
+            return self.embed_bert(texts);
+        };
+        let (zh, en): (Vec<usize>, Vec<usize>) =
+            (0..texts.len()).partition(|&i| crate::features::is_chinese(texts[i]));
+        let total = self.dim();
+        let mut out = vec![Vec::new(); texts.len()];
+        let english: Vec<&str> = en.iter().map(|&i| texts[i]).collect();
+        for (&i, mut v) in en.iter().zip(self.embed_bert(&english)?) {
+            v.resize(total, 0.0);
+            out[i] = v;
+        }
+        if !zh.is_empty() {
+            // Traditional Chinese is read as simplified, like the n-grams and the index read
+            // it: the knowledge base's Chinese is simplified.
+            let simplified: Vec<String> = zh
+                .iter()
+                .map(|&i| crate::features::simplified(texts[i]).into_owned())
+                .collect();
+            let refs: Vec<&str> = simplified.iter().map(String::as_str).collect();
+            for (&i, v) in zh.iter().zip(chinese.embed(&refs)?) {
+                let mut row = vec![0.0; self.dim];
+                row.extend(v);
+                out[i] = row;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The BERT model's embeddings of `texts`.
+    fn embed_bert(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -271,6 +369,7 @@ fn verify_checksums(dir: &Path) -> Result<(), ModelError> {
                 dir: dir.to_owned(),
                 file: MODEL_FILES
                     .into_iter()
+                    .chain(usem::FILES)
                     .find(|f| *f == name)
                     .unwrap_or("a model file"),
                 reason: format!("sha256 of {name} is {actual}, expected {expected}"),

@@ -36,6 +36,12 @@ fn is_cjk(c: char) -> bool {
     is_han(c) || matches!(c as u32, 0x3040..=0x30ff | 0xac00..=0xd7af)
 }
 
+/// Whether `text` is read as Chinese: it has a Han character (mixed "我的order" is Chinese). The
+/// one rule for the encoder's choice of model and the knowledge base's choice of language.
+pub fn is_chinese(text: &str) -> bool {
+    text.chars().any(is_han)
+}
+
 /// Share of the letters in `text` from scripts written without spaces (CJK; 0 without letters): the
 /// English encoder reads such text poorly, so its embedding-based scores are not to be trusted.
 pub fn cjk_share(text: &str) -> f32 {

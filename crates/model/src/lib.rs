@@ -2,6 +2,7 @@
 //!
 //! - [`encoder`]: BERT-family transformer → unit-length sentence embeddings.
 //! - [`features`]: hashed word and character n-grams (for Chinese, typos, product names).
+//! - [`gaussians`]: per-language Gaussian models of the intents (out-of-scope distance).
 //! - [`head`]: the intent classifier trained on the knowledge base's examples.
 //! - [`memo`]: embeddings of texts seen before, so an edit embeds only what changed.
 //! - [`oos`]: out-of-scope scores, threshold choice, AUROC.
@@ -11,6 +12,7 @@
 mod bert;
 pub mod encoder;
 pub mod features;
+pub mod gaussians;
 pub mod head;
 pub mod mahalanobis;
 pub mod memo;
@@ -120,6 +122,7 @@ pub fn fingerprint(dir: &std::path::Path) -> String {
     }
     encoder::MODEL_FILES
         .iter()
+        .chain(&usem::FILES)
         .map(|file| {
             let meta = std::fs::metadata(dir.join(file)).ok();
             let modified = meta

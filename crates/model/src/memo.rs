@@ -20,6 +20,10 @@ pub trait Embeds {
     fn dim(&self) -> usize;
     /// The embeddings of `texts`, in their order.
     fn embed_texts(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ModelError>;
+    /// The embedding's blocks, one per language model ([`Encoder::blocks`]).
+    fn blocks(&self) -> Vec<std::ops::Range<usize>>;
+    /// Identity of the models, for cache keys ([`Encoder::fingerprint`]).
+    fn fingerprint(&self) -> &str;
 }
 
 impl Embeds for Encoder {
@@ -29,6 +33,14 @@ impl Embeds for Encoder {
 
     fn embed_texts(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {
         embed_many(self, texts)
+    }
+
+    fn blocks(&self) -> Vec<std::ops::Range<usize>> {
+        Encoder::blocks(self)
+    }
+
+    fn fingerprint(&self) -> &str {
+        Encoder::fingerprint(self)
     }
 }
 
@@ -121,6 +133,14 @@ pub struct Memoised<'a> {
 impl Embeds for Memoised<'_> {
     fn dim(&self) -> usize {
         self.encoder.dim()
+    }
+
+    fn blocks(&self) -> Vec<std::ops::Range<usize>> {
+        self.encoder.blocks()
+    }
+
+    fn fingerprint(&self) -> &str {
+        self.encoder.fingerprint()
     }
 
     fn embed_texts(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {
