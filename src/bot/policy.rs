@@ -11,7 +11,8 @@
 //!    (`human_request` → customer request, any other intent → intent, but only when the
 //!    message is in scope);
 //! 2. the message shows frustration → handoff (frustration);
-//! 3. the top intent is confident and is small talk with a reply (greet, thank, goodbye) →
+//! 3. the top intent is confident and declines (chit-chat, in or out of scope) or is small
+//!    talk in scope with a reply (greet, thank, goodbye) →
 //!    [`Decision::Reply`];
 //! 4. the message repeats the previous one (by embedding similarity) → handoff (repeated
 //!    message): the customer is telling us the last reply did not help;
@@ -234,6 +235,9 @@ pub fn decide(config: &PolicyConfig, turn: &Turn, memory: &Memory) -> Decision {
         let queue = confident.map_or_else(|| DEFAULT_QUEUE.to_owned(), |i| i.queue.clone());
         return handoff(HandoffReason::Frustration, queue, Priority::High);
     }
+    if let Some(decline) = declined(config, turn, confident) {
+        return decline;
+    }
     if let Some(intent) = confident.filter(|i| is_small_talk(i.action) && !turn.out_of_scope)
         && let Some(text) = &intent.reply
     {
@@ -336,6 +340,29 @@ fn is_small_talk(action: Action) -> bool {
     matches!(action, Action::Greet | Action::Thank | Action::Goodbye)
 }
 
+/// The reply of a confident decline intent: chit-chat is out of scope by nature, so the
+/// out-of-scope flag does not stop it (it is what the intent recognises). Never when an FAQ
+/// entry answers the message well: a real question that looks like chit-chat ("will it rain
+/// on my delivery day?") is better answered than declined.
+fn declined(
+    config: &PolicyConfig,
+    turn: &Turn,
+    confident: Option<&IntentGuess>,
+) -> Option<Decision> {
+    let answerable = turn
+        .candidates
+        .first()
+        .is_some_and(|c| c.score >= config.min_answer_score);
+    let intent = confident.filter(|i| i.action == Action::Decline)?;
+    if answerable {
+        return None;
+    }
+    Some(Decision::Reply {
+        text: intent.reply.clone()?,
+        closing: false,
+    })
+}
+
 fn handoff(reason: HandoffReason, queue: String, priority: Priority) -> Decision {
     Decision::Handoff {
         reason,
@@ -357,6 +384,9 @@ fn miss(config: &PolicyConfig, memory: &Memory) -> Decision {
     }
 }
 
+#[cfg(test)]
+#[path = "policy_scope_tests.rs"]
+mod scope_tests;
 #[cfg(test)]
 #[path = "policy_tests.rs"]
 mod tests;

@@ -27,6 +27,9 @@ pub struct Outcome {
     pub score: Option<f32>,
     /// What the bot does with the message as a conversation's first.
     pub decision: Decision,
+    /// Whether the top intent is a decline intent (chit-chat the bot recognises as out of
+    /// scope); `intent` then says `oos`.
+    pub declined: bool,
 }
 
 /// How the bot's decision served a test's customer.
@@ -78,8 +81,12 @@ impl Outcome {
             {
                 Handled::Right
             }
-            // What the bot does not know: asking to rephrase (which offers a person) is right.
+            // What the bot does not know: asking to rephrase (which offers a person) is right,
+            // and so is declining politely what it is not for (a decline intent's reply).
             (Decision::Fallback, None) if self.test.intent == OOS_INTENT => Handled::Right,
+            (Decision::Reply { .. }, None) if self.declined && self.test.intent == OOS_INTENT => {
+                Handled::Right
+            }
             _ => Handled::Missed,
         }
     }
@@ -150,11 +157,14 @@ pub fn run(
             let decision = decide(policy, &turn, &Default::default());
             let understood = analysis.understanding;
             let top = understood.intents.first();
+            let declined = top
+                .and_then(|t| bot.knowledge().intent(&t.name))
+                .is_some_and(|i| i.action == crate::knowledge::Action::Decline);
             let faq = analysis.candidates.first().map(|c| c.entry.id.clone());
             let score = analysis.candidates.first().map(|c| c.score);
             Ok(Outcome {
                 test: test.clone(),
-                intent: if understood.out_of_scope {
+                intent: if understood.out_of_scope || declined {
                     OOS_INTENT.to_owned()
                 } else {
                     top.map(|i| i.name.clone()).unwrap_or_default()
@@ -164,6 +174,7 @@ pub fn run(
                 faq,
                 score,
                 decision,
+                declined,
             })
         })
         .collect()

@@ -80,17 +80,22 @@ pub enum Action {
     Thank,
     /// Say goodbye and close.
     Goodbye,
+    /// Politely decline what the bot is not for (a joke, the weather, chit-chat) with the
+    /// intent's reply and offer what it can help with: a kind of out-of-scope message the bot
+    /// recognises, so it is neither a miss nor a reason to hand off.
+    Decline,
     /// Hand the conversation to a human queue.
     Handoff,
 }
 
 impl Action {
     /// Every action, with the name editors write.
-    pub const ALL: [(&'static str, Action); 5] = [
+    pub const ALL: [(&'static str, Action); 6] = [
         ("answer", Action::Answer),
         ("greet", Action::Greet),
         ("thank", Action::Thank),
         ("goodbye", Action::Goodbye),
+        ("decline", Action::Decline),
         ("handoff", Action::Handoff),
     ];
 }

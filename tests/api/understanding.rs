@@ -159,3 +159,69 @@ fn first_messages_are_served_right_in_english_and_in_chinese() {
         assert!(wrong <= 3, "{wrong} wrong answers");
     }
 }
+
+#[tokio::test]
+async fn chit_chat_is_declined_politely_in_both_languages_and_never_handed_off() {
+    // Held-out chit-chat (none of it among the sample's examples), each message twice in a
+    // conversation of its own: most of it is declined both times in the customer's language
+    // (never a hand-off, as two misses would be), and a real question is still answered.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let app = crate::helpers::try_spawn_app_with(&dir)
+        .await
+        .expect("server starts");
+    app.wait_for_model().await.expect("the model trains");
+    let english = [
+        "know any good knock-knock jokes?",
+        "who won the football last night",
+        "will it be sunny in london on saturday",
+        "what's your favourite film",
+        "can you write me a haiku",
+        "how tall is mount everest",
+    ];
+    let chinese = [
+        "给我讲一个好笑的故事",
+        "后天的天气预报怎么样",
+        "你喜欢看什么电影",
+        "帮我写一首关于秋天的诗",
+        "珠穆朗玛峰有多高",
+        "你是男的还是女的",
+    ];
+    for (texts, decline, question, entry) in [
+        (
+            english,
+            "not much use for that",
+            "how do i track my order",
+            "track-order",
+        ),
+        (chinese, "这个我帮不上忙", "怎么查物流", "track-order-zh"),
+    ] {
+        let mut declined = 0;
+        for text in texts {
+            // Twice in a fresh conversation: a declined message is no miss, so the second
+            // is declined again rather than handed off as a second miss.
+            let mut customer = crate::customer::Customer::connect(&app).await;
+            customer.hello(None).await;
+            let (_, first) = customer.ask("c1", text).await;
+            let (_, second) = customer.ask("c2", text).await;
+            let said = |reply: &serde_json::Value| {
+                reply["type"] == "answer"
+                    && reply["text"].as_str().is_some_and(|t| t.contains(decline))
+            };
+            if said(&first) && said(&second) {
+                declined += 1;
+            } else {
+                eprintln!("not declined: {text:?} got {first} then {second}");
+            }
+        }
+        eprintln!("declined {declined} of {}", texts.len());
+        assert!(
+            declined * 3 >= texts.len() * 2,
+            "declined {declined} of {}",
+            texts.len()
+        );
+        let mut customer = crate::customer::Customer::connect(&app).await;
+        customer.hello(None).await;
+        let (_, answer) = customer.ask("q", question).await;
+        assert_eq!(answer["faq_id"], entry, "{answer}");
+    }
+}
