@@ -57,6 +57,10 @@ pub enum Command {
         /// test fails.
         #[arg(long)]
         run_tests: bool,
+        /// Run this file's tests (the format of tests.yaml) instead of the folder's own, as
+        /// with --run-tests: for probes kept outside the knowledge base.
+        #[arg(long, value_name = "FILE")]
+        tests: Option<PathBuf>,
     },
     /// Ask the knowledge base a question and print the top matches with their scores.
     Ask {
@@ -185,9 +189,14 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             drop(out);
             serve(settings)?;
         }
-        Command::Check { dir, run_tests } => {
+        Command::Check {
+            dir,
+            run_tests,
+            tests,
+        } => {
             let dir = dir.unwrap_or_else(|| settings.knowledge_dir.clone());
-            return content::check(&mut out, &dir, run_tests.then_some(&settings));
+            let run = run_tests || tests.is_some();
+            return content::check(&mut out, &dir, tests.as_deref(), run.then_some(&settings));
         }
         Command::Ask { text, limit } => content::ask(&mut out, &settings, &text, limit)?,
         Command::Agents(command) => agents::run(&mut out, &settings, command)?,

@@ -14,6 +14,7 @@ use crate::knowledge::{self, KnowledgeError};
 pub(super) fn check(
     out: &mut impl Write,
     dir: &Path,
+    tests_file: Option<&Path>,
     tests_with: Option<&Settings>,
 ) -> anyhow::Result<ExitCode> {
     let knowledge = match knowledge::load(dir) {
@@ -27,7 +28,11 @@ pub(super) fn check(
         }
         Err(e) => return Err(e.into()),
     };
-    let tests = match knowledge::read_tests(dir, &knowledge) {
+    let read = match tests_file {
+        Some(file) => knowledge::read_tests_at(file, &knowledge),
+        None => knowledge::read_tests(dir, &knowledge),
+    };
+    let tests = match read {
         Ok(tests) => tests,
         Err(problems) => {
             for problem in &problems {

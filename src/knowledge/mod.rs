@@ -33,7 +33,7 @@ pub use import::{ImportError, ImportReport, import_file};
 pub use index::{FaqIndex, IndexError, SearchHit};
 pub use queues::{Hours, SlaTarget};
 pub use render::{markdown_to_plain_text, markdown_to_safe_html};
-pub use tests_file::{OOS_INTENT, TESTS_FILE, UtteranceTest, read_tests};
+pub use tests_file::{OOS_INTENT, TESTS_FILE, UtteranceTest, read_tests, read_tests_at};
 pub use texts::{BotTexts, Text};
 
 /// Name of the intents file inside a knowledge folder.

@@ -50,7 +50,16 @@ struct RawTest {
 
 /// Reads `dir/tests.yaml` (none when absent) and checks its references against `knowledge`.
 pub fn read_tests(dir: &Path, knowledge: &Knowledge) -> Result<Vec<UtteranceTest>, Vec<Problem>> {
-    let path = dir.join(TESTS_FILE);
+    read_tests_at(&dir.join(TESTS_FILE), knowledge)
+}
+
+/// [`read_tests`] from a tests file anywhere (a probe kept outside the knowledge base); a
+/// missing file is no tests.
+pub fn read_tests_at(
+    path: &Path,
+    knowledge: &Knowledge,
+) -> Result<Vec<UtteranceTest>, Vec<Problem>> {
+    let path = path.to_owned();
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
