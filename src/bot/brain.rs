@@ -250,8 +250,7 @@ impl Brain {
         };
         let (probs, distance) = match &self.gaussian {
             Some(g) => {
-                let distances = g.distances(embedding);
-                let distance = g.squashed_nearest(embedding, &distances);
+                let (distances, distance) = g.distances(embedding);
                 (mahalanobis::blend(&probs, &distances), distance)
             }
             None => (probs, 0.0),

@@ -350,11 +350,11 @@ fn declined(
     turn: &Turn,
     confident: Option<&IntentGuess>,
 ) -> Option<Decision> {
+    let intent = confident.filter(|i| i.action == Action::Decline)?;
     let answerable = turn
         .candidates
         .first()
         .is_some_and(|c| c.score >= config.min_answer_score);
-    let intent = confident.filter(|i| i.action == Action::Decline)?;
     if answerable {
         return None;
     }

@@ -7,7 +7,7 @@ use std::fmt;
 
 use super::policy::{Decision, PolicyConfig, Turn, decide};
 use super::{Bot, BotError};
-use crate::knowledge::{OOS_INTENT, UtteranceTest};
+use crate::knowledge::{Action, OOS_INTENT, UtteranceTest};
 use crate::model::Embeds;
 
 /// The outcome of one test.
@@ -27,6 +27,8 @@ pub struct Outcome {
     pub score: Option<f32>,
     /// What the bot does with the message as a conversation's first.
     pub decision: Decision,
+    /// The expected intent's action in the knowledge base (`None` for `oos`).
+    pub expected_action: Option<Action>,
     /// Whether the top intent is a decline intent (chit-chat the bot recognises as out of
     /// scope); `intent` then says `oos`.
     pub declined: bool,
@@ -61,10 +63,9 @@ impl Outcome {
         self.intent_ok() && self.faq_ok()
     }
 
-    /// How the decision served the customer (see [`Handled`]); `action` is the expected
-    /// intent's action in the knowledge base (`None` for `oos` or an unknown intent).
-    pub fn handled(&self, action: Option<crate::knowledge::Action>) -> Handled {
-        use crate::knowledge::Action;
+    /// How the decision served the customer (see [`Handled`]).
+    pub fn handled(&self) -> Handled {
+        let action = self.expected_action;
         let expected_faq = self.test.faq.as_deref();
         match (&self.decision, expected_faq) {
             (Decision::Answer { faq_id }, Some(want)) if faq_id == want => Handled::Right,
@@ -159,7 +160,7 @@ pub fn run(
             let top = understood.intents.first();
             let declined = top
                 .and_then(|t| bot.knowledge().intent(&t.name))
-                .is_some_and(|i| i.action == crate::knowledge::Action::Decline);
+                .is_some_and(|i| i.action == Action::Decline);
             let faq = analysis.candidates.first().map(|c| c.entry.id.clone());
             let score = analysis.candidates.first().map(|c| c.score);
             Ok(Outcome {
@@ -174,6 +175,7 @@ pub fn run(
                 faq,
                 score,
                 decision,
+                expected_action: bot.knowledge().intent(&test.intent).map(|i| i.action),
                 declined,
             })
         })

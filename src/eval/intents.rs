@@ -196,8 +196,7 @@ fn predict(
             .max_similarity(chunk_e)
             .map_err(crate::bot::BotError::from)?;
         for ((p, s), e) in probs.iter().zip(similarity).zip(chunk_e) {
-            let distances = maha.distances(e);
-            let distance = maha.squashed_nearest(e, &distances);
+            let (distances, distance) = maha.distances(e);
             scored.push(Scored::new(&mahalanobis::blend(p, &distances), s).with_distance(distance));
         }
     }

@@ -371,27 +371,25 @@ fn config_file_is_read_and_environment_overrides_it() {
 
 #[test]
 fn check_runs_a_probe_file_and_says_how_each_first_message_was_served() {
-    // What was tried: a probe outside the knowledge folder with one answerable question, one
-    // greeting, and one test that names an entry that does not exist.
+    // What was tried: a probe outside the knowledge folder with one answerable question and one
+    // greeting, then one that names an entry that does not exist.
     let dir = tempfile::tempdir().expect("temp dir");
     let data = tempfile::tempdir().expect("data dir");
     let probe = dir.path().join("probe.yaml");
-    std::fs::write(
-        &probe,
+    let data_env = data.path().to_string_lossy().into_owned();
+    let check = |tests: &str| {
+        std::fs::write(&probe, tests).expect("write probe");
+        let probe = probe.to_str().expect("utf-8 path");
+        tandem_in(
+            Path::new(env!("CARGO_MANIFEST_DIR")),
+            &["check", "tests/fixtures/knowledge", "--tests", probe],
+            &[("TANDEM_DATA_DIR", &data_env)],
+        )
+    };
+
+    let output = check(
         "tests:\n  - text: \"how much do you charge for delivery\"\n    intent: shipping\n    \
          faq: shipping-cost\n  - text: \"hey there\"\n    intent: greeting\n",
-    )
-    .expect("write probe");
-    let data_env = data.path().to_string_lossy().into_owned();
-    let output = tandem_in(
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-        &[
-            "check",
-            "tests/fixtures/knowledge",
-            "--tests",
-            probe.to_str().expect("utf-8 path"),
-        ],
-        &[("TANDEM_DATA_DIR", &data_env)],
     );
     let text = stdout(&output);
     assert!(text.contains("tests: 2 of 2 passed"), "{text}");
@@ -401,21 +399,8 @@ fn check_runs_a_probe_file_and_says_how_each_first_message_was_served() {
     );
     assert!(output.status.success(), "{text}");
 
-    std::fs::write(
-        &probe,
-        "tests:\n  - text: \"hello\"\n    intent: greeting\n    faq: no-such-entry\n",
-    )
-    .expect("write probe");
-    let output = tandem_in(
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-        &[
-            "check",
-            "tests/fixtures/knowledge",
-            "--tests",
-            probe.to_str().expect("utf-8"),
-        ],
-        &[("TANDEM_DATA_DIR", &data_env)],
-    );
+    let output =
+        check("tests:\n  - text: \"hello\"\n    intent: greeting\n    faq: no-such-entry\n");
     let text = stdout(&output);
     assert!(!output.status.success(), "{text}");
     assert!(text.contains("no-such-entry"), "{text}");

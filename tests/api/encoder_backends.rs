@@ -9,7 +9,7 @@ use crate::model::model_dir;
 
 /// Varied texts: one word, chat messages, long paragraphs, Chinese, mixed scripts, emoji, and
 /// one paste longer than the 128-token cap (so truncation is exercised).
-fn texts() -> Vec<String> {
+pub fn texts() -> Vec<String> {
     let long_paste = "I ordered a set of kitchen knives and a cutting board on the first of the \
                       month. The knives arrived but the board did not, and the tracking page \
                       says delivered. "

@@ -33,16 +33,15 @@ pub struct BlockGaussians {
     parts: Vec<Part>,
 }
 
-/// The block `x` lives in: the first whose entries are not all zero (the first for a zero
-/// vector).
+/// Whether `x` lives in `block`: its entries there are not all zero.
+fn lives_in(x: &[f32], block: &Range<usize>) -> bool {
+    x.get(block.clone())
+        .is_some_and(|s| s.iter().any(|v| *v != 0.0))
+}
+
+/// The block `x` lives in: the first where it is not zero (the first for a zero vector).
 fn block_of(x: &[f32], blocks: &[Range<usize>]) -> usize {
-    blocks
-        .iter()
-        .position(|r| {
-            x.get(r.clone())
-                .is_some_and(|s| s.iter().any(|v| *v != 0.0))
-        })
-        .unwrap_or(0)
+    blocks.iter().position(|r| lives_in(x, r)).unwrap_or(0)
 }
 
 impl BlockGaussians {
@@ -95,37 +94,28 @@ impl BlockGaussians {
     fn part_for(&self, x: &[f32]) -> Option<&Part> {
         self.parts
             .iter()
-            .find(|p| {
-                x.get(p.range.clone())
-                    .is_some_and(|s| s.iter().any(|v| *v != 0.0))
-            })
+            .find(|p| lives_in(x, &p.range))
             .or(self.parts.first())
     }
 
     /// Squared Mahalanobis distance from `x` to every intent, in label order, within `x`'s
-    /// block (infinite for intents without examples there).
-    pub fn distances(&self, x: &[f32]) -> Vec<f32> {
+    /// block (infinite for intents without examples there); and the distance to the nearest
+    /// squashed into [0, 1) with that block's scale (1 without a model).
+    pub fn distances(&self, x: &[f32]) -> (Vec<f32>, f32) {
         let mut out = vec![f32::INFINITY; self.classes];
-        let Some(part) = self.part_for(x) else {
-            return out;
-        };
-        let Some(slice) = x.get(part.range.clone()) else {
-            return out;
+        let Some((part, slice)) = self
+            .part_for(x)
+            .and_then(|p| Some((p, x.get(p.range.clone())?)))
+        else {
+            return (out, 1.0);
         };
         for (&label, d) in part.classes.iter().zip(part.model.distances(slice)) {
             if let Some(slot) = out.get_mut(label) {
                 *slot = d;
             }
         }
-        out
-    }
-
-    /// The distance to the nearest intent squashed into [0, 1) with the scale of `x`'s block.
-    pub fn squashed_nearest(&self, x: &[f32], distances: &[f32]) -> f32 {
-        match self.part_for(x) {
-            Some(part) => part.model.squash(nearest(distances)),
-            None => 1.0,
-        }
+        let squashed = part.model.squash(nearest(&out));
+        (out, squashed)
     }
 
     /// The fitted state as named flat vectors, for caching.
@@ -196,9 +186,10 @@ mod tests {
         let blocks = [0..2, 2..4];
         let g = BlockGaussians::fit(&embeddings, &labels, 2, &blocks, 0.1).expect("fit");
 
-        let english = g.distances(&e(1.0, 0.0));
+        let (english, _) = g.distances(&e(1.0, 0.0));
         assert!(english[0] < english[1], "{english:?}");
-        let chinese = g.distances(&z(1.0, 0.0));
+        let (chinese, squashed) = g.distances(&z(1.0, 0.0));
+        assert!((0.0..1.0).contains(&squashed), "{squashed}");
         assert!(
             chinese[0].is_finite() && chinese[1].is_infinite(),
             "{chinese:?}"
@@ -212,7 +203,7 @@ mod tests {
                 .map(|(_, v)| v.clone())
         })
         .expect("round trip");
-        assert_eq!(back.distances(&z(1.0, 0.0)), chinese);
-        assert_eq!(back.distances(&e(1.0, 0.0)), english);
+        assert_eq!(back.distances(&z(1.0, 0.0)).0, chinese);
+        assert_eq!(back.distances(&e(1.0, 0.0)).0, english);
     }
 }
