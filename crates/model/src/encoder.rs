@@ -77,8 +77,9 @@ pub struct Encoder {
     tokenizer: Tokenizer,
     /// Width of the BERT model's embeddings (the English block).
     dim: usize,
-    /// The model for Chinese texts, when loaded.
-    chinese: Option<Usem>,
+    /// The model for Chinese texts, when loaded (shared with a fine-tuned copy of this encoder,
+    /// [`Encoder::with_chinese_of`]).
+    chinese: Option<std::sync::Arc<Usem>>,
     /// Identity of the models for cache keys ([`Encoder::fingerprint`]).
     fingerprint: String,
 }
@@ -183,9 +184,23 @@ impl Encoder {
             }
         }
         verify_checksums(dir)?;
-        self.chinese = Some(Usem::load(dir)?);
+        self.chinese = Some(std::sync::Arc::new(Usem::load(dir)?));
         self.fingerprint = format!("{}\nchinese\n{}", self.fingerprint, crate::fingerprint(dir));
         Ok(self)
+    }
+
+    /// Adds `other`'s Chinese model (shared, not loaded again): a fine-tuned copy of the
+    /// English model reads Chinese as the encoder it was tuned from.
+    pub fn with_chinese_of(mut self, other: &Encoder) -> Self {
+        if let Some(chinese) = &other.chinese {
+            self.chinese = Some(std::sync::Arc::clone(chinese));
+            let suffix = other
+                .fingerprint
+                .split_once("\nchinese\n")
+                .map_or("", |(_, s)| s);
+            self.fingerprint = format!("{}\nchinese\n{suffix}", self.fingerprint);
+        }
+        self
     }
 
     /// Whether Chinese texts are read by a model of their own.
@@ -218,13 +233,13 @@ impl Encoder {
 
     /// Length of the embeddings (all blocks).
     pub fn dim(&self) -> usize {
-        self.dim + self.chinese.as_ref().map_or(0, Usem::dim)
+        self.dim + self.chinese.as_deref().map_or(0, Usem::dim)
     }
 
     /// The Chinese model, when loaded and `text` is Chinese.
     fn chinese_for(&self, text: &str) -> Option<&Usem> {
         self.chinese
-            .as_ref()
+            .as_deref()
             .filter(|_| crate::features::is_chinese(text))
     }
 

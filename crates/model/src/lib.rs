@@ -7,6 +7,7 @@
 //! - [`memo`]: embeddings of texts seen before, so an edit embeds only what changed.
 //! - [`oos`]: out-of-scope scores, threshold choice, AUROC.
 //! - [`usem`]: Universal Sentence Encoder Multilingual v3, the encoder that reads Chinese.
+//! - [`tune`]: fine-tuning the encoder on a knowledge base's phrasings (candle autograd).
 //! - [`worker`]: the inference thread that batches concurrent requests.
 
 mod bert;
@@ -17,6 +18,7 @@ pub mod head;
 pub mod mahalanobis;
 pub mod memo;
 pub mod oos;
+pub mod tune;
 pub mod usem;
 pub mod worker;
 

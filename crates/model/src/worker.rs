@@ -7,6 +7,11 @@
 //! pass: under load, one pass over 32 messages costs far less than 32 passes over one. The
 //! channel is bounded: when `queue` texts are already waiting, [`Embedder::embed`] fails at once
 //! with [`ModelError::Busy`] instead of letting latency grow without limit.
+//!
+//! Each request names the encoder it wants ([`Embedder::embed_with`]): when a fine-tuned
+//! encoder replaces the serving one, a turn that started with the old bot embeds with the old
+//! encoder, so a message's embedding always matches the brain that reads it. A batch that mixes
+//! the two (only during the swap) runs one pass per encoder.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
@@ -43,6 +48,7 @@ impl Default for BatchConfig {
 
 struct Job {
     text: String,
+    encoder: Arc<Encoder>,
     reply: oneshot::Sender<Result<Vec<f32>, Arc<ModelError>>>,
 }
 
@@ -64,10 +70,9 @@ impl Embedder {
     /// Starts the inference thread.
     pub fn spawn(encoder: Arc<Encoder>, config: BatchConfig) -> Result<Self, ModelError> {
         let (jobs, queue) = sync_channel(config.queue.max(1));
-        let worker = Arc::clone(&encoder);
         std::thread::Builder::new()
             .name("tandem-inference".into())
-            .spawn(move || run(&worker, &queue, config))
+            .spawn(move || run(&queue, config))
             .map_err(|source| ModelError::Io {
                 path: "inference thread".into(),
                 source,
@@ -80,11 +85,23 @@ impl Embedder {
         &self.encoder
     }
 
-    /// Embeds one text, batched with whatever else is waiting.
+    /// Embeds one text with the encoder the worker started with, batched with whatever else
+    /// is waiting.
     pub async fn embed(&self, text: &str) -> Result<Vec<f32>, ModelError> {
+        self.embed_with(&self.encoder, text).await
+    }
+
+    /// Embeds one text with `encoder` (a fine-tuned one, say), batched with whatever else is
+    /// waiting.
+    pub async fn embed_with(
+        &self,
+        encoder: &Arc<Encoder>,
+        text: &str,
+    ) -> Result<Vec<f32>, ModelError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             text: text.to_owned(),
+            encoder: Arc::clone(encoder),
             reply,
         };
         match self.jobs.try_send(job) {
@@ -100,7 +117,7 @@ impl Embedder {
     }
 }
 
-fn run(encoder: &Encoder, queue: &Receiver<Job>, config: BatchConfig) {
+fn run(queue: &Receiver<Job>, config: BatchConfig) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < config.max_batch {
@@ -117,20 +134,32 @@ fn run(encoder: &Encoder, queue: &Receiver<Job>, config: BatchConfig) {
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
-        let texts: Vec<&str> = batch.iter().map(|j| j.text.as_str()).collect();
-        match encoder.embed(&texts) {
-            Ok(embeddings) => {
-                for (job, embedding) in batch.into_iter().zip(embeddings) {
-                    // The caller may have gone away (client disconnected); nothing to do.
-                    let _ = job.reply.send(Ok(embedding));
-                }
+        while !batch.is_empty() {
+            let encoder = Arc::clone(&batch[0].encoder);
+            let (same, rest): (Vec<Job>, Vec<Job>) = batch
+                .into_iter()
+                .partition(|j| Arc::ptr_eq(&j.encoder, &encoder));
+            embed_batch(&encoder, same);
+            batch = rest;
+        }
+    }
+}
+
+/// One forward pass over `batch`, every job answered.
+fn embed_batch(encoder: &Encoder, batch: Vec<Job>) {
+    let texts: Vec<&str> = batch.iter().map(|j| j.text.as_str()).collect();
+    match encoder.embed(&texts) {
+        Ok(embeddings) => {
+            for (job, embedding) in batch.into_iter().zip(embeddings) {
+                // The caller may have gone away (client disconnected); nothing to do.
+                let _ = job.reply.send(Ok(embedding));
             }
-            Err(e) => {
-                tracing::error!(error = %e, batch = texts.len(), "inference failed");
-                let shared = Arc::new(e);
-                for job in batch {
-                    let _ = job.reply.send(Err(Arc::clone(&shared)));
-                }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, batch = texts.len(), "inference failed");
+            let shared = Arc::new(e);
+            for job in batch {
+                let _ = job.reply.send(Err(Arc::clone(&shared)));
             }
         }
     }

@@ -1,0 +1,330 @@
+//! Fine-tuning the BERT-family sentence encoder on a knowledge base's own phrasings, with
+//! candle's autograd on the CPU.
+//!
+//! The frozen encoder puts "where's my parcel" and "track my order" close only as far as its
+//! general training taught it; a few epochs on the knowledge base's labelled texts (intent
+//! examples, FAQ questions and alternatives, each labelled with its intent or entry) pull each
+//! label's phrasings together and push the others apart, and everything downstream (the intent
+//! head, the nearest phrasings, the out-of-scope distance) then works on the tuned embeddings.
+//!
+//! Two recipes ([`Recipe`]), both on mean-pooled, L2-normalised embeddings as served:
+//!
+//! - [`Recipe::Proxy`]: a cosine classifier (NormFace / proxy-NCA): one trainable direction per
+//!   label, initialised to the label's mean frozen embedding, logits `s · cos(text, label)`,
+//!   cross-entropy. Every text is read once per epoch.
+//! - [`Recipe::Pairs`]: in-batch negatives (MultipleNegativesRanking, as sentence-transformers
+//!   and SetFit use): each step takes two texts of each of `batch` different labels and asks
+//!   each text to pick its partner among all the others, both ways.
+//!
+//! Which one serves is chosen by measurement on the benchmarks' valid splits (the figures are in
+//! the README; `tandem eval intents --recipe` reruns them). The word embeddings stay frozen:
+//! they are half the model's parameters, and a knowledge base's few thousand texts touch a
+//! small share of the vocabulary, so tuning them mostly overfits the words seen; the
+//! transformer layers carry what is learned.
+//!
+//! The result is a full model folder ([`Tuned::write_model`]), loaded by
+//! [`Encoder::load`](crate::Encoder::load) like the shipped one, so the fast forward pass
+//! serves the tuned weights.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use candle_core::{Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use serde::{Deserialize, Serialize};
+
+use super::ModelError;
+use super::head::Rng;
+
+mod net;
+mod plan;
+mod trainee;
+
+use plan::Plan;
+use trainee::{Trainee, label_means, pair_loss, proxy_loss};
+
+/// How the encoder is fine-tuned (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Recipe {
+    /// Cosine classifier over one trainable direction per label.
+    Proxy,
+    /// In-batch negatives over pairs of texts with the same label.
+    Pairs,
+}
+
+/// Fine-tuning hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TuneConfig {
+    /// The loss.
+    pub recipe: Recipe,
+    /// Passes over the texts.
+    pub epochs: usize,
+    /// Texts per step ([`Recipe::Proxy`]) or labels per step ([`Recipe::Pairs`], two texts
+    /// each).
+    pub batch: usize,
+    /// Peak AdamW learning rate (linear warm-up over the first tenth, linear decay after).
+    pub learning_rate: f64,
+    /// Scale of the cosine logits (inverse temperature).
+    pub scale: f64,
+    /// Longest text in tokens during training; customer phrasings are far shorter.
+    pub max_tokens: usize,
+    /// Stop after this long even if epochs remain (the weights trained so far are kept).
+    pub budget: Duration,
+    /// Seed for the order of the texts.
+    pub seed: u64,
+}
+
+impl Default for TuneConfig {
+    fn default() -> Self {
+        Self {
+            recipe: Recipe::Proxy,
+            epochs: 3,
+            batch: 32,
+            learning_rate: 5e-5,
+            scale: 20.0,
+            max_tokens: 48,
+            budget: Duration::from_secs(20 * 60),
+            seed: 0x7a6d,
+        }
+    }
+}
+
+/// Where a fine-tune is, for logs and the status endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TuneProgress {
+    /// Current epoch, from 1.
+    pub epoch: usize,
+    /// Epochs planned.
+    pub epochs: usize,
+    /// Steps done over all epochs.
+    pub step: usize,
+    /// Steps planned over all epochs.
+    pub steps: usize,
+    /// Mean loss of the last step.
+    pub loss: f32,
+    /// Time since the start.
+    pub elapsed: Duration,
+}
+
+impl TuneProgress {
+    /// Estimated time left, from the pace so far.
+    pub fn eta(&self) -> Duration {
+        if self.step == 0 {
+            return Duration::ZERO;
+        }
+        let per_step = self.elapsed.as_secs_f64() / self.step as f64;
+        Duration::from_secs_f64(per_step * self.steps.saturating_sub(self.step) as f64)
+    }
+}
+
+/// The weights after fine-tuning, all of them (frozen and trained), by parameter name.
+pub struct Tuned {
+    tensors: HashMap<String, Tensor>,
+    /// Steps actually run (fewer than planned when the budget ran out).
+    pub steps: usize,
+    /// Time the fine-tune took.
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Debug for Tuned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tuned")
+            .field("tensors", &self.tensors.len())
+            .field("steps", &self.steps)
+            .finish()
+    }
+}
+
+impl Tuned {
+    /// Writes a model folder at `out` that [`Encoder::load`](crate::Encoder::load) reads:
+    /// `base`'s config and tokenizer and the tuned `model.safetensors`. Written under a
+    /// temporary name and renamed, so a crash never leaves a half-written model behind.
+    pub fn write_model(&self, base: &Path, out: &Path) -> Result<(), ModelError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| ModelError::Io { path, source }
+        };
+        let tmp = out.with_extension("partial");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        for file in ["config.json", "tokenizer.json"] {
+            std::fs::copy(base.join(file), tmp.join(file)).map_err(io(&base.join(file)))?;
+        }
+        candle_core::safetensors::save(&self.tensors, tmp.join("model.safetensors"))?;
+        if out.exists() {
+            std::fs::remove_dir_all(out).map_err(io(out))?;
+        }
+        std::fs::rename(&tmp, out).map_err(io(out))
+    }
+}
+
+/// Learning rate at `step` of `steps`: linear warm-up over the first tenth, linear decay after.
+fn schedule(peak: f64, step: usize, steps: usize) -> f64 {
+    let warm = (steps / 10).max(1);
+    if step < warm {
+        peak * (step + 1) as f64 / warm as f64
+    } else {
+        peak * (steps - step) as f64 / (steps - warm).max(1) as f64
+    }
+}
+
+/// Embeddings of `texts` by the training forward pass over the untuned weights in `dir`: what
+/// the fine-tune starts from, for checking that pass against the served one (the two must
+/// agree, or the tune would learn a model that is not the one served).
+pub fn training_embeddings(dir: &Path, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+    let trainee = Trainee::load(dir, crate::encoder::MAX_TOKENS)?;
+    Ok(trainee.embed(texts)?.to_vec2::<f32>()?)
+}
+
+/// Fine-tunes the encoder in `dir` on `texts` labelled `0..labels`. `progress` is called after
+/// every step and stops the fine-tune by returning `false` (the answer is then `None`).
+pub fn fine_tune(
+    dir: &Path,
+    texts: &[(String, usize)],
+    labels: usize,
+    config: &TuneConfig,
+    progress: &mut dyn FnMut(&TuneProgress) -> bool,
+) -> Result<Option<Tuned>, ModelError> {
+    let start = Instant::now();
+    if labels < 2 || texts.iter().any(|(_, l)| *l >= labels) {
+        return Err(ModelError::Training(format!(
+            "fine-tuning needs texts labelled with at least 2 of {labels} labels"
+        )));
+    }
+    let trainee = Trainee::load(dir, config.max_tokens)?;
+    let mut rng = Rng::new(config.seed);
+    let batch = config.batch.max(2);
+    let plan = Plan::new(texts, labels, config.recipe, batch);
+    let steps = plan.steps_per_epoch() * config.epochs.max(1);
+
+    let mut vars = trainee.vars.clone();
+    let proxies = match config.recipe {
+        Recipe::Proxy => {
+            let init = label_means(&trainee, texts, labels)?;
+            let var = Var::from_tensor(&init)?;
+            vars.push(var.clone());
+            Some(var)
+        }
+        Recipe::Pairs => None,
+    };
+    let mut optimiser = AdamW::new(
+        vars,
+        ParamsAdamW {
+            lr: schedule(config.learning_rate, 0, steps),
+            weight_decay: 0.01,
+            ..ParamsAdamW::default()
+        },
+    )?;
+
+    let mut step = 0;
+    'epochs: for epoch in 1..=config.epochs.max(1) {
+        for batch in plan.batches(&mut rng) {
+            optimiser.set_learning_rate(schedule(config.learning_rate, step, steps));
+            let loss = match &proxies {
+                Some(proxies) => proxy_loss(&trainee, texts, &batch, proxies, config.scale)?,
+                None => pair_loss(&trainee, texts, &batch, config.scale)?,
+            };
+            optimiser.backward_step(&loss)?;
+            step += 1;
+            let report = TuneProgress {
+                epoch,
+                epochs: config.epochs.max(1),
+                step,
+                steps,
+                loss: loss.to_scalar::<f32>()?,
+                elapsed: start.elapsed(),
+            };
+            if !progress(&report) {
+                return Ok(None);
+            }
+            if start.elapsed() >= config.budget {
+                break 'epochs;
+            }
+        }
+    }
+    // The variables were updated in place; the map holds the same storage.
+    let tensors = trainee
+        .tensors
+        .iter()
+        .map(|(name, t)| Ok((name.clone(), t.detach().copy()?)))
+        .collect::<Result<HashMap<_, _>, ModelError>>()?;
+    Ok(Some(Tuned {
+        tensors,
+        steps: step,
+        elapsed: start.elapsed(),
+    }))
+}
+
+/// Fine-tuned models kept in a cache folder; older ones are removed.
+pub const KEEP_TUNED: usize = 3;
+
+/// The cache key of a fine-tune: the base model, the settings and the labelled texts.
+pub fn tune_key(base: &Path, texts: &[(String, usize)], config: &TuneConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(crate::fingerprint(base).as_bytes());
+    hasher.update(serde_json::to_string(config).unwrap_or_default().as_bytes());
+    for (text, label) in texts {
+        hasher.update(text.as_bytes());
+        hasher.update(label.to_le_bytes());
+    }
+    let digest = hasher.finalize();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The model folder fine-tuned from `base` on `texts`, under `cache`: loaded from an earlier
+/// run when one left it there (same key, [`tune_key`]), fine-tuned and written otherwise,
+/// keeping the newest [`KEEP_TUNED`]. `None` when `progress` stopped it.
+pub fn tuned_model(
+    base: &Path,
+    texts: &[(String, usize)],
+    labels: usize,
+    config: &TuneConfig,
+    cache: &Path,
+    progress: &mut dyn FnMut(&TuneProgress) -> bool,
+) -> Result<Option<PathBuf>, ModelError> {
+    let dir = cache.join(format!("tuned-{}", tune_key(base, texts, config)));
+    if dir.join("model.safetensors").is_file() {
+        // Marks it as recently used for pruning; failing to is harmless.
+        let _ =
+            std::fs::File::open(&dir).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        return Ok(Some(dir));
+    }
+    let Some(tuned) = fine_tune(base, texts, labels, config, progress)? else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(cache).map_err(|source| ModelError::Io {
+        path: cache.to_owned(),
+        source,
+    })?;
+    tuned.write_model(base, &dir)?;
+    prune(cache, &dir);
+    Ok(Some(dir))
+}
+
+/// Removes all but the newest [`KEEP_TUNED`] fine-tuned models (never `keep`) and partial
+/// folders a crash left. Best effort: a model that cannot be removed is only disk space.
+fn prune(cache: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(cache) else {
+        return;
+    };
+    let mut tuned: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("tuned-"))
+                && p != keep
+        })
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    tuned.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    for (_, path) in tuned.into_iter().skip(KEEP_TUNED - 1) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}

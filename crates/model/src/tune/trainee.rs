@@ -1,0 +1,170 @@
+//! The model being fine-tuned (the weights, with the transformer layers as variables, and a
+//! differentiable forward pass over them) and the two losses.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, IndexOp, Tensor, Var};
+use candle_transformers::models::bert::Config;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use super::net::Net;
+use crate::ModelError;
+
+/// The model being trained: the weights, with the transformer layers as variables.
+pub(super) struct Trainee {
+    config: Config,
+    tokenizer: Tokenizer,
+    pub(super) tensors: HashMap<String, Tensor>,
+    pub(super) vars: Vec<Var>,
+    hidden: usize,
+}
+
+impl Trainee {
+    pub(super) fn load(dir: &Path, max_tokens: usize) -> Result<Self, ModelError> {
+        let corrupt = |file: &'static str| {
+            let dir = dir.to_owned();
+            move |e: &dyn std::fmt::Display| ModelError::Corrupt {
+                dir,
+                file,
+                reason: e.to_string(),
+            }
+        };
+        let read = |file: &str| {
+            std::fs::read(dir.join(file)).map_err(|source| ModelError::Io {
+                path: dir.join(file),
+                source,
+            })
+        };
+        let config: Config = serde_json::from_slice(&read("config.json")?)
+            .map_err(|e| corrupt("config.json")(&e))?;
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| corrupt("tokenizer.json")(&e))?;
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            pad_id: u32::try_from(config.pad_token_id).unwrap_or(0),
+            ..PaddingParams::default()
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens.min(config.max_position_embeddings),
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| corrupt("tokenizer.json")(&e))?;
+        let mut tensors =
+            candle_core::safetensors::load_buffer(&read("model.safetensors")?, &Device::Cpu)
+                .map_err(|e| corrupt("model.safetensors")(&e))?;
+        // The transformer layers train; the embeddings stay as shipped (module documentation).
+        let mut vars = Vec::new();
+        for (name, tensor) in tensors.iter_mut() {
+            *tensor = tensor.to_dtype(DType::F32)?;
+            if name.contains("encoder.layer.") {
+                let var = Var::from_tensor(tensor)?;
+                *tensor = var.as_tensor().clone();
+                vars.push(var);
+            }
+        }
+        if vars.is_empty() {
+            return Err(corrupt("model.safetensors")(&"no encoder layers"));
+        }
+        Net::new(&tensors, &config).map_err(|e| corrupt("model.safetensors")(&e))?;
+        Ok(Self {
+            hidden: config.hidden_size,
+            config,
+            tokenizer,
+            tensors,
+            vars,
+        })
+    }
+
+    /// Mean-pooled, unit-length embeddings of `texts`, as a `[texts, hidden]` tensor that
+    /// carries gradients to the layers.
+    pub(super) fn embed(&self, texts: &[&str]) -> Result<Tensor, ModelError> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| ModelError::Tokenize(e.to_string()))?;
+        let width = encodings.first().map_or(0, |e| e.get_ids().len());
+        let mut ids = Vec::with_capacity(texts.len() * width);
+        let mut mask = Vec::with_capacity(texts.len() * width);
+        for e in &encodings {
+            ids.extend_from_slice(e.get_ids());
+            mask.extend(e.get_attention_mask().iter().map(|&m| m as f32));
+        }
+        let shape = (texts.len(), width);
+        let ids = Tensor::from_vec(ids, shape, &Device::Cpu)?;
+        let mask = Tensor::from_vec(mask, shape, &Device::Cpu)?;
+        let hidden = Net::new(&self.tensors, &self.config)?.forward(&ids, &mask)?;
+        let summed = hidden.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
+        let pooled = summed.broadcast_div(&mask.sum_keepdim(1)?)?;
+        normalise(&pooled)
+    }
+}
+
+/// Rows scaled to unit length.
+fn normalise(x: &Tensor) -> Result<Tensor, ModelError> {
+    let norm = (x.sqr()?.sum_keepdim(1)? + 1e-12)?.sqrt()?;
+    Ok(x.broadcast_div(&norm)?)
+}
+
+/// Normalised mean frozen embedding of each label: the proxies' starting directions, so the
+/// first steps refine the geometry instead of undoing a random classifier's gradients.
+pub(super) fn label_means(
+    trainee: &Trainee,
+    texts: &[(String, usize)],
+    labels: usize,
+) -> Result<Tensor, ModelError> {
+    let mut sums: Vec<Option<Tensor>> = vec![None; labels];
+    for chunk in texts.chunks(64) {
+        let refs: Vec<&str> = chunk.iter().map(|(t, _)| t.as_str()).collect();
+        let rows = trainee.embed(&refs)?.detach();
+        for (i, (_, label)) in chunk.iter().enumerate() {
+            let row = rows.i(i)?;
+            sums[*label] = Some(match sums[*label].take() {
+                Some(sum) => (sum + row)?,
+                None => row,
+            });
+        }
+    }
+    let hidden = trainee.hidden;
+    let rows = sums
+        .into_iter()
+        .map(|s| s.map_or_else(|| Tensor::zeros(hidden, DType::F32, &Device::Cpu), Ok))
+        .collect::<Result<Vec<_>, _>>()?;
+    normalise(&Tensor::stack(&rows, 0)?)
+}
+
+pub(super) fn proxy_loss(
+    trainee: &Trainee,
+    texts: &[(String, usize)],
+    batch: &[usize],
+    proxies: &Var,
+    scale: f64,
+) -> Result<Tensor, ModelError> {
+    let refs: Vec<&str> = batch.iter().map(|&i| texts[i].0.as_str()).collect();
+    let targets: Vec<u32> = batch.iter().map(|&i| texts[i].1 as u32).collect();
+    let embedded = trainee.embed(&refs)?;
+    let logits = (embedded.matmul(&normalise(proxies.as_tensor())?.t()?)? * scale)?;
+    let targets = Tensor::new(targets, &Device::Cpu)?;
+    Ok(candle_nn::loss::cross_entropy(&logits, &targets)?)
+}
+
+pub(super) fn pair_loss(
+    trainee: &Trainee,
+    texts: &[(String, usize)],
+    batch: &[usize],
+    scale: f64,
+) -> Result<Tensor, ModelError> {
+    // `batch` is anchor, partner, anchor, partner, ...: one pair per label.
+    let refs: Vec<&str> = batch.iter().map(|&i| texts[i].0.as_str()).collect();
+    let embedded = trainee.embed(&refs)?;
+    let pairs = batch.len() / 2;
+    let embedded = embedded.reshape((pairs, 2, ()))?;
+    let anchors = embedded.i((.., 0))?.contiguous()?;
+    let partners = embedded.i((.., 1))?.contiguous()?;
+    let logits = (anchors.matmul(&partners.t()?)? * scale)?;
+    let targets = Tensor::arange(0u32, pairs as u32, &Device::Cpu)?;
+    let forward = candle_nn::loss::cross_entropy(&logits, &targets)?;
+    let backward = candle_nn::loss::cross_entropy(&logits.t()?, &targets)?;
+    Ok(((forward + backward)? * 0.5)?)
+}
