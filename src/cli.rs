@@ -155,6 +155,9 @@ pub enum EvalCommand {
         /// Examples per optimiser step.
         #[arg(long)]
         batch_size: Option<usize>,
+        /// The encoder's fine-tune.
+        #[command(flatten)]
+        tune: crate::eval::tuned::TuneArgs,
     },
 }
 
@@ -218,6 +221,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             learning_rate,
             weight_decay,
             batch_size,
+            tune,
         }) => {
             let defaults = TrainConfig::default();
             let config = TrainConfig {
@@ -229,18 +233,38 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 ..defaults
             };
             let encoder = settings.load_encoder()?;
-            let report = crate::eval::intents::run(
-                &dir,
-                test_file.as_deref(),
-                Some((&settings.data_dir.join("cache"), encoder.fingerprint())),
-                &encoder,
-                &config,
-                oos_method,
-                wrong_answer_cost,
-            )
-            .with_context(|| format!("evaluating {}", dir.display()))?;
+            let evaluate = |encoder: &crate::model::Encoder| {
+                crate::eval::intents::run(
+                    &dir,
+                    test_file.as_deref(),
+                    Some((&settings.data_dir.join("cache"), encoder.fingerprint())),
+                    encoder,
+                    &config,
+                    oos_method,
+                    wrong_answer_cost,
+                )
+                .with_context(|| format!("evaluating {}", dir.display()))
+            };
+            let frozen = evaluate(&encoder)?.to_string();
             writeln!(out, "Intents on {}", dir.display())?;
-            writeln!(out, "{report}")?;
+            let tuned = match tune.config() {
+                Some(tune_config) => {
+                    let train = crate::eval::intents::train_rows(&dir)?;
+                    crate::eval::tuned::tuned_encoder(&settings, &encoder, &train, &tune_config)?
+                }
+                None => None,
+            };
+            match tuned {
+                Some((tuned, took)) => {
+                    let tuned = evaluate(&tuned)?.to_string();
+                    write!(
+                        out,
+                        "{}",
+                        crate::eval::tuned::side_by_side(&frozen, &tuned, took)
+                    )?;
+                }
+                None => writeln!(out, "{frozen}")?,
+            }
         }
         Command::Bench(BenchCommand::Model {
             single,

@@ -12,6 +12,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory};
 use serde::{Deserialize, Serialize};
 
+mod encoder;
 mod secret;
 
 pub use secret::Secret;
@@ -242,6 +243,10 @@ pub struct Settings {
     #[arg(long, global = true, env = "TANDEM_WATCH_KNOWLEDGE", default_value_t = true, action = clap::ArgAction::Set)]
     pub watch_knowledge: bool,
 
+    /// Fine-tune the encoder on the knowledge base in the background (see the README).
+    #[arg(long, global = true, env = "TANDEM_FINE_TUNE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub fine_tune: bool,
+
     /// Web sites whose pages may open customer chats (the widget), comma-separated origins such
     /// as `https://shop.example`. Empty: any site may (the log warns); the server's own pages
     /// always may.
@@ -267,26 +272,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Loads the sentence encoder: `model_dir`, plus `chinese_model_dir` for Chinese when it
-    /// is set and installed (a missing folder is a warning: an English-only deployment does
-    /// not need it; a broken one is an error, like a broken main model).
-    pub fn load_encoder(&self) -> Result<crate::model::Encoder, crate::model::ModelError> {
-        let encoder = crate::model::Encoder::load_with(&self.model_dir, self.encoder_backend)?;
-        let dir = &self.chinese_model_dir;
-        if dir.as_os_str().is_empty() {
-            return Ok(encoder);
-        }
-        if !dir.is_dir() {
-            tracing::warn!(
-                dir = %dir.display(),
-                "no Chinese model: Chinese messages are read by their wording only; {}",
-                crate::model::FETCH_HINT
-            );
-            return Ok(encoder);
-        }
-        encoder.with_chinese(dir)
-    }
-
     /// Fills in, from the config file at `path`, every setting whose value in `matches` came
     /// from its built-in default.
     pub fn merge_file(self, matches: &ArgMatches, path: &Path) -> Result<Self, ConfigError> {

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod read;
 mod reason;
 pub mod selftest;
+pub mod tuning;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -96,6 +97,9 @@ pub struct Bot {
     languages: Arc<HashSet<String>>,
     index: Arc<FaqIndex>,
     brain: Option<Arc<Brain>>,
+    /// The encoder the brain's texts were embedded with, when it is not the shipped one (a
+    /// fine-tuned copy): a message must be embedded by the same model to be compared with them.
+    encoder: Option<Arc<crate::model::Encoder>>,
 }
 
 impl Bot {
@@ -114,15 +118,43 @@ impl Bot {
             knowledge: Arc::new(knowledge),
             index: Arc::new(index),
             brain: None,
+            encoder: None,
         })
     }
 
-    /// The same bot with the model's brain.
+    /// The same bot with the model's brain (built with this bot's encoder).
     pub fn with_brain(&self, brain: Arc<Brain>) -> Self {
         Self {
             brain: Some(brain),
             ..self.clone()
         }
+    }
+
+    /// The same bot with a brain built with `encoder` (a fine-tuned copy of the shipped one).
+    pub fn with_tuned(&self, brain: Arc<Brain>, encoder: Arc<crate::model::Encoder>) -> Self {
+        Self {
+            brain: Some(brain),
+            encoder: Some(encoder),
+            ..self.clone()
+        }
+    }
+
+    /// This bot with `other`'s encoder: a new version built with the encoder serving.
+    pub fn with_encoder_of(mut self, other: &Bot) -> Self {
+        self.encoder = other.encoder.clone();
+        self
+    }
+
+    /// The encoder messages must be embedded with for this bot's brain; `None` for the shipped
+    /// one (the embedder's own).
+    pub fn encoder(&self) -> Option<&Arc<crate::model::Encoder>> {
+        self.encoder.as_ref()
+    }
+
+    /// Whether this bot serves `other`'s knowledge version (the same files loaded once; a new
+    /// brain for them does not make a new version).
+    pub fn same_version(&self, other: &Bot) -> bool {
+        Arc::ptr_eq(&self.knowledge, &other.knowledge)
     }
 
     /// The knowledge base this bot answers from.

@@ -49,7 +49,10 @@ pub async fn read<T: Send + 'static>(
     let embedding = match bot.brain() {
         Some(_) => {
             let started = Instant::now();
-            let embedding = embedder.embed(text).await?;
+            let embedding = match bot.encoder() {
+                Some(encoder) => embedder.embed_with(encoder, text).await?,
+                None => embedder.embed(text).await?,
+            };
             metrics.observe_model("embed", started.elapsed());
             Some(embedding)
         }

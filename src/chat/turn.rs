@@ -224,7 +224,11 @@ impl Chat {
             && let Some(previous) = self.previous_text.take()
         {
             // Only for repeat detection: a busy model costs the comparison, not the answer.
-            self.previous = self.app.embedder.embed(&previous).await.ok();
+            // With the bot's encoder, so the two embeddings are comparable.
+            self.previous = match bot.encoder() {
+                Some(encoder) => self.app.embedder.embed_with(encoder, &previous).await.ok(),
+                None => self.app.embedder.embed(&previous).await.ok(),
+            };
         }
         let similarity = match (&self.previous, &embedding) {
             (Some(previous), Some(embedding)) => Some(crate::model::cosine(previous, embedding)),

@@ -127,6 +127,14 @@ pub fn read_tsv(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
     Ok(rows)
 }
 
+/// The in-scope rows of `dir/train.tsv`, what the head (and the fine-tune) learn from.
+pub fn train_rows(dir: &Path) -> Result<Vec<(String, String)>, EvalError> {
+    Ok(read_tsv(&dir.join("train.tsv"))?
+        .into_iter()
+        .filter(|(_, intent)| intent != OOS)
+        .collect())
+}
+
 /// Embeds `texts`, reusing the embeddings of an earlier run when `cache_dir` holds them (keyed
 /// by the encoder's identity and the texts), so tuning the head does not re-embed every time.
 fn cached_embeddings(
@@ -218,10 +226,7 @@ pub fn run(
     method: OosMethod,
     wrong_answer_cost: f64,
 ) -> Result<IntentsReport, EvalError> {
-    let train: Vec<_> = read_tsv(&dir.join("train.tsv"))?
-        .into_iter()
-        .filter(|(_, intent)| intent != OOS)
-        .collect();
+    let train = train_rows(dir)?;
     let valid = read_tsv(&dir.join("valid.tsv"))?;
     let test = test_file.map(read_tsv).transpose()?;
 

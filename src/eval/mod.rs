@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod faq;
 pub mod intents;
+pub mod tuned;
 
 use std::time::Duration;
 

@@ -106,8 +106,9 @@ pub struct Health {
     pub faq_entries: usize,
     /// Intents known.
     pub intents: usize,
-    /// `ready` once the intent model for the knowledge serving is trained, `training` before
-    /// the first, `updating` while one for an edit trains in the background.
+    /// `ready` once the best model for the knowledge serving serves, `training` before the
+    /// first intent model, `updating` while one for an edit trains in the background,
+    /// `tuning` while the encoder's fine-tune for it runs (the version serves meanwhile).
     pub model: &'static str,
 }
 
@@ -123,6 +124,7 @@ async fn health(axum::extract::State(app): axum::extract::State<App>) -> Json<He
         model: match bot.brain().map(crate::bot::Brain::head_source) {
             None => "training",
             Some(crate::bot::HeadSource::Pending) => "updating",
+            Some(_) if app.reloader.tuning() => "tuning",
             Some(_) => "ready",
         },
     })

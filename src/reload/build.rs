@@ -37,7 +37,10 @@ pub(super) fn build(
         None => Brain::for_settings(&knowledge, encoder, settings)?,
     };
     let pending = brain.head_source() == HeadSource::Pending;
-    let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
+    // Built with the serving encoder (`encoder`), which may be a fine-tuned one.
+    let bot = Bot::new(knowledge)?
+        .with_encoder_of(serving)
+        .with_brain(std::sync::Arc::new(brain));
     let regressions = (!pending).then(|| {
         regressions(
             &passing_tests(serving, encoder, &tests),

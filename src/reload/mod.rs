@@ -14,7 +14,10 @@
 //! they run one at a time.
 
 mod build;
+mod tune;
 pub mod watch;
+
+pub use tune::TuneStatus;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -63,6 +66,8 @@ pub struct Status {
     pub regressions: Vec<String>,
     /// What the latest applied reload cost (absent before the first).
     pub last_reload: Option<ReloadCost>,
+    /// The encoder's fine-tune for the version serving.
+    pub fine_tune: TuneStatus,
 }
 
 /// What one applied reload cost: an edit re-embeds only what it changed, and retrains the
@@ -100,9 +105,13 @@ pub enum ReloadError {
 /// Reloads the knowledge base into the serving bot; one per server, shared through [`App`](crate::app::App).
 pub struct Reloader {
     bot: Arc<ArcSwap<Bot>>,
-    encoder: Arc<Encoder>,
-    /// The embeddings of the latest builds' texts, so an edit embeds only what it changed.
-    memo: Arc<Memo>,
+    /// The shipped encoder (whose Chinese model a tuned copy shares).
+    shipped: Arc<Encoder>,
+    /// The serving encoder (the shipped one, or a fine-tuned copy once one won) and the
+    /// embeddings of the latest builds' texts by it, so an edit embeds only what it changed.
+    model: Mutex<(Arc<Encoder>, Arc<Memo>)>,
+    /// Bumped by every fine-tune start; a fine-tune whose number is not the latest stops.
+    tune_generation: std::sync::atomic::AtomicU64,
     settings: Settings,
     metrics: Arc<crate::metrics::Metrics>,
     status: Mutex<Status>,
@@ -125,12 +134,18 @@ impl Reloader {
             loaded_at: now_ms(),
             faq_entries: serving.knowledge().faqs.len(),
             intents: serving.knowledge().intents.len(),
+            fine_tune: TuneStatus {
+                stage: if settings.fine_tune { "waiting" } else { "off" },
+                encoder: "shipped",
+                ..TuneStatus::default()
+            },
             ..Status::default()
         };
         Reloader {
             bot: Arc::clone(&bot),
-            encoder,
-            memo: Arc::default(),
+            shipped: Arc::clone(&encoder),
+            model: Mutex::new((encoder, Arc::default())),
+            tune_generation: Default::default(),
             settings,
             metrics,
             status: Mutex::new(status),
@@ -143,13 +158,32 @@ impl Reloader {
         self.lock().clone()
     }
 
+    /// Whether the best model for the version serving is not serving yet: its fine-tune is
+    /// still to come or running.
+    pub fn tuning(&self) -> bool {
+        self.lock().fine_tune.busy()
+    }
+
+    /// The serving encoder and its memo.
+    fn model(&self) -> (Arc<Encoder>, Arc<Memo>) {
+        let model = self.model_lock();
+        (Arc::clone(&model.0), Arc::clone(&model.1))
+    }
+
+    fn model_lock(&self) -> std::sync::MutexGuard<'_, (Arc<Encoder>, Arc<Memo>)> {
+        // Replaced whole, so a value left by a panicking thread is whole.
+        self.model
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Trains the model for the knowledge loaded at start and swaps it in (until then the bot
     /// answers with search alone).
-    pub async fn train_initial(&self) {
+    pub async fn train_initial(self: &Arc<Self>) {
         let _running = self.running.lock().await;
         let started = std::time::Instant::now();
         let current = self.bot.load_full();
-        let (encoder, memo) = (Arc::clone(&self.encoder), Arc::clone(&self.memo));
+        let (encoder, memo) = self.model();
         let settings = self.settings.clone();
         let trained = tokio::task::spawn_blocking(move || -> Result<_, ReloadError> {
             let encoder = Memoised {
@@ -167,8 +201,10 @@ impl Reloader {
         .and_then(|r| r);
         match trained {
             Ok(bot) => {
-                self.bot.store(Arc::new(bot));
+                let bot = Arc::new(bot);
+                self.bot.store(Arc::clone(&bot));
                 self.lock().status = "ok";
+                self.start_tune(bot);
                 tracing::info!(
                     ms = started.elapsed().as_millis() as u64,
                     "intent model ready"
@@ -189,9 +225,10 @@ impl Reloader {
         let _running = self.running.lock().await;
         let started = std::time::Instant::now();
         let serving = self.bot.load_full();
-        let (encoder, memo) = (Arc::clone(&self.encoder), Arc::clone(&self.memo));
+        let (encoder, memo) = self.model();
         let settings = self.settings.clone();
-        let embedded_before = self.memo.embedded();
+        let embedded_before = memo.embedded();
+        let counter = Arc::clone(&memo);
         let before = Arc::clone(&serving);
         let built = tokio::task::spawn_blocking(move || {
             let encoder = Memoised {
@@ -214,7 +251,7 @@ impl Reloader {
                 status.intents = bot.knowledge().intents.len();
                 let cost = ReloadCost {
                     ms: started.elapsed().as_millis() as u64,
-                    embedded: self.memo.embedded() - embedded_before,
+                    embedded: counter.embedded() - embedded_before,
                     intent_model: bot.brain().map_or(HeadSource::Absent, Brain::head_source),
                 };
                 self.bot.store(Arc::clone(&bot));
@@ -234,7 +271,12 @@ impl Reloader {
                 );
                 status.last_reload = Some(cost);
                 match built.regressions {
-                    Some(lost) => report_regressions(&mut status, lost),
+                    Some(lost) => {
+                        report_regressions(&mut status, lost);
+                        drop(status);
+                        self.start_tune(bot);
+                        return self.status();
+                    }
                     None => {
                         let this = Arc::clone(self);
                         tokio::spawn(async move { this.finish(bot, before, built.tests).await });
@@ -262,7 +304,7 @@ impl Reloader {
         tests: Vec<UtteranceTest>,
     ) {
         let started = std::time::Instant::now();
-        let (encoder, memo) = (Arc::clone(&self.encoder), Arc::clone(&self.memo));
+        let (encoder, memo) = self.model();
         let settings = self.settings.clone();
         let candidate = Arc::clone(&interim);
         let finished = tokio::task::spawn_blocking(move || {
@@ -297,6 +339,8 @@ impl Reloader {
             "intent model trained for the edit and swapped in"
         );
         report_regressions(&mut status, lost);
+        drop(status);
+        self.start_tune(self.bot.load_full());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Status> {
@@ -345,51 +389,4 @@ fn problems_of(error: &ReloadError, dir: &Path) -> Vec<StatusProblem> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-
-    use super::build::regressions;
-    use super::*;
-
-    fn set(items: &[(&str, &str)]) -> HashSet<(String, String)> {
-        items
-            .iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn only_tests_that_passed_before_and_fail_now_are_regressions() {
-        let before = set(&[
-            ("shipping", "how much is postage"),
-            ("returns", "send it back"),
-        ]);
-        let after = set(&[("returns", "send it back"), ("greeting", "hi")]);
-        assert_eq!(
-            regressions(&before, &after),
-            vec!["\"how much is postage\" should get shipping".to_owned()]
-        );
-        assert!(
-            regressions(&HashSet::new(), &after).is_empty(),
-            "no baseline, no regression"
-        );
-    }
-
-    #[test]
-    fn problems_are_shown_relative_to_the_knowledge_folder() {
-        let dir = Path::new("/srv/knowledge");
-        let error = ReloadError::Knowledge(KnowledgeError::Invalid(vec![Problem {
-            file: dir.join("faq/shipping.md"),
-            line: 3,
-            message: "invalid YAML".to_owned(),
-        }]));
-        assert_eq!(
-            problems_of(&error, dir),
-            vec![StatusProblem {
-                file: "faq/shipping.md".to_owned(),
-                line: 3,
-                message: "invalid YAML".to_owned()
-            }]
-        );
-    }
-}
+mod tests;

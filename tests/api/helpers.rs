@@ -177,6 +177,8 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         policy_repeat_similarity: policy.repeat_similarity,
         allowed_origins: Vec::new(),
         watch_knowledge: true,
+        // Fine-tuning is a minute of both cores: only the tests about it turn it on.
+        fine_tune: false,
         log_format: LogFormat::Pretty,
     }
 }

@@ -32,6 +32,7 @@ mod reload;
 mod restart;
 mod server_process;
 mod sighup;
+mod tune;
 mod understanding;
 mod usem_reference;
 mod widget_browser;

@@ -40,6 +40,8 @@ pub fn serve_command(data_dir: &Path, knowledge: &Path) -> Command {
         .arg(data_dir)
         .current_dir(data_dir)
         .env_remove("TANDEM_CONFIG")
+        // A minute of both cores per server; the fine-tune's own tests turn it on.
+        .env("TANDEM_FINE_TUNE", "false")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -1,0 +1,149 @@
+//! The fine-tuned encoder an evaluation compares with the frozen one, and the side-by-side
+//! printout: `tandem eval intents` and `eval faq` run the pipeline serving runs, fine-tune
+//! included, unless `--frozen` skips it.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use super::EvalError;
+use crate::config::Settings;
+use crate::model::tune::{self, TuneConfig, TuneProgress};
+use crate::model::{Encoder, features};
+
+/// A progress printer for a fine-tune on the command line: one line on stderr at most every
+/// `every`, and at the last step.
+pub fn progress_printer(every: Duration) -> impl FnMut(&TuneProgress) -> bool {
+    let mut last = Instant::now();
+    move |p: &TuneProgress| {
+        if last.elapsed() >= every || p.step == p.steps {
+            last = Instant::now();
+            let _ = writeln!(
+                std::io::stderr(),
+                "fine-tuning: epoch {}/{}, step {}/{}, loss {:.3}, {:.0} s so far, about {:.0} s left",
+                p.epoch,
+                p.epochs,
+                p.step,
+                p.steps,
+                p.loss,
+                p.elapsed.as_secs_f64(),
+                p.eta().as_secs_f64()
+            );
+        }
+        true
+    }
+}
+
+/// Labels `rows` (`(text, label name)`) with indices, leaving out the texts the tuned model does
+/// not read (Chinese texts go to the Chinese model when the encoder has one).
+pub fn labelled(rows: &[(String, String)], reads_chinese: bool) -> (Vec<(String, usize)>, usize) {
+    let mut names: Vec<&str> = Vec::new();
+    let mut texts = Vec::new();
+    for (text, name) in rows {
+        if reads_chinese && features::is_chinese(text) {
+            continue;
+        }
+        let label = match names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                names.push(name);
+                names.len() - 1
+            }
+        };
+        texts.push((text.clone(), label));
+    }
+    (texts, names.len())
+}
+
+/// The encoder fine-tuned on `rows`, cached under the data folder, with the Chinese model of
+/// `settings` beside it; `None` when there is nothing for it to learn (fewer than two labels
+/// among the texts it reads).
+pub fn tuned_encoder(
+    settings: &Settings,
+    frozen: &Encoder,
+    rows: &[(String, String)],
+    config: &TuneConfig,
+) -> Result<Option<(Encoder, Duration)>, EvalError> {
+    let (texts, labels) = labelled(rows, frozen.reads_chinese());
+    if labels < 2 {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let mut progress = progress_printer(Duration::from_secs(15));
+    let Some(dir) = tune::tuned_model(
+        &settings.model_dir,
+        &texts,
+        labels,
+        config,
+        &settings.data_dir.join("tuned"),
+        &mut progress,
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((settings.load_encoder_from(&dir)?, started.elapsed())))
+}
+
+/// Two printouts of the same report, line by line: where a line differs, the tuned value is
+/// printed beside the frozen line (what follows the two lines' common words).
+pub fn side_by_side(frozen: &str, tuned: &str, tune_time: Duration) -> String {
+    const WIDTH: usize = 46;
+    let mut out = format!(
+        "{:<WIDTH$} tuned ({:.0} s to fine-tune)\n",
+        "frozen",
+        tune_time.as_secs_f64()
+    );
+    for (a, b) in frozen.lines().zip(tuned.lines()) {
+        if a == b {
+            out.push_str(a);
+        } else {
+            let common = a
+                .char_indices()
+                .zip(b.chars())
+                .find(|((_, x), y)| x != y)
+                .map_or(a.len().min(b.len()), |((i, _), _)| i);
+            // Back to the start of the differing word.
+            let start = b[..common].rfind(' ').map_or(0, |i| i + 1);
+            out.push_str(&format!("{a:<WIDTH$} {}", &b[start..]));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The fine-tune's command-line settings, shared by the evaluation commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TuneArgs {
+    /// Skip the fine-tune: report the frozen encoder only.
+    #[arg(long)]
+    pub frozen: bool,
+    /// Fine-tuning loss.
+    #[arg(long, value_enum)]
+    pub recipe: Option<tune::Recipe>,
+    /// Fine-tuning passes over the training texts.
+    #[arg(long)]
+    pub tune_epochs: Option<usize>,
+    /// Fine-tuning peak learning rate.
+    #[arg(long)]
+    pub tune_lr: Option<f64>,
+    /// Texts (proxy) or labels (pairs) per fine-tuning step.
+    #[arg(long)]
+    pub tune_batch: Option<usize>,
+    /// Scale of the fine-tuning loss's cosine logits.
+    #[arg(long)]
+    pub tune_scale: Option<f64>,
+}
+
+impl TuneArgs {
+    /// The fine-tune settings, `None` with `--frozen`.
+    pub fn config(&self) -> Option<TuneConfig> {
+        let d = TuneConfig::default();
+        (!self.frozen).then(|| TuneConfig {
+            recipe: self.recipe.unwrap_or(d.recipe),
+            epochs: self.tune_epochs.unwrap_or(d.epochs),
+            learning_rate: self.tune_lr.unwrap_or(d.learning_rate),
+            batch: self.tune_batch.unwrap_or(d.batch),
+            scale: self.tune_scale.unwrap_or(d.scale),
+            ..d
+        })
+    }
+}
