@@ -61,6 +61,10 @@ pub enum Command {
         /// with --run-tests: for probes kept outside the knowledge base.
         #[arg(long, value_name = "FILE")]
         tests: Option<PathBuf>,
+        /// Also fine-tune the encoder as serving does (cached with serving's) and run the
+        /// tests with the encoder serving would choose, printing the frozen figures too.
+        #[arg(long)]
+        fine_tune: bool,
     },
     /// Ask the knowledge base a question and print the top matches with their scores.
     Ask {
@@ -196,10 +200,17 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             dir,
             run_tests,
             tests,
+            fine_tune,
         } => {
             let dir = dir.unwrap_or_else(|| settings.knowledge_dir.clone());
             let run = run_tests || tests.is_some();
-            return content::check(&mut out, &dir, tests.as_deref(), run.then_some(&settings));
+            return content::check(
+                &mut out,
+                &dir,
+                tests.as_deref(),
+                run.then_some(&settings),
+                fine_tune,
+            );
         }
         Command::Ask { text, limit } => content::ask(&mut out, &settings, &text, limit)?,
         Command::Agents(command) => agents::run(&mut out, &settings, command)?,

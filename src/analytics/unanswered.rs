@@ -104,7 +104,7 @@ pub fn collect(events: &[TurnEvent]) -> Vec<(String, &'static str)> {
             (Some("fallback"), _) => Some("fallback"),
             (Some("handoff"), Some("low_confidence")) => Some("low_confidence"),
             (Some("answer"), _) if event.helpful == Some(false) => Some("unhelpful"),
-            (Some("clarify"), _) => {
+            (Some("clarify" | "narrow"), _) => {
                 clarified = Some(text);
                 None
             }

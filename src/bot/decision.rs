@@ -9,6 +9,9 @@ pub enum Decision {
     Answer {
         /// The entry.
         faq_id: String,
+        /// Entries that answer the message's other questions, in the same reply
+        /// ([`super::compound`]).
+        also: Vec<String>,
     },
     /// Small talk: say this.
     Reply {
@@ -20,6 +23,13 @@ pub enum Decision {
     /// Ask which of these entries was meant.
     Clarify {
         /// Two or three FAQ entry ids, best first.
+        choices: Vec<String>,
+    },
+    /// A question back for a message whose topic is known but not what about it ("my order",
+    /// "a problem with a payment"): these entries of the topic, likeliest first. Counts as a
+    /// miss, so a customer who keeps being vague reaches a person as one who is not understood.
+    Narrow {
+        /// One to three FAQ entry ids, best first.
         choices: Vec<String>,
     },
     /// Hand the conversation to a person.
@@ -42,6 +52,7 @@ impl Decision {
             Decision::Answer { .. } => "answer",
             Decision::Reply { .. } => "reply",
             Decision::Clarify { .. } => "clarify",
+            Decision::Narrow { .. } => "narrow",
             Decision::Handoff { .. } => "handoff",
             Decision::Fallback => "fallback",
         }

@@ -24,13 +24,13 @@ impl Memory {
     /// Updates the memory with the decision just taken.
     pub fn observe(&mut self, decision: &Decision) {
         self.misses = match decision {
-            Decision::Fallback => self.misses.saturating_add(1),
+            Decision::Fallback | Decision::Narrow { .. } => self.misses.saturating_add(1),
             _ => 0,
         };
         match decision {
-            Decision::Answer { faq_id } => self.last_answer = Some(faq_id.clone()),
+            Decision::Answer { faq_id, .. } => self.last_answer = Some(faq_id.clone()),
             // "Thanks" or a garbled message between two identical answers is still a loop.
-            Decision::Reply { .. } | Decision::Fallback => {}
+            Decision::Reply { .. } | Decision::Fallback | Decision::Narrow { .. } => {}
             Decision::Clarify { .. } | Decision::Handoff { .. } => self.last_answer = None,
         }
     }
@@ -40,8 +40,12 @@ impl Memory {
         let decision = match (decision, faq_id) {
             ("answer", Some(faq_id)) => Decision::Answer {
                 faq_id: faq_id.to_owned(),
+                also: Vec::new(),
             },
             ("fallback", _) => Decision::Fallback,
+            ("narrow", _) => Decision::Narrow {
+                choices: Vec::new(),
+            },
             ("clarify", _) => Decision::Clarify {
                 choices: Vec::new(),
             },

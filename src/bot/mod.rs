@@ -13,6 +13,7 @@
 //! `Bot` that is swapped in, so a request never sees half of an update.
 
 pub mod brain;
+pub mod compound;
 pub mod frustration;
 pub mod memory;
 pub mod policy;
@@ -20,6 +21,7 @@ pub mod read;
 mod reason;
 pub mod selftest;
 pub mod tuning;
+pub mod vague;
 
 use std::collections::HashSet;
 use std::sync::Arc;

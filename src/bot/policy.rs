@@ -17,24 +17,32 @@
 //! 4. the message repeats the previous one (by embedding similarity) → handoff (repeated
 //!    message): the customer is telling us the last reply did not help;
 //! 5. out of scope → a miss;
-//! 6. the top two FAQ candidates are both good and too close to call → [`Decision::Clarify`];
-//! 7. intent and retrieval disagree (the best entry belongs to another intent than the
+//! 6. a vague message (a topic and nothing more, [`super::vague`]) without a strong match →
+//!    [`Decision::Narrow`]: a question back offering the topic's entries;
+//! 7. the top two FAQ candidates are both good and too close to call (within
+//!    `clarify_margin`, or the wider `unsure_margin` below a strong match) →
+//!    [`Decision::Clarify`];
+//! 8. intent and retrieval disagree (the best entry belongs to another intent than the
 //!    confident top one, and does not match strongly) → clarify between the two readings when
 //!    the intent has a good entry too, a miss otherwise;
-//! 8. the top candidate is good enough → [`Decision::Answer`], unless it is the answer the bot
+//! 9. the top candidate is good enough → [`Decision::Answer`], unless it is the answer the bot
 //!    just gave → handoff (repeated answer);
-//! 9. otherwise a miss.
+//! 10. otherwise a miss.
 //!
-//! A miss is [`Decision::Fallback`] (ask to rephrase), or a handoff for low confidence when it
+//! A miss in scope whose topic the intent model reads is [`Decision::Narrow`] when the topic
+//! has entries worth offering; otherwise a miss is [`Decision::Fallback`] (ask to rephrase);
+//! either is a handoff for low confidence when it
 //! is the `max_misses`-th in a row. Feedback is judged by [`on_feedback`]: the `max_unhelpful`-th
 //! answer marked not helpful hands off.
 
-use crate::config::{ConfigError, Settings};
 use crate::knowledge::{Action, DEFAULT_QUEUE, Intent, Knowledge, Priority};
 
 #[path = "decision.rs"]
 mod decision;
 pub use decision::Decision;
+#[path = "policy_config.rs"]
+mod policy_config;
+pub use policy_config::PolicyConfig;
 
 use super::{Candidate, HandoffReason, Understanding};
 
@@ -43,84 +51,6 @@ pub use super::memory::Memory;
 /// The intent whose handoff is the customer asking for a person rather than a topic that needs
 /// one; named in the knowledge base (`intents.yaml`).
 pub const HUMAN_REQUEST_INTENT: &str = "human_request";
-
-/// The policy's thresholds. Defaults suit the fused scores of [`super::Bot::retrieve`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyConfig {
-    /// Lowest fused candidate score worth answering with. An exact or close phrasing of an FAQ
-    /// question scores 0.7–0.95 (the phrasing embedding carries 60% of the fusion); unrelated
-    /// messages score around 0.1–0.35, so 0.5 sits in the gap between the two.
-    pub min_answer_score: f32,
-    /// Two candidates whose fused scores are closer than this are a coin toss: asking which was
-    /// meant costs the customer one click, a wrong answer costs a lost customer.
-    pub clarify_margin: f32,
-    /// Lowest probability of the top intent for its action (handoff, small talk) to be taken:
-    /// below it the intent model is guessing and the FAQ decides.
-    pub min_intent_probability: f32,
-    /// Misses (out of scope or no good candidate) in a row after which a person takes over: the
-    /// issue's default of 2, since a customer asked to rephrase twice is a customer lost.
-    pub max_misses: u32,
-    /// Most choices in a clarification: more than three buttons read as a menu, not a question.
-    pub max_choices: usize,
-    /// Fused score above which the best entry is answered even when the intent model reads the
-    /// message as another topic: at this level the message is close to one of the entry's own
-    /// phrasings (exact phrasings score 0.8–0.95), which beats a topic guess.
-    pub strong_answer_score: f32,
-    /// Answers marked not helpful after which a person takes over: the default of 2;
-    /// one thumbs-down may be a misclick or a near miss, two are a pattern.
-    pub max_unhelpful: u32,
-    /// Cosine similarity of two consecutive customer messages' embeddings from which the second
-    /// counts as a repeat. Measured with the default encoder (`cargo run --example
-    /// encoder_probe -- pairs`): the same words with other case or punctuation score
-    /// 0.905–0.997, paraphrases of one question 0.61–0.79, other questions on the same topic
-    /// 0.25–0.48; with the Chinese model (`cargo run --release --example similarity_scales`),
-    /// repeats 0.970–0.988, paraphrases 0.595–0.679. 0.85 sits between repeats and paraphrases
-    /// in both languages: a customer saying it again is caught, one rephrasing is not.
-    pub repeat_similarity: f32,
-}
-
-impl Default for PolicyConfig {
-    fn default() -> Self {
-        use crate::config::policy_defaults as settings;
-        PolicyConfig {
-            min_answer_score: settings::MIN_ANSWER_SCORE,
-            clarify_margin: settings::CLARIFY_MARGIN,
-            min_intent_probability: 0.5,
-            max_misses: settings::MAX_MISSES,
-            max_choices: 3,
-            strong_answer_score: 0.8,
-            max_unhelpful: settings::MAX_UNHELPFUL,
-            repeat_similarity: settings::REPEAT_SIMILARITY,
-        }
-    }
-}
-
-impl PolicyConfig {
-    /// The decision policy `settings` describe (thresholds not exposed keep their
-    /// defaults), or what is out of range.
-    pub fn from_settings(settings: &Settings) -> Result<PolicyConfig, ConfigError> {
-        for (name, value) in [
-            ("policy_min_answer_score", settings.policy_min_answer_score),
-            ("policy_clarify_margin", settings.policy_clarify_margin),
-            (
-                "policy_repeat_similarity",
-                settings.policy_repeat_similarity,
-            ),
-        ] {
-            if !(0.0..=1.0).contains(&value) {
-                return Err(ConfigError::OutOfRange { name, value });
-            }
-        }
-        Ok(PolicyConfig {
-            min_answer_score: settings.policy_min_answer_score,
-            clarify_margin: settings.policy_clarify_margin,
-            max_misses: settings.policy_max_misses,
-            max_unhelpful: settings.policy_max_unhelpful,
-            repeat_similarity: settings.policy_repeat_similarity,
-            ..PolicyConfig::default()
-        })
-    }
-}
 
 /// The top intent of a message with what the knowledge base says to do about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,6 +96,8 @@ pub struct Turn {
     pub similarity_to_previous: Option<f32>,
     /// Whether the message shows frustration ([`super::frustration`]).
     pub frustrated: bool,
+    /// Whether the message names a topic and nothing more ([`super::vague`]).
+    pub vague: bool,
 }
 
 impl Turn {
@@ -207,6 +139,7 @@ impl Turn {
                 .collect(),
             similarity_to_previous: None,
             frustrated: super::frustration::is_frustrated(text),
+            vague: super::vague::is_vague(text),
         }
     }
 }
@@ -260,17 +193,33 @@ pub fn decide(config: &PolicyConfig, turn: &Turn, memory: &Memory) -> Decision {
     if turn.out_of_scope {
         return miss(config, memory);
     }
+    if turn.vague
+        && turn
+            .candidates
+            .first()
+            .is_none_or(|c| c.score < config.strong_answer_score)
+    {
+        // Whatever ranks first is a guess among the topic's entries.
+        return narrow(config, turn, memory);
+    }
     let good: Vec<&ScoredEntry> = turn
         .candidates
         .iter()
         .filter(|c| c.score >= config.min_answer_score)
         .collect();
     let Some(best) = good.first() else {
-        return miss(config, memory);
+        return narrow(config, turn, memory);
+    };
+    // Below a strong match the best entry is a reading, not a recognition: a wider margin
+    // asks rather than guesses between readings that are nearly as likely.
+    let margin = if best.score < config.strong_answer_score {
+        config.unsure_margin.max(config.clarify_margin)
+    } else {
+        config.clarify_margin
     };
     let close: Vec<String> = good
         .iter()
-        .take_while(|c| best.score - c.score <= config.clarify_margin)
+        .take_while(|c| best.score - c.score <= margin)
         .take(config.max_choices.max(2))
         .map(|c| c.faq_id.clone())
         .collect();
@@ -289,7 +238,7 @@ pub fn decide(config: &PolicyConfig, turn: &Turn, memory: &Memory) -> Decision {
             Some(other) => Decision::Clarify {
                 choices: vec![best.faq_id.clone(), other.faq_id.clone()],
             },
-            None => miss(config, memory),
+            None => narrow(config, turn, memory),
         };
     }
     answer(&best.faq_id, memory)
@@ -307,6 +256,7 @@ pub fn answer(faq_id: &str, memory: &Memory) -> Decision {
     }
     Decision::Answer {
         faq_id: faq_id.to_owned(),
+        also: Vec::new(),
     }
 }
 
@@ -372,6 +322,36 @@ fn handoff(reason: HandoffReason, queue: String, priority: Priority) -> Decision
     }
 }
 
+/// A miss for a message in scope whose topic the model reads but no entry of which matches
+/// well enough: the topic's likeliest entries offered ([`Decision::Narrow`]) when there are
+/// some, a plain miss otherwise; either way the `max_misses`-th in a row hands off.
+fn narrow(config: &PolicyConfig, turn: &Turn, memory: &Memory) -> Decision {
+    let topic = turn
+        .intent
+        .as_ref()
+        .filter(|i| i.action == Action::Answer && i.probability >= config.min_topic_probability);
+    let offered = |of_topic: bool| -> Vec<String> {
+        turn.candidates
+            .iter()
+            .filter(|c| c.score >= config.min_offer_score)
+            .filter(|c| !of_topic || topic.is_some_and(|t| c.intent.as_deref() == Some(&t.name)))
+            .take(config.max_choices)
+            .map(|c| c.faq_id.clone())
+            .collect()
+    };
+    let mut choices = offered(true);
+    if choices.is_empty() && turn.vague {
+        // A vague message whose entries the intent model does not place: the likeliest ones.
+        choices = offered(false);
+    }
+    match miss(config, memory) {
+        Decision::Fallback if !turn.out_of_scope && !choices.is_empty() => {
+            Decision::Narrow { choices }
+        }
+        other => other,
+    }
+}
+
 /// Fallback, or a handoff when this miss is the `max_misses`-th in a row.
 fn miss(config: &PolicyConfig, memory: &Memory) -> Decision {
     if memory.misses.saturating_add(1) >= config.max_misses {
@@ -385,6 +365,9 @@ fn miss(config: &PolicyConfig, memory: &Memory) -> Decision {
     }
 }
 
+#[cfg(test)]
+#[path = "policy_narrow_tests.rs"]
+mod narrow_tests;
 #[cfg(test)]
 #[path = "policy_scope_tests.rs"]
 mod scope_tests;

@@ -55,7 +55,8 @@ fn chit_chat_is_declined_with_the_intents_reply_never_counted_as_a_miss() {
     assert_eq!(
         decide_fresh(&answered),
         Decision::Answer {
-            faq_id: "gift-cards".into()
+            faq_id: "gift-cards".into(),
+            also: Vec::new()
         }
     );
 }

@@ -32,11 +32,12 @@ pub(super) fn turn(intent: Option<IntentGuess>, oos: bool, scores: &[(&str, f32)
         candidates: candidates(scores),
         similarity_to_previous: None,
         frustrated: false,
+        vague: false,
     }
 }
 
 /// Candidates with the intents their entries belong to.
-fn with_intents(scores: &[(&str, f32, &str)]) -> Vec<ScoredEntry> {
+pub(super) fn with_intents(scores: &[(&str, f32, &str)]) -> Vec<ScoredEntry> {
     scores
         .iter()
         .map(|&(id, score, intent)| ScoredEntry {
@@ -47,7 +48,7 @@ fn with_intents(scores: &[(&str, f32, &str)]) -> Vec<ScoredEntry> {
         .collect()
 }
 
-fn handoff_for(reason: HandoffReason) -> Decision {
+pub(super) fn handoff_for(reason: HandoffReason) -> Decision {
     Decision::Handoff {
         reason,
         queue: DEFAULT_QUEUE.into(),
@@ -69,7 +70,8 @@ fn a_clear_best_candidate_is_answered() {
     assert_eq!(
         decide_fresh(&t),
         Decision::Answer {
-            faq_id: "delivery-time".into()
+            faq_id: "delivery-time".into(),
+            also: Vec::new()
         }
     );
 }
@@ -98,7 +100,13 @@ fn close_candidates_are_clarified_with_at_most_three_choices() {
 #[test]
 fn a_close_second_below_the_answer_score_does_not_clarify() {
     let t = turn(None, false, &[("a", 0.51), ("b", 0.49)]);
-    assert_eq!(decide_fresh(&t), Decision::Answer { faq_id: "a".into() });
+    assert_eq!(
+        decide_fresh(&t),
+        Decision::Answer {
+            faq_id: "a".into(),
+            also: Vec::new()
+        }
+    );
 }
 
 #[test]
@@ -137,7 +145,13 @@ fn an_unsure_handoff_intent_is_not_acted_on() {
         false,
         &[("a", 0.9)],
     );
-    assert_eq!(decide_fresh(&t), Decision::Answer { faq_id: "a".into() });
+    assert_eq!(
+        decide_fresh(&t),
+        Decision::Answer {
+            faq_id: "a".into(),
+            also: Vec::new()
+        }
+    );
 }
 
 #[test]
@@ -177,7 +191,10 @@ fn out_of_scope_falls_back_then_hands_off_on_the_second_miss() {
 fn an_understood_message_resets_the_misses() {
     let mut memory = Memory::default();
     memory.observe(&Decision::Fallback);
-    memory.observe(&Decision::Answer { faq_id: "a".into() });
+    memory.observe(&Decision::Answer {
+        faq_id: "a".into(),
+        also: Vec::new(),
+    });
     assert_eq!(memory.misses, 0);
     let t = turn(None, false, &[("a", 0.2)]);
     assert_eq!(
@@ -229,7 +246,8 @@ fn a_near_same_message_hands_off_and_a_new_question_on_the_topic_does_not() {
     assert_eq!(
         decide_fresh(&t),
         Decision::Answer {
-            faq_id: "delivery-time".into()
+            faq_id: "delivery-time".into(),
+            also: Vec::new()
         }
     );
 }
@@ -247,7 +265,13 @@ fn the_same_answer_twice_in_a_row_hands_off_even_with_small_talk_between() {
     let t = turn(None, false, &[("a", 0.9)]);
     let mut memory = Memory::default();
     let first = decide(&config, &t, &memory);
-    assert_eq!(first, Decision::Answer { faq_id: "a".into() });
+    assert_eq!(
+        first,
+        Decision::Answer {
+            faq_id: "a".into(),
+            also: Vec::new()
+        }
+    );
     memory.observe(&first);
     memory.observe(&Decision::Reply {
         text: "You're welcome".into(),
@@ -262,7 +286,10 @@ fn the_same_answer_twice_in_a_row_hands_off_even_with_small_talk_between() {
     });
     assert_eq!(
         decide(&config, &t, &memory),
-        Decision::Answer { faq_id: "a".into() },
+        Decision::Answer {
+            faq_id: "a".into(),
+            also: Vec::new()
+        },
         "a clarification in between means the customer chose"
     );
 }
@@ -290,7 +317,8 @@ fn intent_and_retrieval_that_disagree_are_clarified_or_missed_unless_retrieval_i
     assert_eq!(
         decide(&config, &t, &Memory::default()),
         Decision::Answer {
-            faq_id: "delivery-time".into()
+            faq_id: "delivery-time".into(),
+            also: Vec::new()
         },
         "a strong match beats the topic guess"
     );
@@ -306,7 +334,8 @@ fn intent_and_retrieval_that_agree_are_answered() {
     assert_eq!(
         decide_fresh(&t),
         Decision::Answer {
-            faq_id: "delivery-time".into()
+            faq_id: "delivery-time".into(),
+            also: Vec::new()
         }
     );
 }

@@ -29,6 +29,8 @@ pub struct Outcome {
     pub decision: Decision,
     /// The expected intent's action in the knowledge base (`None` for `oos`).
     pub expected_action: Option<Action>,
+    /// Whether the decision is a question back offering an entry of the expected intent.
+    pub offers_intent: bool,
     /// Whether the top intent is a decline intent (chit-chat the bot recognises as out of
     /// scope); `intent` then says `oos`.
     pub declined: bool,
@@ -53,9 +55,10 @@ impl Outcome {
         self.intent == self.test.intent
     }
 
-    /// Whether the first entry is the expected one (true when none is expected).
+    /// Whether the first entry is the expected one (true when none is expected; either of the
+    /// two for a message with two questions).
     pub fn faq_ok(&self) -> bool {
-        self.test.faq.is_none() || self.test.faq == self.faq
+        self.test.faq.is_none() || self.test.faq == self.faq || self.test.also == self.faq
     }
 
     /// Whether the test passes.
@@ -67,10 +70,28 @@ impl Outcome {
     pub fn handled(&self) -> Handled {
         let action = self.expected_action;
         let expected_faq = self.test.faq.as_deref();
+        if self.test.vague {
+            // Any answer is a guess; asking back within the topic is what serves.
+            return match &self.decision {
+                Decision::Clarify { .. } | Decision::Narrow { .. } if self.offers_intent => {
+                    Handled::Right
+                }
+                _ => Handled::Missed,
+            };
+        }
+        if let (Some(first), Some(second)) = (expected_faq, self.test.also.as_deref()) {
+            return self.handled_two(first, second);
+        }
         match (&self.decision, expected_faq) {
-            (Decision::Answer { faq_id }, Some(want)) if faq_id == want => Handled::Right,
+            (Decision::Answer { faq_id, also }, Some(want))
+                if faq_id == want || also.iter().any(|a| a == want) =>
+            {
+                Handled::Right
+            }
             (Decision::Answer { .. }, _) => Handled::WrongAnswer,
-            (Decision::Clarify { choices }, Some(want)) if choices.iter().any(|c| c == want) => {
+            (Decision::Clarify { choices } | Decision::Narrow { choices }, Some(want))
+                if choices.iter().any(|c| c == want) =>
+            {
                 Handled::Right
             }
             (Decision::Handoff { .. }, None) if action == Some(Action::Handoff) => Handled::Right,
@@ -88,6 +109,28 @@ impl Outcome {
             (Decision::Reply { .. }, None) if self.declined && self.test.intent == OOS_INTENT => {
                 Handled::Right
             }
+            _ => Handled::Missed,
+        }
+    }
+}
+
+impl Outcome {
+    /// A message with two questions: both answered, or both offered, is right; one of them
+    /// answered is half the message missed; neither answered, a wrong answer.
+    fn handled_two(&self, first: &str, second: &str) -> Handled {
+        let (given, asked_back) = match &self.decision {
+            Decision::Answer { faq_id, also } => {
+                (std::iter::once(faq_id).chain(also).collect(), false)
+            }
+            Decision::Clarify { choices } | Decision::Narrow { choices } => {
+                (choices.iter().collect::<Vec<_>>(), true)
+            }
+            _ => return Handled::Missed,
+        };
+        let has = |id: &str| given.iter().any(|g| *g == id);
+        match (has(first), has(second)) {
+            (true, true) => Handled::Right,
+            (false, false) if !asked_back => Handled::WrongAnswer,
             _ => Handled::Missed,
         }
     }
@@ -122,8 +165,10 @@ impl fmt::Display for Outcome {
 /// A decision in a few words.
 fn describe(decision: &Decision) -> String {
     match decision {
-        Decision::Answer { faq_id } => format!("answer {faq_id}"),
+        Decision::Answer { faq_id, also } if also.is_empty() => format!("answer {faq_id}"),
+        Decision::Answer { faq_id, also } => format!("answer {faq_id} + {}", also.join(" + ")),
         Decision::Clarify { choices } => format!("clarify [{}]", choices.join(", ")),
+        Decision::Narrow { choices } => format!("narrow [{}]", choices.join(", ")),
         Decision::Handoff { reason, queue, .. } => format!("handoff ({reason:?}) to {queue}"),
         other => other.name().to_owned(),
     }
@@ -155,12 +200,42 @@ pub fn run(
                 bot.knowledge(),
                 lang,
             );
-            let decision = decide(policy, &turn, &Default::default());
+            let mut decision = decide(policy, &turn, &Default::default());
+            let questions = super::compound::questions(&test.text);
+            if questions.len() > 1 && super::compound::may_split(&decision) {
+                // As a served turn does: each question read and decided on its own.
+                let mut parts = Vec::with_capacity(questions.len());
+                for (question, embedding) in questions.iter().zip(encoder.embed_texts(&questions)?)
+                {
+                    let analysis = bot
+                        .analyse(question, &embedding, super::CANDIDATES)?
+                        .ok_or_else(no_model)?;
+                    let turn = Turn::from_reading(
+                        question,
+                        &analysis.understanding,
+                        &analysis.candidates,
+                        bot.knowledge(),
+                        lang,
+                    );
+                    parts.push(decide(policy, &turn, &Default::default()));
+                }
+                decision = super::compound::combine(decision, &parts, &Default::default());
+            }
             let understood = analysis.understanding;
             let top = understood.intents.first();
             let declined = top
                 .and_then(|t| bot.knowledge().intent(&t.name))
                 .is_some_and(|i| i.action == Action::Decline);
+            let offers_intent = match &decision {
+                Decision::Clarify { choices } | Decision::Narrow { choices } => {
+                    choices.iter().any(|id| {
+                        bot.knowledge()
+                            .faq(id)
+                            .is_some_and(|e| e.intent.as_deref() == Some(test.intent.as_str()))
+                    })
+                }
+                _ => false,
+            };
             let faq = analysis.candidates.first().map(|c| c.entry.id.clone());
             let score = analysis.candidates.first().map(|c| c.score);
             Ok(Outcome {
@@ -176,6 +251,7 @@ pub fn run(
                 score,
                 decision,
                 expected_action: bot.knowledge().intent(&test.intent).map(|i| i.action),
+                offers_intent,
                 declined,
             })
         })

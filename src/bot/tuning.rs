@@ -16,7 +16,8 @@ use super::selftest::{self, Handled};
 use super::{Bot, BotError, Brain};
 use crate::config::Settings;
 use crate::knowledge::{Knowledge, UtteranceTest};
-use crate::model::{Embeds, TrainConfig, features};
+use crate::model::tune::{self, TuneConfig, TuneProgress};
+use crate::model::{Embeds, Encoder, TrainConfig, features};
 
 /// One alternative in this many is held out to judge the fine-tune.
 pub const HOLD_OUT_EVERY: usize = 4;
@@ -56,6 +57,8 @@ pub fn split(knowledge: &Knowledge, reads_chinese: bool) -> TuneSplit {
         {
             if i % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1 && !skip(&alternative) {
                 held_out.push(UtteranceTest {
+                    vague: false,
+                    also: None,
                     text: alternative,
                     intent: entry.intent.clone().unwrap_or_default(),
                     faq: Some(entry.id.clone()),
@@ -108,6 +111,35 @@ impl Judged {
     pub fn beats(&self, other: &Judged) -> bool {
         self.score() > other.score()
     }
+}
+
+/// The encoder serving fine-tunes for `split` from the shipped model of `settings` (cached
+/// under the model cache by the content it learns from, so serving, `tandem check
+/// --fine-tune` and a restart share one), with the Chinese model of `base` beside it. `None`
+/// when there is nothing to learn (fewer than two labels) or `progress` stopped it.
+pub fn tuned_encoder(
+    split: &TuneSplit,
+    settings: &Settings,
+    base: &Encoder,
+    progress: &mut dyn FnMut(&TuneProgress) -> bool,
+) -> Result<Option<Encoder>, BotError> {
+    if split.labels < 2 {
+        return Ok(None);
+    }
+    let Some(dir) = tune::tuned_model(
+        &settings.model_dir,
+        &split.texts,
+        split.labels,
+        &TuneConfig::default(),
+        &settings.model_cache_dir().join("tuned"),
+        progress,
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        Encoder::load_with(&dir, settings.encoder_backend)?.with_chinese_of(base),
+    ))
 }
 
 /// Builds a brain for the split's knowledge with `encoder` and reads `tests` (the held-out

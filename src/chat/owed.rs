@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::turn::{CANDIDATES, REQUEST_HUMAN_CHOICE};
 use super::{Chat, ChatError, Outbox};
-use crate::bot::policy::Turn;
+use crate::bot::compound;
+use crate::bot::policy::{Decision, Memory, Turn, decide};
 use crate::bot::{Bot, ReadError};
 use crate::model::ModelError;
 use crate::protocol::{ErrorCode, ServerFrame};
@@ -67,6 +68,30 @@ impl Chat {
             }
             _ => Ok(()),
         }
+    }
+
+    /// `whole`, the decision on a message, or the answers to each of its questions when it
+    /// asks several that different entries answer ([`compound`]).
+    pub(super) async fn answer_questions(
+        &mut self,
+        out: &mut impl Outbox,
+        bot: &Arc<Bot>,
+        text: &str,
+        whole: Decision,
+    ) -> Result<Decision, ChatError> {
+        let questions = compound::questions(text);
+        if questions.len() < 2 || !compound::may_split(&whole) {
+            return Ok(whole);
+        }
+        let mut parts = Vec::with_capacity(questions.len());
+        for question in &questions {
+            match self.read_patiently(out, bot, question).await?.1 {
+                // Each question as a first message: the conversation's memory judges the reply.
+                Some(turn) => parts.push(decide(&self.app.policy, &turn, &Memory::default())),
+                None => return Ok(whole),
+            }
+        }
+        Ok(compound::combine(whole, &parts, &self.memory))
     }
 
     /// Reads `text` (the one embed → retrieve path), waiting out a busy model: the message is

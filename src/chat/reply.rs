@@ -29,21 +29,40 @@ pub(super) fn frame_for(
     lang: &str,
 ) -> ServerFrame {
     match decision {
-        Decision::Answer { faq_id } => match knowledge.faq(faq_id) {
-            Some(entry) => ServerFrame::Answer {
-                seq: 0,
-                text: markdown_to_plain_text(&entry.answer_markdown),
-                html: entry.answer_html.clone(),
-                faq_id: Some(faq_id.clone()),
-                quick_replies: Vec::new(),
-                related: entry
-                    .related
-                    .iter()
-                    .filter_map(|r| knowledge.faq(r))
-                    .map(choice)
-                    .collect(),
-                feedback: true,
-            },
+        Decision::Answer { faq_id, also } => match knowledge.faq(faq_id) {
+            Some(entry) => {
+                let also: Vec<&FaqEntry> = also.iter().filter_map(|id| knowledge.faq(id)).collect();
+                let mut text = markdown_to_plain_text(&entry.answer_markdown);
+                let mut html = entry.answer_html.clone();
+                for other in &also {
+                    // Each further answer under its own question, so the customer sees which
+                    // part of the message it answers.
+                    text.push_str(&format!(
+                        "\n\n{}\n{}",
+                        other.question,
+                        markdown_to_plain_text(&other.answer_markdown)
+                    ));
+                    html.push_str("<hr>");
+                    html.push_str(&markdown_to_safe_html(&format!("**{}**", other.question)));
+                    html.push_str(&other.answer_html);
+                }
+                ServerFrame::Answer {
+                    seq: 0,
+                    text,
+                    html,
+                    faq_id: Some(faq_id.clone()),
+                    also: also.iter().map(|e| e.id.clone()).collect(),
+                    quick_replies: Vec::new(),
+                    related: entry
+                        .related
+                        .iter()
+                        .filter(|r| !also.iter().any(|e| &e.id == *r))
+                        .filter_map(|r| knowledge.faq(r))
+                        .map(choice)
+                        .collect(),
+                    feedback: true,
+                }
+            }
             // The knowledge base was swapped between deciding and answering.
             None => small_talk(knowledge.text(lang, Text::Fallback), Vec::new()),
         },
@@ -53,15 +72,8 @@ pub(super) fn frame_for(
             closing: true,
         } => small_talk(text, Vec::new()),
         Decision::Reply { text, .. } => small_talk(text, quick_replies(knowledge, topics, lang)),
-        Decision::Clarify { choices } => ServerFrame::Clarify {
-            seq: 0,
-            text: knowledge.text(lang, Text::Clarify).to_owned(),
-            choices: choices
-                .iter()
-                .filter_map(|id| knowledge.faq(id))
-                .map(choice)
-                .collect(),
-        },
+        Decision::Clarify { choices } => clarify(knowledge, choices, Text::Clarify, lang),
+        Decision::Narrow { choices } => clarify(knowledge, choices, Text::Narrow, lang),
         Decision::Handoff { reason, queue, .. } => ServerFrame::Handoff {
             seq: 0,
             reason: *reason,
@@ -83,6 +95,20 @@ pub(super) fn frame_for(
             position: place.map(|p| p.position),
         },
         Decision::Fallback => small_talk(knowledge.text(lang, Text::Fallback), Vec::new()),
+    }
+}
+
+/// A question back offering `choices` (the entries still in the knowledge base), asked in
+/// `text`.
+fn clarify(knowledge: &Knowledge, choices: &[String], text: Text, lang: &str) -> ServerFrame {
+    ServerFrame::Clarify {
+        seq: 0,
+        text: knowledge.text(lang, text).to_owned(),
+        choices: choices
+            .iter()
+            .filter_map(|id| knowledge.faq(id))
+            .map(choice)
+            .collect(),
     }
 }
 
@@ -121,6 +147,7 @@ fn small_talk(text: &str, quick_replies: Vec<Choice>) -> ServerFrame {
         text: text.to_owned(),
         html: markdown_to_safe_html(text),
         faq_id: None,
+        also: Vec::new(),
         quick_replies,
         related: Vec::new(),
         feedback: false,

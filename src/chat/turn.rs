@@ -240,7 +240,9 @@ impl Chat {
         let (decision, turn) = match turn {
             Some(mut turn) => {
                 turn.similarity_to_previous = similarity;
-                (decide(&self.app.policy, &turn, &self.memory), Some(turn))
+                let whole = decide(&self.app.policy, &turn, &self.memory);
+                let decision = self.answer_questions(out, &bot, text, whole).await?;
+                (decision, Some(turn))
             }
             // The model is still training: say so rather than count a miss.
             None => (Decision::Fallback, None),

@@ -16,6 +16,7 @@ pub(super) fn check(
     dir: &Path,
     tests_file: Option<&Path>,
     tests_with: Option<&Settings>,
+    fine_tune: bool,
 ) -> anyhow::Result<ExitCode> {
     let knowledge = match knowledge::load(dir) {
         Ok(k) => k,
@@ -57,9 +58,20 @@ pub(super) fn check(
     };
     let encoder = settings.load_encoder()?;
     let brain = Brain::for_settings(&knowledge, &encoder, settings)?;
-    let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
+    let bot = Bot::new(knowledge.clone())?.with_brain(std::sync::Arc::new(brain));
     let policy = crate::bot::policy::PolicyConfig::from_settings(settings)?;
-    let outcomes = crate::bot::selftest::run(&bot, &encoder, &policy, &tests)?;
+    let mut outcomes = crate::bot::selftest::run(&bot, &encoder, &policy, &tests)?;
+    if fine_tune && let Some(tuned) = serving_tuned(out, dir, &knowledge, &encoder, settings)? {
+        let (handled, wrong) = handled_counts(&outcomes);
+        writeln!(
+            out,
+            "frozen encoder: handled right {handled} of {}, wrong answers {wrong}; the tuned one:",
+            outcomes.len()
+        )?;
+        let brain = Brain::for_settings(&knowledge, &tuned, settings)?;
+        let bot = Bot::new(knowledge)?.with_brain(std::sync::Arc::new(brain));
+        outcomes = crate::bot::selftest::run(&bot, &tuned, &policy, &tests)?;
+    }
     let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
     // What the customers of these tests would have got from the bot, first message each.
     let handled: Vec<Handled> = outcomes.iter().map(|o| o.handled()).collect();
@@ -95,11 +107,61 @@ pub(super) fn check(
         count(Handled::WrongAnswer),
         count(Handled::Missed),
     )?;
+    // How often the customers were answered at once and how often asked back.
+    let mut decisions: std::collections::BTreeMap<&str, usize> = Default::default();
+    for outcome in &outcomes {
+        *decisions.entry(outcome.decision.name()).or_default() += 1;
+    }
+    let decisions: Vec<String> = decisions.iter().map(|(d, n)| format!("{d} {n}")).collect();
+    writeln!(out, "decisions: {}", decisions.join(", "))?;
     Ok(if failed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The encoder serving would swap in for `knowledge` after its fine-tune (cached with
+/// serving's), with the judgement printed; `None` when the frozen one keeps serving.
+fn serving_tuned(
+    out: &mut impl Write,
+    dir: &Path,
+    knowledge: &knowledge::Knowledge,
+    frozen: &crate::model::Encoder,
+    settings: &Settings,
+) -> anyhow::Result<Option<crate::model::Encoder>> {
+    let split = crate::bot::tuning::split(knowledge, frozen.reads_chinese());
+    let mut progress = crate::eval::tuned::progress_printer(std::time::Duration::from_secs(10));
+    let Some(tuned) = crate::bot::tuning::tuned_encoder(&split, settings, frozen, &mut progress)?
+    else {
+        writeln!(
+            out,
+            "fine-tune: nothing to learn, the frozen encoder serves"
+        )?;
+        return Ok(None);
+    };
+    let own = knowledge::read_tests(dir, knowledge).unwrap_or_default();
+    let before = crate::bot::tuning::judge(&split, &own, frozen, settings)?;
+    let after = crate::bot::tuning::judge(&split, &own, &tuned, settings)?;
+    let serves = after.beats(&before);
+    writeln!(
+        out,
+        "fine-tune judged on {} held-out phrasings and tests: frozen {} right, {} wrong; \
+         tuned {} right, {} wrong: the {} encoder serves",
+        before.tests,
+        before.right,
+        before.wrong,
+        after.right,
+        after.wrong,
+        if serves { "tuned" } else { "frozen" }
+    )?;
+    Ok(serves.then_some(tuned))
+}
+
+/// Tests handled right and answered wrong.
+fn handled_counts(outcomes: &[crate::bot::selftest::Outcome]) -> (usize, usize) {
+    let count = |h: Handled| outcomes.iter().filter(|o| o.handled() == h).count();
+    (count(Handled::Right), count(Handled::WrongAnswer))
 }
 
 pub(super) fn ask(

@@ -29,6 +29,12 @@ pub struct UtteranceTest {
     pub intent: String,
     /// The FAQ entry that must rank first, if any.
     pub faq: Option<String>,
+    /// The entry that answers the message's second question, for a message with two: both
+    /// must be answered (or offered).
+    pub also: Option<String>,
+    /// A vague message ("my order"): handled right by a question back that offers entries of
+    /// the intent, not by an answer, which would be a guess.
+    pub vague: bool,
     /// Line in `tests.yaml`, for reports.
     pub line: usize,
 }
@@ -46,6 +52,9 @@ struct RawTest {
     text: Spanned<String>,
     intent: Spanned<String>,
     faq: Option<Spanned<String>>,
+    also: Option<Spanned<String>>,
+    #[serde(default)]
+    vague: bool,
 }
 
 /// Reads `dir/tests.yaml` (none when absent) and checks its references against `knowledge`.
@@ -97,9 +106,10 @@ pub fn read_tests_at(
                     format!("unknown intent `{intent}`"),
                 ));
             }
-            if let Some(faq) = &t.faq
-                && knowledge.faq(faq.trim()).is_none()
-            {
+            for faq in t.faq.iter().chain(&t.also) {
+                if knowledge.faq(faq.trim()).is_some() {
+                    continue;
+                }
                 problems.push(Problem::new(
                     &path,
                     line_of(faq, 0),
@@ -110,6 +120,8 @@ pub fn read_tests_at(
                 text: t.text.trim().to_owned(),
                 intent,
                 faq: t.faq.map(|f| f.trim().to_owned()),
+                also: t.also.map(|f| f.trim().to_owned()),
+                vague: t.vague,
                 line,
             }
         })

@@ -42,6 +42,11 @@ pub enum ServerFrame {
         /// The FAQ entry answered with; none for small talk.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         faq_id: Option<String>,
+        /// The other entries this reply also answers, when the customer asked several things
+        /// in one message: their questions and answers follow the first one's in `text` and
+        /// `html`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<String>,
         /// Buttons to offer right away (a greeting offers the most asked topics).
         #[serde(default)]
         quick_replies: Vec<Choice>,

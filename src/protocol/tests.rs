@@ -82,6 +82,7 @@ fn server_frames_round_trip_through_json_and_report_their_seq() {
                 text: "t".into(),
                 html: "<p>t</p>".into(),
                 faq_id: Some("f".into()),
+                also: vec![],
                 quick_replies: vec![],
                 related: vec![choice.clone()],
                 feedback: true,

@@ -21,8 +21,8 @@ use super::{ReloadError, Reloader};
 use crate::bot::tuning::{self, Judged};
 use crate::bot::{Bot, Brain};
 use crate::knowledge;
-use crate::model::tune::{self, TuneConfig, TuneProgress};
-use crate::model::{Encoder, Memo, Memoised};
+use crate::model::tune::TuneProgress;
+use crate::model::{Memo, Memoised};
 
 /// The fine-tune, as `GET /api/knowledge/status` shows it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -164,21 +164,12 @@ impl Reloader {
             }
             true
         };
-        let Some(dir) = tune::tuned_model(
-            &settings.model_dir,
-            &split.texts,
-            split.labels,
-            &TuneConfig::default(),
-            &settings.model_cache_dir().join("tuned"),
-            &mut progress,
-        )?
+        let Some(tuned) = tuning::tuned_encoder(&split, settings, &self.shipped, &mut progress)?
         else {
             return Ok(false);
         };
         self.set_tune(|t| t.stage = "judging");
-        let tuned = Arc::new(
-            Encoder::load_with(&dir, settings.encoder_backend)?.with_chinese_of(&self.shipped),
-        );
+        let tuned = Arc::new(tuned);
         let before = tuning::judge(&split, &tests, &*serving, settings)?;
         let after = tuning::judge(&split, &tests, &*tuned, settings)?;
         self.set_tune(|t| (t.serving, t.tuned) = (Some(before), Some(after)));

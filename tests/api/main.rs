@@ -19,6 +19,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod insights_browser;
+mod judgement;
 mod knowledge_validation;
 mod languages;
 mod layout;

@@ -15,10 +15,9 @@ async fn a_formula_typed_into_the_chat_is_text_in_the_csv_export() {
     let mut customer = Customer::connect(&app).await;
     customer.hello(None).await;
     let (_, reply) = customer.ask("m1", formula).await;
+    // Asked to rephrase, or asked back which topic: either way no entry answered it.
     assert!(
-        reply["text"]
-            .as_str()
-            .is_some_and(|t| t.contains("did not understand")),
+        reply["faq_id"].is_null(),
         "the bot cannot answer it: {reply}"
     );
 

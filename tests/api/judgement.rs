@@ -1,0 +1,105 @@
+//! The bot's judgement on real messages, with the real model on the sample knowledge base:
+//! a vague message gets a question back within its topic, a message with two questions gets
+//! both answered. Every message here is held out: written for these tests, none of them in
+//! `knowledge/`, in `tests.yaml` or in the probes the rules were measured on.
+
+use std::path::Path;
+
+use crate::customer::Customer;
+
+#[tokio::test]
+async fn a_vague_message_is_asked_about_within_its_topic_rather_than_guessed() {
+    // What was tried: topic-only messages as a customer's first message over the websocket.
+    // Each must get a question back (a clarify frame) that offers an entry of its topic, and
+    // none may be answered with one entry's guess.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let app = crate::helpers::try_spawn_app_with(&dir)
+        .await
+        .expect("server starts");
+    app.wait_for_model().await.expect("the model trains");
+    let vague = [
+        ("quick question regarding shipping", "shipping"),
+        ("hi, it's about a refund", "returns"),
+        ("need help with my payment please", "payments"),
+        ("something about the tracking", "orders"),
+    ];
+    let mut asked_back = 0;
+    for (text, folder) in vague {
+        let mut customer = Customer::connect(&app).await;
+        customer.hello(None).await;
+        let (_, reply) = customer.ask("v", text).await;
+        assert_ne!(reply["type"], "answer", "{text:?} guessed: {reply}");
+        let choices: Vec<String> = reply["choices"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter_map(|c| c["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let of_topic = choices.iter().any(|id| {
+            dir.join("faq")
+                .join(folder)
+                .join(format!("{id}.md"))
+                .is_file()
+        });
+        if reply["type"] == "clarify" && of_topic {
+            asked_back += 1;
+        } else {
+            eprintln!("{text:?}: {reply}");
+        }
+    }
+    assert!(
+        asked_back >= 3,
+        "asked back within the topic {asked_back} of 4"
+    );
+}
+
+#[tokio::test]
+async fn a_message_with_two_questions_gets_both_answered_in_one_reply() {
+    // What was tried: two questions joined by "and", by a question mark and by "plus", each
+    // answered by a different entry. The reply must be one answer frame naming both entries
+    // (`faq_id` and `also`) with the second entry's question and answer in its text.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let app = crate::helpers::try_spawn_app_with(&dir)
+        .await
+        .expect("server starts");
+    app.wait_for_model().await.expect("the model trains");
+    let knowledge = tandem::knowledge::load(&dir).expect("the sample loads");
+    let two = [
+        (
+            "is there a warranty on headphones and do you sell gift cards?",
+            ["warranty", "gift-cards"],
+        ),
+        (
+            "how do i cancel my order? and when will the refund arrive",
+            ["cancel-order", "refund-timing"],
+        ),
+        (
+            "can i use two promo codes, plus do you accept apple pay",
+            ["promo-codes", "payment-methods"],
+        ),
+    ];
+    let mut both = 0;
+    for (text, wanted) in two {
+        let mut customer = Customer::connect(&app).await;
+        customer.hello(None).await;
+        let (_, reply) = customer.ask("q", text).await;
+        let mut given: Vec<&str> = reply["also"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        given.extend(reply["faq_id"].as_str());
+        if reply["type"] == "answer" && wanted.iter().all(|w| given.contains(w)) {
+            both += 1;
+            let second = reply["also"][0].as_str().expect("a second entry");
+            let question = &knowledge.faq(second).expect("a sample entry").question;
+            let text = reply["text"].as_str().unwrap_or_default();
+            assert!(text.contains(question.as_str()), "{reply}");
+            assert!(reply["html"].as_str().unwrap_or_default().contains("<hr>"));
+        } else {
+            eprintln!("{text:?}: {reply}");
+        }
+    }
+    assert!(both >= 2, "both answered {both} of 3");
+}
