@@ -28,7 +28,9 @@ use crate::model::{Memo, Memoised};
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TuneStatus {
     /// `off` (the setting), `waiting`, `fine-tuning`, `judging`, `serving-tuned` (the tuned
-    /// encoder won and serves), `kept-serving` (it did not beat the serving one), `failed`.
+    /// encoder won and serves), `kept-serving` (it did not beat the serving one), `nothing-to-judge`
+    /// (no held-out phrasing and no `tests.yaml`: a fine-tune that cannot be judged could only
+    /// be served blind, so none runs), `failed`.
     pub stage: &'static str,
     /// Current epoch (from 1) and epochs planned.
     pub epoch: usize,
@@ -141,6 +143,10 @@ impl Reloader {
         // A broken tests.yaml was rejected by the reload; none at all judges on the phrasings.
         let tests =
             knowledge::read_tests(&settings.knowledge_dir, bot.knowledge()).unwrap_or_default();
+        if split.held_out.is_empty() && tests.is_empty() {
+            self.set_tune(|t| t.stage = "nothing-to-judge");
+            return Ok(true);
+        }
         self.set_tune(|t| t.stage = "fine-tuning");
         let mut logged = Instant::now();
         let mut progress = |p: &TuneProgress| {

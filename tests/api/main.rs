@@ -34,6 +34,7 @@ mod restart;
 mod server_process;
 mod sighup;
 mod tune;
+mod tune_serving;
 mod understanding;
 mod usem_reference;
 mod widget_browser;
