@@ -48,6 +48,9 @@ pub struct Understanding {
     pub oos_score: f32,
     /// Whether the score reaches the threshold.
     pub out_of_scope: bool,
+    /// How much the message reads as a complaint, whatever its topic ([`super::tone`]); 0
+    /// without a complaint intent to learn it from.
+    pub complaint: f32,
 }
 
 /// Similarities of a message to one FAQ entry.
@@ -109,6 +112,8 @@ pub struct Brain {
     /// Whether the encoder reads Chinese with a model of its own (USE multilingual); without
     /// one, Chinese is judged by its wording.
     reads_chinese: bool,
+    /// The complaint-tone model, when the knowledge base teaches one.
+    tone: Option<Arc<Tone>>,
 }
 
 impl std::fmt::Debug for Brain {
@@ -198,6 +203,18 @@ impl Brain {
         let (phrasings, owners, answers) = retrieval_texts(knowledge);
         let phrasing_vectors = encoder.embed_texts(&phrasings)?;
         let answer_vectors = encoder.embed_texts(&answers)?;
+        // Kept with the head it was trained beside; trained again with a new one.
+        let tone = match same.or(stale) {
+            Some(p) => p.tone.clone(),
+            None => Tone::train(
+                knowledge,
+                &training,
+                &embeddings,
+                &phrasings,
+                &phrasing_vectors,
+            )?
+            .map(Arc::new),
+        };
         Ok(Self {
             head_source,
             // A pending head keeps the key of what it was trained on, so that the next edit
@@ -213,6 +230,7 @@ impl Brain {
             answers: matrix(&answer_vectors, dim)?,
             oos,
             reads_chinese: encoder.blocks().len() > 1,
+            tone,
         })
     }
 
@@ -315,10 +333,15 @@ impl Brain {
             .collect();
         intents.sort_by(|a, b| b.probability.total_cmp(&a.probability));
         intents.truncate(TOP_INTENTS);
+        let complaint = match &self.tone {
+            Some(tone) => tone.complaint(embedding, &ngrams)?,
+            None => 0.0,
+        };
         Ok(Understanding {
             intents,
             oos_score,
             out_of_scope: oos_score >= self.oos.threshold,
+            complaint,
         })
     }
 
@@ -369,4 +392,5 @@ pub const OOS_METHOD: OosMethod = OosMethod::ProbMahalanobis;
 mod cache;
 #[path = "brain_texts.rs"]
 mod texts;
+use super::tone::Tone;
 use texts::{retrieval_texts, training_texts};

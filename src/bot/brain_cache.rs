@@ -9,7 +9,7 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 
-use super::{Brain, HeadSource, OOS_METHOD, OosConfig, retrieval_texts, training_texts};
+use super::{Brain, HeadSource, OOS_METHOD, OosConfig, Tone, retrieval_texts, training_texts};
 use crate::knowledge::Knowledge;
 use crate::model::gaussians::BlockGaussians;
 use crate::model::oos::Neighbours;
@@ -214,6 +214,17 @@ impl Brain {
                 "cached vectors do not fit the knowledge base".into(),
             ));
         }
+        let training = training_texts(knowledge);
+        // Under a second to train: cheaper to train again than to keep a third file in step.
+        let tone = Tone::train(
+            knowledge,
+            &training,
+            // Stored `dim × n` for the nearest-example search.
+            &examples.t()?.to_vec2::<f32>()?,
+            &texts,
+            &phrasings.to_vec2::<f32>()?,
+        )?
+        .map(Arc::new);
         Ok(Self {
             head_source: if head.is_some() {
                 HeadSource::Cached
@@ -224,16 +235,14 @@ impl Brain {
             head,
             gaussian,
             neighbours: Neighbours::from_matrix(examples)?,
-            example_ngrams: training_texts(knowledge)
-                .iter()
-                .map(|(t, _)| features::ngrams(t))
-                .collect(),
+            example_ngrams: training.iter().map(|(t, _)| features::ngrams(t)).collect(),
             phrasing_ngrams: texts.iter().map(|p| features::ngrams(p)).collect(),
             phrasings,
             owners,
             answers,
             oos,
             reads_chinese,
+            tone,
         })
     }
 }
@@ -312,86 +321,6 @@ fn rename(from: &Path, to: &Path) -> Result<(), ModelError> {
     })
 }
 
-/// Deletes all but the `keep` most recently written cache entries in `dir` (an entry is its
-/// `vectors-KEY.safetensors` and `head-KEY.safetensors`). Failures only cost disk space.
-pub fn prune(dir: &Path, keep: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let entries: Vec<std::fs::DirEntry> = entries.filter_map(Result::ok).collect();
-    // Files of a save that never finished (a killed process) carry a unique name with two
-    // dots; an hour is far longer than any save takes.
-    for entry in &entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let unfinished = name.matches('.').count() >= 2;
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
-        if unfinished && old {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    let mut versions: Vec<(std::time::SystemTime, String)> = entries
-        .iter()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let key = name
-                .strip_prefix("vectors-")?
-                .strip_suffix(".safetensors")?
-                .to_owned();
-            Some((e.metadata().ok()?.modified().ok()?, key))
-        })
-        .collect();
-    versions.sort_by_key(|v| std::cmp::Reverse(v.0));
-    for (_, key) in versions.into_iter().skip(keep) {
-        for file in [
-            format!("vectors-{key}.safetensors"),
-            format!("head-{key}.safetensors"),
-            format!("head-{key}.json"),
-        ] {
-            let path = dir.join(file);
-            if let Err(e) = std::fs::remove_file(&path)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(path = %path.display(), error = %e, "cannot prune the model cache");
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pruning_keeps_the_newest_versions_and_their_heads() {
-        let dir = tempfile::TempDir::new().expect("temp dir");
-        for key in ["a", "b", "c"] {
-            std::fs::write(dir.path().join(format!("vectors-{key}.safetensors")), key)
-                .expect("write");
-            std::fs::write(dir.path().join(format!("head-{key}.safetensors")), key).expect("write");
-            // Distinct modification times, oldest first.
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        std::fs::write(dir.path().join("unrelated.txt"), "x").expect("write");
-        prune(dir.path(), 2);
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
-            .expect("dir")
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect();
-        left.sort();
-        assert_eq!(
-            left,
-            vec![
-                "head-b.safetensors",
-                "head-c.safetensors",
-                "unrelated.txt",
-                "vectors-b.safetensors",
-                "vectors-c.safetensors"
-            ]
-        );
-    }
-}
+#[path = "brain_prune.rs"]
+mod prune;
+pub use prune::prune;

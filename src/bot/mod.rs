@@ -20,6 +20,7 @@ pub mod policy;
 pub mod read;
 mod reason;
 pub mod selftest;
+pub mod tone;
 pub mod tuning;
 pub mod vague;
 

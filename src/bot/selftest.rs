@@ -21,6 +21,8 @@ pub struct Outcome {
     pub probability: f32,
     /// The out-of-scope score.
     pub oos_score: f32,
+    /// How much it reads as a complaint ([`super::tone`]).
+    pub complaint: f32,
     /// The first FAQ entry retrieved.
     pub faq: Option<String>,
     /// Its fused retrieval score.
@@ -140,7 +142,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "tests.yaml:{}: {:?}: expected {}{}, got {} ({:.2}, oos score {:.2}){}{}, bot: {}",
+            "tests.yaml:{}: {:?}: expected {}{}, got {} ({:.2}, oos score {:.2}, complaint {:.2}){}{}, bot: {}",
             self.test.line,
             self.test.text,
             self.test.intent,
@@ -152,6 +154,7 @@ impl fmt::Display for Outcome {
             self.intent,
             self.probability,
             self.oos_score,
+            self.complaint,
             self.faq
                 .as_deref()
                 .map(|f| format!(" / {f}"))
@@ -247,6 +250,7 @@ pub fn run(
                 },
                 probability: top.map_or(0.0, |i| i.probability),
                 oos_score: understood.oos_score,
+                complaint: understood.complaint,
                 faq,
                 score,
                 decision,

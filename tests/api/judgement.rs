@@ -103,3 +103,47 @@ async fn a_message_with_two_questions_gets_both_answered_in_one_reply() {
     }
     assert!(both >= 2, "both answered {both} of 3");
 }
+
+#[tokio::test]
+async fn anger_about_a_topic_reaches_the_complaint_queue_and_calm_questions_on_it_do_not() {
+    // What was tried: angry messages whose topic the intent head reads first (a delivery, a
+    // refund, a charge, a late order) and calm questions on the same topics, each as a first
+    // message. The tone model must hand most of the angry ones to the complaint intent's
+    // queue (escalations) and none of the calm ones.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let app = crate::helpers::try_spawn_app_with(&dir)
+        .await
+        .expect("server starts");
+    app.wait_for_model().await.expect("the model trains");
+    let angry = [
+        "the courier smashed my parcel against the door and the vase is in pieces, shameful service",
+        "where on earth is my refund, i have asked five times and you keep fobbing me off",
+        "you billed me twice and nobody has bothered to reply, i am disgusted",
+        "my order is two weeks late again, honestly pathetic, i want compensation",
+    ];
+    let calm = [
+        "the parcel arrived with a crushed corner",
+        "how long until my refund shows up",
+        "i see two charges on my card for one order",
+        "my order is a few days late, any idea why",
+    ];
+    let mut escalated = 0;
+    for (texts, angry) in [(angry, true), (calm, false)] {
+        for text in texts {
+            let mut customer = Customer::connect(&app).await;
+            customer.hello(None).await;
+            let (_, reply) = customer.ask("m", text).await;
+            let handed = reply["type"] == "handoff";
+            if angry && handed && reply["queue"] == "escalations" {
+                escalated += 1;
+            } else if angry {
+                eprintln!("angry, not escalated: {text:?}: {reply}");
+            }
+            assert!(
+                angry || !handed,
+                "a calm question handed off: {text:?}: {reply}"
+            );
+        }
+    }
+    assert!(escalated >= 2, "escalated {escalated} of 4 angry messages");
+}
