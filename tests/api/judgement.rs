@@ -3,20 +3,27 @@
 //! both answered. Every message here is held out: written for these tests, none of them in
 //! `knowledge/`, in `tests.yaml` or in the probes the rules were measured on.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::customer::Customer;
+use crate::helpers::TestApp;
+
+/// A server over the sample knowledge base, its model trained, and the folder.
+async fn sample() -> (TestApp, PathBuf) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let app = crate::helpers::try_spawn_app_with(&dir)
+        .await
+        .expect("server starts");
+    app.wait_for_model().await.expect("the model trains");
+    (app, dir)
+}
 
 #[tokio::test]
 async fn a_vague_message_is_asked_about_within_its_topic_rather_than_guessed() {
     // What was tried: topic-only messages as a customer's first message over the websocket.
     // Each must get a question back (a clarify frame) that offers an entry of its topic, and
     // none may be answered with one entry's guess.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
-    let app = crate::helpers::try_spawn_app_with(&dir)
-        .await
-        .expect("server starts");
-    app.wait_for_model().await.expect("the model trains");
+    let (app, dir) = sample().await;
     let vague = [
         ("quick question regarding shipping", "shipping"),
         ("hi, it's about a refund", "returns"),
@@ -60,11 +67,7 @@ async fn a_message_with_two_questions_gets_both_answered_in_one_reply() {
     // What was tried: two questions joined by "and", by a question mark and by "plus", each
     // answered by a different entry. The reply must be one answer frame naming both entries
     // (`faq_id` and `also`) with the second entry's question and answer in its text.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
-    let app = crate::helpers::try_spawn_app_with(&dir)
-        .await
-        .expect("server starts");
-    app.wait_for_model().await.expect("the model trains");
+    let (app, dir) = sample().await;
     let knowledge = tandem::knowledge::load(&dir).expect("the sample loads");
     let two = [
         (
@@ -110,11 +113,7 @@ async fn anger_about_a_topic_reaches_the_complaint_queue_and_calm_questions_on_i
     // refund, a charge, a late order) and calm questions on the same topics, each as a first
     // message. The tone model must hand most of the angry ones to the complaint intent's
     // queue (escalations) and none of the calm ones.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
-    let app = crate::helpers::try_spawn_app_with(&dir)
-        .await
-        .expect("server starts");
-    app.wait_for_model().await.expect("the model trains");
+    let (app, _) = sample().await;
     let angry = [
         "the courier smashed my parcel against the door and the vase is in pieces, shameful service",
         "where on earth is my refund, i have asked five times and you keep fobbing me off",

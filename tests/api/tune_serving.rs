@@ -4,7 +4,18 @@
 use serde_json::Value;
 
 use crate::customer::Customer;
-use crate::helpers::{fixture, try_spawn, writable_copy};
+use crate::helpers::{TestApp, fixture, try_spawn, writable_copy};
+
+/// `GET /api/knowledge/status` as a newly added agent.
+async fn knowledge_status(app: &TestApp) -> Value {
+    let password = app.add_agent("tia@example.com", "Tia", &["general"]).await;
+    let cookie = app.sign_in("tia@example.com", &password).await;
+    app.get_with(&cookie, "/api/knowledge/status")
+        .await
+        .json()
+        .await
+        .expect("status is JSON")
+}
 
 /// Held-out phrasings for the fixture knowledge base, so that the fine-tune has a judge.
 const TESTS: &str = r#"tests:
@@ -30,14 +41,7 @@ async fn health_says_ready_only_once_the_fine_tune_is_judged_and_the_chosen_enco
     })
     .await
     .expect("server starts and the model gets ready");
-    let password = app.add_agent("tia@example.com", "Tia", &["general"]).await;
-    let cookie = app.sign_in("tia@example.com", &password).await;
-    let status: Value = app
-        .get_with(&cookie, "/api/knowledge/status")
-        .await
-        .json()
-        .await
-        .expect("status is JSON");
+    let status = knowledge_status(&app).await;
     let tune = &status["fine_tune"];
     let stage = tune["stage"].as_str().unwrap_or_default();
     assert!(
@@ -77,14 +81,7 @@ async fn without_anything_to_judge_it_by_no_fine_tune_runs() {
     })
     .await
     .expect("server starts and the model gets ready");
-    let password = app.add_agent("tia@example.com", "Tia", &["general"]).await;
-    let cookie = app.sign_in("tia@example.com", &password).await;
-    let status: Value = app
-        .get_with(&cookie, "/api/knowledge/status")
-        .await
-        .json()
-        .await
-        .expect("status is JSON");
+    let status = knowledge_status(&app).await;
     assert_eq!(status["fine_tune"]["stage"], "nothing-to-judge", "{status}");
     assert_eq!(status["fine_tune"]["encoder"], "shipped", "{status}");
     assert!(!cache.path().join("tuned").exists(), "nothing tuned");
