@@ -25,8 +25,8 @@ impl Brain {
         model_fingerprint: &str,
         config: &TrainConfig,
     ) -> String {
-        // "brain 2": the cache holds the Gaussian model since version 2.
-        let mut hasher = training_hasher("brain 3", knowledge, model_fingerprint, config);
+        // "brain 2": the cache holds the Gaussian model since version 2, the tone model since 4.
+        let mut hasher = training_hasher("brain 4", knowledge, model_fingerprint, config);
         let (phrasings, _, answers) = retrieval_texts(knowledge);
         for text in phrasings.iter().chain(&answers) {
             hasher.update(text.as_bytes());
@@ -125,17 +125,23 @@ impl Brain {
             source,
         })?;
         let owners: Vec<u32> = self.owners.iter().map(|&o| o as u32).collect();
-        if let Some(head) = &self.head {
-            // Written beside and renamed into place, like the vectors below.
-            // The head is two files (weights and labels); the labels go into place first, so a
-            // reader that finds the weights finds the labels too.
-            let partial = partial_path(head_path);
-            head.save(&partial)?;
+        // Each head is written beside and renamed into place, like the vectors below. A head
+        // is two files (weights and labels); the labels go into place first, so a reader that
+        // finds the weights finds the labels too.
+        let put = |path: &Path, save: &dyn Fn(&Path) -> Result<(), ModelError>| {
+            let partial = partial_path(path);
+            save(&partial)?;
             rename(
                 &partial.with_extension("json"),
-                &head_path.with_extension("json"),
+                &path.with_extension("json"),
             )?;
-            rename(&partial, head_path)?;
+            rename(&partial, path)
+        };
+        if let Some(head) = &self.head {
+            put(head_path, &|p| head.save(p))?;
+        }
+        if let Some(tone) = &self.tone {
+            put(&tone_path(head_path), &|p| tone.save(p))?;
         }
         let has_head = u32::from(self.head.is_some());
         let mut tensors = HashMap::from([
@@ -153,6 +159,10 @@ impl Brain {
             (
                 "reads_chinese".to_owned(),
                 Tensor::from_vec(vec![u32::from(self.reads_chinese)], 1, &Device::Cpu)?,
+            ),
+            (
+                "has_tone".to_owned(),
+                Tensor::from_vec(vec![u32::from(self.tone.is_some())], 1, &Device::Cpu)?,
             ),
         ]);
         if let Some(gaussian) = &self.gaussian {
@@ -215,16 +225,10 @@ impl Brain {
             ));
         }
         let training = training_texts(knowledge);
-        // Under a second to train: cheaper to train again than to keep a third file in step.
-        let tone = Tone::train(
-            knowledge,
-            &training,
-            // Stored `dim × n` for the nearest-example search.
-            &examples.t()?.to_vec2::<f32>()?,
-            &texts,
-            &phrasings.to_vec2::<f32>()?,
-        )?
-        .map(Arc::new);
+        let tone = match take("has_tone")?.to_vec1::<u32>()?.first() {
+            Some(1) => Some(Arc::new(Tone::load(&tone_path(head_path))?)),
+            _ => None,
+        };
         Ok(Self {
             head_source: if head.is_some() {
                 HeadSource::Cached
@@ -319,6 +323,16 @@ fn rename(from: &Path, to: &Path) -> Result<(), ModelError> {
         path: to.to_owned(),
         source,
     })
+}
+
+/// Where the tone model of the cache entry whose intent head is at `head_path` goes.
+fn tone_path(head_path: &Path) -> PathBuf {
+    let name = head_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .replacen("head-", "tone-", 1);
+    head_path.with_file_name(name)
 }
 
 #[path = "brain_prune.rs"]

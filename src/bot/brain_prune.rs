@@ -3,7 +3,7 @@
 use std::path::Path;
 
 /// Deletes all but the `keep` most recently written cache entries in `dir` (an entry is its
-/// `vectors-KEY.safetensors` and `head-KEY.safetensors`). Failures only cost disk space.
+/// `vectors-KEY.safetensors`, `head-KEY.*` and `tone-KEY.*`). Failures only cost disk space.
 pub fn prune(dir: &Path, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -41,6 +41,8 @@ pub fn prune(dir: &Path, keep: usize) {
             format!("vectors-{key}.safetensors"),
             format!("head-{key}.safetensors"),
             format!("head-{key}.json"),
+            format!("tone-{key}.safetensors"),
+            format!("tone-{key}.json"),
         ] {
             let path = dir.join(file);
             if let Err(e) = std::fs::remove_file(&path)
@@ -59,12 +61,17 @@ mod tests {
     #[test]
     fn pruning_keeps_the_newest_versions_and_their_heads() {
         let dir = tempfile::TempDir::new().expect("temp dir");
-        for key in ["a", "b", "c"] {
-            std::fs::write(dir.path().join(format!("vectors-{key}.safetensors")), key)
-                .expect("write");
+        let now = std::time::SystemTime::now();
+        for (age, key) in [(3, "a"), (2, "b"), (1, "c")] {
+            let vectors = dir.path().join(format!("vectors-{key}.safetensors"));
+            std::fs::write(&vectors, key).expect("write");
             std::fs::write(dir.path().join(format!("head-{key}.safetensors")), key).expect("write");
-            // Distinct modification times, oldest first.
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            // Distinct modification times, oldest first, set rather than waited for.
+            std::fs::File::options()
+                .write(true)
+                .open(&vectors)
+                .and_then(|f| f.set_modified(now - std::time::Duration::from_secs(age * 60)))
+                .expect("set the modification time");
         }
         std::fs::write(dir.path().join("unrelated.txt"), "x").expect("write");
         prune(dir.path(), 2);

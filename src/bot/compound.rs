@@ -82,9 +82,15 @@ fn long_enough(part: &str) -> bool {
     }
 }
 
-/// Whether the whole message's decision may give way to its questions' answers: not a
-/// handoff (anger, a request for a person, a loop) nor small talk, which stand as they are.
-pub fn may_split(whole: &Decision) -> bool {
+/// The questions of `text` to read one by one, when it asks several and the whole message's
+/// decision may give way to their answers: not a handoff (anger, a request for a person, a
+/// loop) nor small talk, which stand as they are. `None`: the whole message's decision stands.
+pub fn to_read(text: &str, whole: &Decision) -> Option<Vec<String>> {
+    let questions = questions(text);
+    (questions.len() > 1 && may_split(whole)).then_some(questions)
+}
+
+fn may_split(whole: &Decision) -> bool {
     matches!(
         whole,
         Decision::Answer { .. }

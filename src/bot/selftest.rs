@@ -191,36 +191,30 @@ pub fn run(
         .iter()
         .zip(&embeddings)
         .map(|(test, embedding)| {
-            // As many candidates as a served turn reads, so that a question back can offer them.
-            let analysis = bot
-                .analyse(&test.text, embedding, super::CANDIDATES)?
-                .ok_or_else(no_model)?;
             let lang = crate::knowledge::language_of(&test.text);
-            let turn = Turn::from_reading(
-                &test.text,
-                &analysis.understanding,
-                &analysis.candidates,
-                bot.knowledge(),
-                lang,
-            );
-            let mut decision = decide(policy, &turn, &Default::default());
-            let questions = super::compound::questions(&test.text);
-            if questions.len() > 1 && super::compound::may_split(&decision) {
+            // What the bot reads in a text and decides for it as a first message, with as many
+            // candidates as a served turn reads, so that a question back can offer them.
+            let first_message = |text: &str, embedding: &[f32]| {
+                let analysis = bot
+                    .analyse(text, embedding, super::CANDIDATES)?
+                    .ok_or_else(no_model)?;
+                let turn = Turn::from_reading(
+                    text,
+                    &analysis.understanding,
+                    &analysis.candidates,
+                    bot.knowledge(),
+                    lang,
+                );
+                let decision = decide(policy, &turn, &Default::default());
+                Ok::<_, BotError>((analysis, decision))
+            };
+            let (analysis, mut decision) = first_message(&test.text, embedding)?;
+            if let Some(questions) = super::compound::to_read(&test.text, &decision) {
                 // As a served turn does: each question read and decided on its own.
                 let mut parts = Vec::with_capacity(questions.len());
                 for (question, embedding) in questions.iter().zip(encoder.embed_texts(&questions)?)
                 {
-                    let analysis = bot
-                        .analyse(question, &embedding, super::CANDIDATES)?
-                        .ok_or_else(no_model)?;
-                    let turn = Turn::from_reading(
-                        question,
-                        &analysis.understanding,
-                        &analysis.candidates,
-                        bot.knowledge(),
-                        lang,
-                    );
-                    parts.push(decide(policy, &turn, &Default::default()));
+                    parts.push(first_message(question, &embedding)?.1);
                 }
                 decision = super::compound::combine(decision, &parts, &Default::default());
             }

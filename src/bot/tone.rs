@@ -10,8 +10,7 @@
 //! --example tone_probe`): angry messages about deliveries, refunds and charges 0.18–0.998,
 //! calm ones on the same topics ≤ 0.09, where the intent head gave the complaint 0.06–0.22.
 //!
-//! Trained with the intent head (under a second on the sample) and, since it is that cheap,
-//! again when a cached brain loads rather than cached beside it.
+//! Trained with the intent head (under a second on the sample) and cached beside it.
 
 use crate::knowledge::{Action, Knowledge};
 use crate::model::head::Example;
@@ -80,6 +79,22 @@ impl Tone {
         }
         let head = IntentHead::train(&rows, labels, &TrainConfig::default())?;
         Ok(Some(Tone { head, complaint: 0 }))
+    }
+
+    /// Saves the model as an intent head at `path` (and its labels beside it).
+    pub fn save(&self, path: &std::path::Path) -> Result<(), ModelError> {
+        self.head.save(path)
+    }
+
+    /// Loads a model [`Tone::save`] wrote.
+    pub fn load(path: &std::path::Path) -> Result<Tone, ModelError> {
+        let head = IntentHead::load(path)?;
+        let complaint = head
+            .labels()
+            .iter()
+            .position(|l| l == COMPLAINT)
+            .ok_or_else(|| ModelError::Training(format!("{}: not a tone model", path.display())))?;
+        Ok(Tone { head, complaint })
     }
 
     /// How much a message reads as a complaint, 0–1.

@@ -79,10 +79,9 @@ impl Chat {
         text: &str,
         whole: Decision,
     ) -> Result<Decision, ChatError> {
-        let questions = compound::questions(text);
-        if questions.len() < 2 || !compound::may_split(&whole) {
+        let Some(questions) = compound::to_read(text, &whole) else {
             return Ok(whole);
-        }
+        };
         let mut parts = Vec::with_capacity(questions.len());
         for question in &questions {
             match self.read_patiently(out, bot, question).await?.1 {
