@@ -9,10 +9,12 @@ CARGO ?= cargo
 run: model
 	$(CARGO) run --release -- serve
 
-## Run every test (unit, integration, CLI).
+## Run every test (unit, integration, CLI), then the unit and integration suites again on a
+## throw-away PostgreSQL (installed from Debian's packages when missing).
 test: model
 	scripts/install-chromium >/dev/null
 	$(CARGO) test --workspace --all-targets
+	CARGO=$(CARGO) scripts/test-on-postgres
 	@cat target/screenshots/widget-size.txt
 
 ## Install the sentence encoder into models/ (verified against models/MODEL.md).

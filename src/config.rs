@@ -147,6 +147,20 @@ pub struct Settings {
     #[arg(long, global = true, env = "TANDEM_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
+    /// Where conversations, agents and tickets are stored: empty for the SQLite file
+    /// DATA_DIR/tandem.db (one node), `sqlite://PATH` for another file, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` for a PostgreSQL server that several nodes
+    /// share (see README, Deployment).
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_DATABASE_URL",
+        default_value = "",
+        hide_default_value = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
     /// Folder for the trained intent models, one file pair per knowledge version (keyed by its
     /// content, so servers with the same knowledge and model may share it). Default:
     /// DATA_DIR/cache.

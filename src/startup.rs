@@ -86,9 +86,9 @@ impl Application {
             ms = started.elapsed().as_millis() as u64,
             "knowledge base loaded"
         );
-        let store = Store::open(&settings.data_dir)
+        let store = Store::connect(&settings.database_url, &settings.data_dir)
             .await
-            .with_context(|| format!("conversation store in {}", settings.data_dir.display()))?
+            .context("cannot open the conversation store")?
             .with_clock(clock.clone());
         // The admin's one-time password goes to the log once; it is never stored in clear
         // and never printed again (the next start finds an agent and creates nothing).

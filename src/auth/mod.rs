@@ -237,7 +237,7 @@ mod tests {
     #[tokio::test]
     async fn sign_in_refuses_a_wrong_password_an_unknown_email_and_a_disabled_agent() {
         let dir = tempfile::TempDir::new().expect("temp dir");
-        let store = Store::open(dir.path()).await.expect("store");
+        let store = crate::storage::test_db::open(dir.path()).await;
         let password = ensure_first_admin(&store, vec!["general".into()])
             .await
             .expect("created")

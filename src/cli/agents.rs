@@ -74,9 +74,9 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let store = Store::open(&settings.data_dir)
+        let store = Store::connect(&settings.database_url, &settings.data_dir)
             .await
-            .with_context(|| format!("conversation store in {}", settings.data_dir.display()))?;
+            .context("cannot open the conversation store")?;
         let result = execute(out, &store, command).await;
         store.close().await;
         result

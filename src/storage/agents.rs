@@ -5,9 +5,9 @@
 //! is hashed here exactly like a resume token.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::store::token_hash;
+use super::store::{flag, token_hash};
 use super::{StorageError, Store};
 
 /// What an agent may do.
@@ -76,7 +76,13 @@ pub struct NewAgent {
     pub max_chats: u32,
 }
 
-const AGENT_COLUMNS: &str = "id, email, name, role, skills, max_chats, disabled, created_at";
+/// An agent's columns; `disabled` as 0/1 (see `store::flag`).
+const AGENT_COLUMNS: &str = "id, email, name, role, skills, max_chats, \
+     CASE WHEN disabled THEN 1 ELSE 0 END AS disabled, created_at";
+
+/// [`AGENT_COLUMNS`] of the `agents` table joined as `a`.
+const JOINED_AGENT_COLUMNS: &str = "a.id, a.email, a.name, a.role, a.skills, a.max_chats, \
+     CASE WHEN a.disabled THEN 1 ELSE 0 END AS disabled, a.created_at";
 
 impl Store {
     /// Creates an agent; [`StorageError::Duplicate`] when the email is taken.
@@ -179,7 +185,7 @@ impl Store {
         sign_out: bool,
     ) -> Result<Agent, StorageError>
     where
-        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send,
+        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
     {
         let email = email.trim().to_lowercase();
         let mut tx = self.pool.begin().await?;
@@ -224,13 +230,8 @@ impl Store {
 
     /// The enabled agent a session token belongs to, if the session exists and has not expired.
     pub async fn agent_for_session(&self, token: &str) -> Result<Option<Agent>, StorageError> {
-        let columns = AGENT_COLUMNS
-            .split(", ")
-            .map(|c| format!("a.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let row = sqlx::query(&format!(
-            "SELECT {columns} FROM agent_sessions AS s JOIN agents AS a ON a.id = s.agent_id \
+            "SELECT {JOINED_AGENT_COLUMNS} FROM agent_sessions AS s JOIN agents AS a ON a.id = s.agent_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT a.disabled"
         ))
         .bind(token_hash(token))
@@ -250,7 +251,7 @@ impl Store {
     }
 }
 
-fn agent_from_row(row: &SqliteRow) -> Result<Agent, StorageError> {
+fn agent_from_row(row: &AnyRow) -> Result<Agent, StorageError> {
     let skills: String = row.try_get("skills")?;
     let max_chats: i64 = row.try_get("max_chats")?;
     Ok(Agent {
@@ -261,7 +262,7 @@ fn agent_from_row(row: &SqliteRow) -> Result<Agent, StorageError> {
         skills: serde_json::from_str(&skills)
             .map_err(|e| StorageError::Corrupt(format!("skills {skills:?}: {e}")))?,
         max_chats: u32::try_from(max_chats).unwrap_or(1),
-        disabled: row.try_get("disabled")?,
+        disabled: flag(row, "disabled")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -272,7 +273,7 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::TempDir::new().expect("temp dir");
-        let store = Store::open(dir.path()).await.expect("store opens");
+        let store = crate::storage::test_db::open(dir.path()).await;
         (dir, store)
     }
 

@@ -1,8 +1,11 @@
 //! The rows analytics are computed from, for conversations started (or events stored) in a
 //! time range `[from, to)` in ms since the epoch. Portable SQL: no date functions (hours of the
-//! day are integer arithmetic on the millisecond timestamps, in UTC).
+//! day are integer arithmetic on the millisecond timestamps, in UTC). Yes/no columns are
+//! computed as 0/1 integers (see [`flag`]).
 
 use sqlx::Row;
+
+use super::store::flag;
 
 use super::{StorageError, Store};
 
@@ -80,12 +83,12 @@ impl Store {
              COALESCE(c.first_assigned_at, c.assigned_at) AS first_assigned_at, c.waited_ms, \
              COALESCE(c.sla_started_at, c.queued_at) AS sla_started_at, \
              c.first_agent_reply_at, c.resolved_at, c.csat_score, \
-             EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
-                 AND m.sender = 'customer') AS engaged, \
-             EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
-                 AND m.decision = 'handoff') AS handed_off, \
-             EXISTS (SELECT 1 FROM feedback f WHERE f.conversation_id = c.id \
-                 AND f.helpful = FALSE) AS unhelpful \
+             CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
+                 AND m.sender = 'customer') THEN 1 ELSE 0 END AS engaged, \
+             CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
+                 AND m.decision = 'handoff') THEN 1 ELSE 0 END AS handed_off, \
+             CASE WHEN EXISTS (SELECT 1 FROM feedback f WHERE f.conversation_id = c.id \
+                 AND f.helpful = FALSE) THEN 1 ELSE 0 END AS unhelpful \
              FROM conversations AS c WHERE c.created_at >= $1 AND c.created_at < $2",
         )
         .bind(from)
@@ -96,9 +99,9 @@ impl Store {
             .map(|row| {
                 Ok(ConversationFacts {
                     created_at: row.try_get("created_at")?,
-                    engaged: row.try_get("engaged")?,
-                    handed_off: row.try_get("handed_off")?,
-                    unhelpful: row.try_get("unhelpful")?,
+                    engaged: flag(row, "engaged")?,
+                    handed_off: flag(row, "handed_off")?,
+                    unhelpful: flag(row, "unhelpful")?,
                     queued_at: row.try_get("queued_at")?,
                     assigned_at: row.try_get("assigned_at")?,
                     first_assigned_at: row.try_get("first_assigned_at")?,
@@ -227,7 +230,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT m.conversation_id, m.sender, m.text, m.decision, m.reason, \
              CASE WHEN m.sender = 'customer' AND m.frame LIKE '%\"choice_id\"%' \
-                 THEN 1 ELSE 0 END AS choice, f.helpful \
+                 THEN 1 ELSE 0 END AS choice, \
+             CASE WHEN f.helpful IS NULL THEN NULL WHEN f.helpful THEN 1 ELSE 0 END AS helpful \
              FROM messages AS m LEFT JOIN feedback AS f \
                  ON f.conversation_id = m.conversation_id AND f.seq = m.seq \
              WHERE m.sender IN ('customer', 'bot') AND m.created_at >= $1 AND m.created_at < $2 \
@@ -240,15 +244,14 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let sender: String = row.try_get("sender")?;
-                let choice: i64 = row.try_get("choice")?;
                 Ok(TurnEvent {
                     conversation_id: row.try_get("conversation_id")?,
                     from_customer: sender == "customer",
                     text: row.try_get("text")?,
                     decision: row.try_get("decision")?,
                     reason: row.try_get("reason")?,
-                    choice: choice == 1,
-                    helpful: row.try_get("helpful")?,
+                    choice: flag(row, "choice")?,
+                    helpful: row.try_get::<Option<i64>, _>("helpful")?.map(|v| v != 0),
                 })
             })
             .collect()

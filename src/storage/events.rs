@@ -1,7 +1,7 @@
 //! The event log: appending numbered events to a conversation and reading them back.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::store::{seq_from_db, seq_to_db};
 use super::{Appended, NewEvent, Sender, StorageError, Store, StoredEvent};
@@ -200,14 +200,6 @@ impl Store {
         .await?;
         Ok(seqs.into_iter().map(seq_from_db).collect())
     }
-
-    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so two appends
-    /// queue on the busy timeout instead of both reading and one failing to upgrade its lock.
-    /// (PostgreSQL would use a plain `BEGIN`: the `UPDATE ... RETURNING last_seq` row lock
-    /// serialises appends to one conversation there.)
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StorageError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
-    }
 }
 
 /// Takes the next seq and inserts the event; `None` (with the transaction to roll back) when
@@ -215,7 +207,7 @@ impl Store {
 /// the conversation's last seq is still `turn` and the bot serves it
 /// ([`StorageError::TurnTaken`] otherwise).
 async fn insert_event(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     now: i64,
     conversation_id: &str,
     client_id: Option<&str>,
@@ -258,7 +250,8 @@ async fn insert_event(
     let inserted = sqlx::query(
         "INSERT INTO messages (conversation_id, seq, sender, client_id, kind, text, frame, intent, \
          confidence, faq_id, decision, reason, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CAST($9 AS DOUBLE PRECISION), $10, $11, $12, \
+         $13) \
          ON CONFLICT (conversation_id, client_id) DO NOTHING",
     )
     .bind(conversation_id)
@@ -269,7 +262,10 @@ async fn insert_event(
     .bind(&text)
     .bind(&frame)
     .bind(&intent)
-    .bind(confidence)
+    // As text: sqlx 0.8's Any driver binds a missing f64 as a PostgreSQL float4 (its null
+    // mapping swaps the two float types), and a statement prepared with a float4 parameter then
+    // refuses the next real f64. Rust prints an f64 with the digits that parse back to it.
+    .bind(confidence.map(|c| c.to_string()))
     .bind(&faq_id)
     .bind(&decision)
     .bind(&reason)
@@ -295,7 +291,7 @@ async fn insert_event(
         created_at: now,
     }))
 }
-fn event_from_row(row: &SqliteRow) -> Result<StoredEvent, StorageError> {
+fn event_from_row(row: &AnyRow) -> Result<StoredEvent, StorageError> {
     Ok(StoredEvent {
         conversation_id: row.try_get("conversation_id")?,
         seq: seq_from_db(row.try_get("seq")?),

@@ -218,3 +218,30 @@ async fn a_frame_without_a_type_is_refused_and_stores_nothing() {
         .expect("exists");
     assert_eq!(conversation.last_seq, 0);
 }
+
+#[tokio::test]
+async fn confidences_round_trip_exactly_with_and_without_a_value() {
+    // Tried: the bot's events alternate between no confidence (a notice) and one with every
+    // digit an f64 has, on one prepared statement; PostgreSQL once refused the second kind.
+    let (store, _dir) = temp_store().await;
+    let id = new_conversation(&store).await.id;
+    let given = [
+        None,
+        Some(0.812_345_678_901_234_5),
+        None,
+        Some(1.0),
+        Some(1e-9),
+    ];
+    for confidence in given {
+        let event = NewEvent {
+            confidence,
+            ..bot_notice("x")
+        };
+        store.append(&id, event).await.expect("appended");
+    }
+
+    let stored = store.events_after(&id, 0).await.expect("read");
+
+    let read: Vec<Option<f64>> = stored.iter().map(|e| e.confidence).collect();
+    assert_eq!(read, given);
+}

@@ -284,14 +284,17 @@ impl Store {
         &self,
         conversation_id: &str,
     ) -> Result<HashMap<u64, bool>, StorageError> {
-        let rows: Vec<(i64, bool)> =
-            sqlx::query_as("SELECT seq, helpful FROM feedback WHERE conversation_id = $1")
-                .bind(conversation_id)
-                .fetch_all(&self.pool)
-                .await?;
+        // `helpful` as 0/1: see `store::flag`.
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT seq, CASE WHEN helpful THEN 1 ELSE 0 END FROM feedback \
+             WHERE conversation_id = $1",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
-            .map(|(seq, helpful)| (u64::try_from(seq).unwrap_or(0), helpful))
+            .map(|(seq, helpful)| (u64::try_from(seq).unwrap_or(0), helpful != 0))
             .collect())
     }
 

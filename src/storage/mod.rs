@@ -5,15 +5,18 @@
 //! writes the complete frame in the same transaction, so replaying a conversation after a
 //! reconnect is "send every stored frame with `seq` greater than what the client has seen".
 //!
-//! Durability: SQLite in WAL mode with `synchronous = FULL`, so a commit has reached the disk when
-//! [`Store::append`] returns; the session acknowledges a customer message only after that, and an
-//! acknowledged message survives a SIGKILL or a power cut. Migrations live in `migrations/` at the
-//! crate root and run on open. The schema and the SQL (`$1` placeholders, `ON CONFLICT`,
-//! `RETURNING`) are written so that PostgreSQL can follow; only the connection setup and the
-//! `BEGIN IMMEDIATE` in `events.rs` are SQLite's own.
+//! The database is SQLite (a file in the data folder, the default) or PostgreSQL (shared by
+//! several nodes); `connect.rs` opens either. Durability: SQLite in WAL mode with `synchronous =
+//! FULL`, PostgreSQL with its default synchronous commit, so a commit has reached the disk when
+//! [`Store::append`] returns; the session acknowledges a customer message only after that, and
+//! an acknowledged message survives a SIGKILL or a power cut. Migrations live in `migrations/` at
+//! the crate root and run on open, the same files on both databases: the schema and the SQL
+//! (`$1` placeholders, `ON CONFLICT`, `RETURNING`, flags read as 0/1) are portable, and the one
+//! difference in how transactions begin is [`Store::begin_write`].
 
 mod agents;
 mod analytics;
+mod connect;
 mod events;
 mod handoff;
 mod queue;
@@ -26,6 +29,8 @@ mod tickets;
 mod events_tests;
 #[cfg(test)]
 mod store_tests;
+#[cfg(test)]
+pub(crate) mod test_db;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -35,9 +40,10 @@ use crate::knowledge::Priority;
 
 pub use agents::{Agent, NewAgent, Role};
 pub use analytics::{ConversationFacts, FaqUse, TurnEvent};
+pub use connect::{Backend, DB_FILE, Location, create_postgres_database, redacted};
 pub use handoff::{Note, Waiting};
 pub use sla::{Breach, Clocked};
-pub use store::{DB_FILE, Store, private_dir};
+pub use store::{Store, private_dir};
 pub use tickets::Ticket;
 
 /// Everything that can go wrong in the store.
@@ -95,6 +101,9 @@ pub enum StorageError {
     /// The operating system could not provide random bytes for a resume token.
     #[error("no randomness for a resume token: {0}")]
     Random(getrandom::Error),
+    /// `database_url` names no database tandem can use.
+    #[error("unsupported database URL {0}")]
+    BadUrl(String),
     /// Any other database error.
     #[error(transparent)]
     Database(#[from] sqlx::Error),

@@ -1,7 +1,8 @@
 //! Handed-off conversations waiting for a person: entering a queue and the place in it.
 //!
 //! A queue is ordered by priority (highest first), then by the order of the handoffs (oldest
-//! first): `queue_seq` numbers them without ties (see `migrations/0002_queue.sql`).
+//! first): `queue_seq` numbers them without ties (see `migrations/0002_queue.sql` and
+//! `0008_counters.sql`).
 
 use super::store::priority_rank;
 use super::{ConversationState, StorageError, Store};
@@ -56,7 +57,15 @@ impl Store {
         priority: Priority,
     ) -> Result<u32, StorageError> {
         let now = self.clock.now_ms();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
+        // The next number in handoff order (`migrations/0008_counters.sql`). Taken first: on
+        // PostgreSQL its row lock is the one every handoff waits on, always before the
+        // conversation's, so two handoffs never wait on each other in opposite orders.
+        let queue_seq: i64 = sqlx::query_scalar(
+            "UPDATE counters SET value = value + 1 WHERE name = 'queue_seq' RETURNING value",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let updated = sqlx::query(
             "UPDATE conversations SET state = $2, handoff_reason = $3, queue = $4, \
              priority = $5, queued_at = $6, updated_at = $6, closed_at = NULL, \
@@ -71,7 +80,7 @@ impl Store {
                  WHEN state = 'queued' THEN COALESCE(waited_ms, 0) + $6 - queued_at \
                  ELSE 0 END, \
              resolved_at = NULL, \
-             queue_seq = (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM conversations) \
+             queue_seq = $8 \
              WHERE id = $1 AND ($7 IS NULL OR (last_seq = $7 AND state = 'bot'))",
         )
         .bind(conversation_id)
@@ -81,6 +90,7 @@ impl Store {
         .bind(priority_rank(priority))
         .bind(now)
         .bind(turn.map(super::store::seq_to_db))
+        .bind(queue_seq)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -114,7 +124,7 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::TempDir::new().expect("temp dir");
-        let store = Store::open(dir.path()).await.expect("store opens");
+        let store = crate::storage::test_db::open(dir.path()).await;
         (dir, store)
     }
 

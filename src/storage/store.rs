@@ -1,34 +1,21 @@
-//! [`Store`]: the SQLite connection pool, opening and migrating, conversations and feedback.
-//! The event log's queries are in `events.rs`.
+//! [`Store`]: the connection pool (opened in `connect.rs`), conversations and feedback. The
+//! event log's queries are in `events.rs`.
 //!
 //! Queries are plain `sqlx::query` with binds rather than the compile-time checked macros, so
 //! that building never needs a database at hand.
 
 use std::path::Path;
-use std::time::Duration;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use sqlx::AnyPool;
 use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
+use sqlx::any::AnyRow;
 
+use super::connect::Backend;
 use super::{Conversation, ConversationState, NewConversation, StorageError};
 use crate::clock::Clock;
 use crate::knowledge::Priority;
-
-/// Name of the database file inside the data folder.
-pub const DB_FILE: &str = "tandem.db";
-
-/// How long a writer waits for another writer's transaction before giving up. Transactions here
-/// are a few statements long, so waiting seconds means something is badly wrong.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Connections in the pool. WAL lets readers (replays) run beside the one writer; SQLite
-/// serialises writers anyway, so more connections would only queue on the file lock.
-const POOL_SIZE: u32 = 8;
 
 /// Bytes of randomness in a resume token: 256 bits, beyond guessing.
 const TOKEN_BYTES: usize = 32;
@@ -76,7 +63,7 @@ pub fn private_dir(path: &Path) -> std::io::Result<()> {
 /// Creates `path` empty if missing and makes it readable by its owner only (0600 on Unix).
 /// SQLite creates its `-wal` and `-shm` files with the database file's permissions, so an 0600
 /// database keeps them 0600 too; files from before this rule are tightened here.
-fn private_file(path: &Path) -> std::io::Result<()> {
+pub(super) fn private_file(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -93,56 +80,14 @@ fn private_file(path: &Path) -> std::io::Result<()> {
 /// The conversation store. Cheap to clone: every clone shares one connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pub(super) pool: SqlitePool,
+    pub(super) pool: AnyPool,
+    /// SQLite or PostgreSQL: the few places where they differ ask.
+    pub(super) backend: Backend,
     /// Where every timestamp the store writes comes from.
     pub(super) clock: Clock,
 }
 
 impl Store {
-    /// Opens (creating if needed) `DATA_DIR/tandem.db` and brings its schema up to date.
-    pub async fn open(data_dir: impl AsRef<Path>) -> Result<Store, StorageError> {
-        let data_dir = data_dir.as_ref();
-        let failed = |path: &Path| {
-            let path = path.to_owned();
-            move |source| StorageError::DataDir { path, source }
-        };
-        private_dir(data_dir).map_err(failed(data_dir))?;
-        let file = data_dir.join(DB_FILE);
-        private_file(&file).map_err(failed(&file))?;
-        for suffix in ["-wal", "-shm"] {
-            let side = data_dir.join(format!("{DB_FILE}{suffix}"));
-            if side.exists() {
-                private_file(&side).map_err(failed(&side))?;
-            }
-        }
-        let options = SqliteConnectOptions::new().filename(&file);
-        Store::open_with(options, file.display().to_string()).await
-    }
-
-    async fn open_with(
-        options: SqliteConnectOptions,
-        location: String,
-    ) -> Result<Store, StorageError> {
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL syncs the WAL on every commit: an acknowledged message survives a power cut,
-            // not only a crash of the process (NORMAL would lose the last commits on power loss).
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .connect_with(options)
-            .await
-            .map_err(|source| StorageError::Open { location, source })?;
-        sqlx::migrate!().run(&pool).await?;
-        Ok(Store {
-            pool,
-            clock: Clock::default(),
-        })
-    }
-
     /// The same store, stamping times from `clock` (the server's, which tests advance).
     pub fn with_clock(self, clock: Clock) -> Store {
         Store { clock, ..self }
@@ -325,7 +270,7 @@ impl Store {
     }
 }
 
-fn conversation_from_row(row: &SqliteRow) -> Result<Conversation, StorageError> {
+fn conversation_from_row(row: &AnyRow) -> Result<Conversation, StorageError> {
     let attributes: Option<String> = row.try_get("customer_attributes")?;
     let customer_attributes = attributes
         .map(|text| serde_json::from_str(&text))
@@ -348,6 +293,14 @@ fn conversation_from_row(row: &SqliteRow) -> Result<Conversation, StorageError> 
         queued_at: row.try_get("queued_at")?,
         lang: row.try_get("lang")?,
     })
+}
+
+/// A yes/no column computed as `CASE WHEN ... THEN 1 ELSE 0 END`. Flags are selected as
+/// integers because SQLite has no boolean type (its `BOOLEAN` columns hold 0 and 1, which sqlx's
+/// `Any` driver refuses to read as booleans) while PostgreSQL's are real booleans: an integer
+/// reads the same from both.
+pub(super) fn flag(row: &AnyRow, column: &str) -> Result<bool, StorageError> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
 }
 
 /// A fresh resume token: 32 random bytes from the OS, base64url without padding (43 characters).

@@ -8,7 +8,7 @@ use super::*;
 
 pub(super) async fn temp_store() -> (Store, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(dir.path()).await.expect("store opens");
+    let store = super::test_db::open(dir.path()).await;
     (store, dir)
 }
 
@@ -44,8 +44,9 @@ async fn a_reopened_database_still_has_everything() {
         locale: Some("en".to_owned()),
         page_url: Some("https://shop.example/orders".to_owned()),
     };
+    let url = super::test_db::database_url().await;
     let (created, token) = {
-        let store = Store::open(dir.path()).await.expect("open");
+        let store = Store::connect(&url, dir.path()).await.expect("open");
         let (conversation, token) = store
             .create_conversation(identity.clone())
             .await
@@ -70,7 +71,7 @@ async fn a_reopened_database_still_has_everything() {
         (conversation, token)
     };
 
-    let store = Store::open(dir.path()).await.expect("reopen");
+    let store = Store::connect(&url, dir.path()).await.expect("reopen");
     let found = store.conversation_by_token(&token).await.expect("read");
     let events = store.events_after(&created.id, 0).await.expect("read");
 
@@ -86,6 +87,7 @@ async fn a_reopened_database_still_has_everything() {
 
 #[tokio::test]
 async fn the_resume_token_is_not_stored_and_an_unknown_token_finds_nothing() {
+    // On SQLite in both test runs: what is checked is the bytes the database file holds.
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).await.expect("open");
     let (_, token) = store
@@ -155,6 +157,8 @@ async fn feedback_on_an_unknown_event_or_conversation_is_a_clear_error() {
         .record_feedback(&id, 1, false)
         .await
         .expect("second vote replaces the first");
+    let votes = store.feedback(&id).await.expect("votes read");
+    let unhelpful = store.unhelpful_answers(&id).await.expect("unhelpful read");
 
     let missing = store.record_feedback(&id, 7, true).await;
     let unknown_state = store
@@ -162,6 +166,8 @@ async fn feedback_on_an_unknown_event_or_conversation_is_a_clear_error() {
         .await;
     let unknown_append = store.append("nope", bot_notice("x")).await;
 
+    assert_eq!(votes, std::collections::HashMap::from([(1, false)]));
+    assert_eq!(unhelpful, [1]);
     assert!(
         matches!(missing, Err(StorageError::UnknownEvent { seq: 7, .. })),
         "{missing:?}"

@@ -115,6 +115,8 @@ async fn the_agents_command_adds_lists_and_disables_accounts() {
             .args(args)
             .arg("--data-dir")
             .arg(&app.data_dir)
+            .arg("--database-url")
+            .arg(&app.database_url)
             .env("TANDEM_LOG", "warn")
             .output()
             .expect("tandem runs");
@@ -167,6 +169,8 @@ async fn reset_password_replaces_the_password_and_signs_the_agent_out() {
     let output = Command::new(env!("CARGO_BIN_EXE_tandem"))
         .args(["agents", "reset-password", "Boss@Example.com", "--data-dir"])
         .arg(&app.data_dir)
+        .arg("--database-url")
+        .arg(&app.database_url)
         .env("TANDEM_LOG", "warn")
         .output()
         .expect("tandem runs");

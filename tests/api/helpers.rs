@@ -28,6 +28,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// The server's clock: advance it to see what happens later (timeouts, SLA breaches).
     pub clock: Clock,
+    /// The server's `database_url`: empty for its SQLite file, or its PostgreSQL database.
+    pub database_url: String,
     _data: TempDir,
 }
 
@@ -66,9 +68,14 @@ impl TestApp {
 
     /// The server's store, opened a second time (SQLite in WAL mode takes both).
     pub async fn store(&self) -> tandem::storage::Store {
-        tandem::storage::Store::open(&self.data_dir)
+        tandem::storage::Store::connect(&self.database_url, &self.data_dir)
             .await
             .expect("the test server's database opens")
+    }
+
+    /// Whether `needle` is stored anywhere in the server's database in clear.
+    pub async fn stored_in_clear(&self, needle: &str) -> bool {
+        crate::database::stored_in_clear(&self.data_dir, &self.database_url, needle).await
     }
 
     /// Creates an agent with a known password and the given skills; returns the password.
@@ -161,6 +168,7 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         model_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"),
         chinese_model_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/use-multilingual-v3"),
         data_dir: data_dir.to_owned(),
+        database_url: crate::database::database_for(data_dir),
         cache_dir: None,
         oos_threshold: tandem::model::mahalanobis::DEFAULT_THRESHOLD,
         encoder_backend: Default::default(),
@@ -221,6 +229,7 @@ async fn try_spawn_at(
         clock,
     };
     let clock = provided.clock.clone();
+    let database_url = settings.database_url.clone();
     let app = Application::build_with(settings, provided).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -229,6 +238,7 @@ async fn try_spawn_at(
         client: reqwest::Client::new(),
         data_dir: data.path().to_owned(),
         clock,
+        database_url,
         _data: data,
     };
     app.wait_for_model().await?;

@@ -13,6 +13,7 @@ mod chat;
 mod chat_limits;
 mod cli;
 mod customer;
+mod database;
 mod encoder_backends;
 mod handoff;
 mod hardening;

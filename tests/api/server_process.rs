@@ -38,6 +38,8 @@ pub fn serve_command(data_dir: &Path, knowledge: &Path) -> Command {
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"))
         .arg("--data-dir")
         .arg(data_dir)
+        .arg("--database-url")
+        .arg(crate::database::database_for(data_dir))
         .current_dir(data_dir)
         .env_remove("TANDEM_CONFIG")
         // A minute of both cores per server; the fine-tune's own tests turn it on.

@@ -1,0 +1,85 @@
+//! Which database a test server stores into. By default the SQLite file in its data folder;
+//! with `TANDEM_TEST_POSTGRES` set to a PostgreSQL server's URL (what `scripts/postgres start`
+//! prints; `make test` runs the suite a second time so), a database of its own on that server,
+//! so every integration test runs on both.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// The PostgreSQL server the suite runs on, if it runs on one.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("TANDEM_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The `database_url` for a server whose data folder is `data_dir`: empty (its SQLite file), or
+/// a fresh PostgreSQL database, the same one every time for the same folder, so that a server
+/// restarted on its data folder finds what it stored.
+pub fn database_for(data_dir: &Path) -> String {
+    let Some(server) = postgres_server() else {
+        return String::new();
+    };
+    static DATABASES: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+    let mut databases = DATABASES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    databases
+        .entry(data_dir.to_owned())
+        .or_insert_with(|| create_database(&server))
+        .clone()
+}
+
+/// Creates a database on its own thread and runtime: callers are synchronous code inside the
+/// tests' runtimes, which cannot block on a future.
+fn create_database(server: &str) -> String {
+    let server = server.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for creating the test database");
+        let name = format!("api_{}", uuid::Uuid::new_v4().simple());
+        runtime
+            .block_on(tandem::storage::create_postgres_database(&server, &name))
+            .expect("a test database is created on the test PostgreSQL")
+    })
+    .join()
+    .expect("the database thread finishes")
+}
+
+/// Whether `needle` is stored anywhere in clear: in the SQLite file or its write-ahead log,
+/// byte for byte, or in any row of any table on PostgreSQL (each row cast to text).
+pub async fn stored_in_clear(data_dir: &Path, database_url: &str, needle: &str) -> bool {
+    if database_url.is_empty() {
+        return ["tandem.db", "tandem.db-wal"].iter().any(|file| {
+            let bytes = std::fs::read(data_dir.join(file)).unwrap_or_default();
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        });
+    }
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(database_url)
+        .await
+        .expect("the test database accepts a connection");
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+            .fetch_all(&mut conn)
+            .await
+            .expect("tables listed");
+    assert!(tables.len() > 5, "the schema is there: {tables:?}");
+    for table in tables {
+        let found: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {table} AS t WHERE strpos(CAST(t AS TEXT), $1) > 0"
+        ))
+        .bind(needle)
+        .fetch_one(&mut conn)
+        .await
+        .expect("table searched");
+        if found > 0 {
+            return true;
+        }
+    }
+    false
+}
