@@ -15,7 +15,7 @@ test: model
 	scripts/install-chromium >/dev/null
 	$(CARGO) test --workspace --all-targets
 	CARGO=$(CARGO) scripts/test-on-postgres
-	@cat target/screenshots/widget-size.txt
+	@cat target/screenshots/widget-size.txt target/screenshots/multinode-latency.txt
 
 ## Install the sentence encoder into models/ (verified against models/MODEL.md).
 model:

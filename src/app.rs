@@ -50,6 +50,9 @@ pub struct App {
     pub reloader: Arc<Reloader>,
     /// Live news between customer and agent sessions.
     pub hub: Arc<Hub>,
+    /// This node's id (fresh at every start): how other nodes on the same PostgreSQL tell it
+    /// apart, and what `/api/knowledge/status` lists it as.
+    pub node: Arc<str>,
     /// [`ASK_SHARE`] permits: the `/api/ask` reads the model takes at once.
     pub ask_slots: Arc<tokio::sync::Semaphore>,
     /// Rate limits on sign-in and `/api/ask`.

@@ -149,6 +149,7 @@ impl Application {
             throttles: Arc::default(),
             ask_slots: Arc::new(tokio::sync::Semaphore::new(crate::app::ASK_SHARE)),
             hub: Arc::default(),
+            node: uuid::Uuid::new_v4().simple().to_string().into(),
             reloader,
             metrics,
             sealer,
@@ -158,6 +159,8 @@ impl Application {
         };
         // Offers, SLA breaches and auto-assignment; it stops at shutdown.
         crate::handoff::watch::spawn(app.clone());
+        // With PostgreSQL, the hub across nodes: news, presence, heartbeats.
+        crate::handoff::relay::spawn(&app);
         if app.settings.watch_knowledge {
             watch::spawn_file_watcher(
                 Arc::clone(&app.reloader),

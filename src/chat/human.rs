@@ -19,6 +19,8 @@ impl Chat {
     ) -> Result<(), ChatError> {
         match news {
             CustomerNews::Frame { seq, json } => self.deliver(out, seq, json.to_string()).await?,
+            CustomerNews::Stored(seq) if seq > self.sent_seq => self.catch_up(out).await?,
+            CustomerNews::Stored(_) => {}
             CustomerNews::Transient(frame) => out.send(Out::Frame(frame)).await?,
             CustomerNews::Position {
                 queue,

@@ -9,7 +9,7 @@ use super::actions::ActionError;
 use super::publish::joined;
 use super::{AgentNews, announce_positions};
 use crate::app::App;
-use crate::storage::Agent;
+use crate::storage::{Agent, Duty};
 
 /// Assigns what can be assigned; failures are logged (the next tick tries again).
 pub async fn run(app: &App) {
@@ -32,6 +32,9 @@ async fn assign(app: &App) -> Result<(), ActionError> {
         return Ok(());
     }
     let _turn = app.hub.assigning.lock().await;
+    // And across nodes: one assigns at a time, the others wait their turn (and then see what
+    // it assigned), so two nodes never hand one agent their last free place twice.
+    let _duty = app.store.try_exclusive(Duty::Assignment, true).await?;
     let waiting: Vec<_> = app
         .store
         .waiting()

@@ -12,11 +12,18 @@
 //! Frames carry their `seq`, so a customer session that replays from the store while a live
 //! frame arrives forwards each frame once (it skips seqs it has sent). Channels of a conversation
 //! nobody listens to are removed when its last session ends, so idle conversations cost nothing.
+//!
+//! With several nodes on one PostgreSQL, everything told here is also handed to the relay
+//! ([`super::relay`]), which passes it to the other nodes; what they relay back is delivered
+//! here with the `*_here` methods, which do not relay again. Agents online count the consoles of
+//! every node: this node's, and the other nodes' as their heartbeats last recorded them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::storage::ConsoleRecord;
 
 use crate::protocol::ServerFrame;
 use crate::protocol::agent::{NoteView, TranscriptEntry};
@@ -37,6 +44,10 @@ pub enum CustomerNews {
         /// The frame as sent.
         json: Arc<str>,
     },
+    /// The store holds the conversation's events up to this seq, written on another node:
+    /// send what was not sent yet, from the store (`u64::MAX`: whatever there is, after news
+    /// may have been lost).
+    Stored(u64),
     /// A frame that is not stored (typing).
     Transient(ServerFrame),
     /// The conversation's place in its queue (sessions send it when it changed).
@@ -101,6 +112,23 @@ pub struct Hub {
     /// Held while conversations are assigned automatically, so that two passes at once (a
     /// handoff and the watchdog) do not both give an agent their last free place.
     pub assigning: tokio::sync::Mutex<()>,
+    /// The consoles the other nodes hold (empty with one node).
+    remote: Mutex<Vec<ConsoleRecord>>,
+    /// Where news for the other nodes goes, once the relay runs (PostgreSQL only).
+    relay: std::sync::OnceLock<mpsc::Sender<Outbound>>,
+}
+
+/// What this node's hub hands to the relay for the other nodes.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// News for a conversation's customer sessions.
+    Customer(Arc<str>, CustomerNews),
+    /// News for agent sessions.
+    Agents(AgentNews),
+    /// This node's consoles changed (arrived, left, online or away).
+    Presence,
+    /// An admin reloaded the knowledge here: the other nodes reload too.
+    Reload,
 }
 
 /// A connected agent console.
@@ -119,6 +147,8 @@ impl Default for Hub {
             present: Mutex::new(HashMap::new()),
             next_console: std::sync::atomic::AtomicU64::new(0),
             assigning: tokio::sync::Mutex::new(()),
+            remote: Mutex::new(Vec::new()),
+            relay: std::sync::OnceLock::new(),
         }
     }
 }
@@ -143,12 +173,73 @@ impl Hub {
         }
     }
 
-    /// Tells the customer session(s) of a conversation; nothing happens when none is connected
-    /// (they will replay from the store when they come back).
+    /// Tells the customer session(s) of a conversation, on every node; nothing happens when
+    /// none is connected (they will replay from the store when they come back).
     pub fn tell_customer(&self, conversation_id: &str, news: CustomerNews) {
+        self.relay(|| Outbound::Customer(conversation_id.into(), news.clone()));
+        self.tell_customer_here(conversation_id, news);
+    }
+
+    /// Tells the customer session(s) of a conversation connected to this node.
+    pub fn tell_customer_here(&self, conversation_id: &str, news: CustomerNews) {
         if let Some(sender) = self.lock().get(conversation_id) {
             let _ = sender.send(news);
         }
+    }
+
+    /// Tells every customer session on this node (after news from other nodes may have been
+    /// lost: each catches up from the store).
+    pub fn tell_every_customer_here(&self, news: &CustomerNews) {
+        for sender in self.lock().values() {
+            let _ = sender.send(news.clone());
+        }
+    }
+
+    /// Whether an agent session on this node listens.
+    pub fn agents_here(&self) -> bool {
+        self.agents.receiver_count() > 0
+    }
+
+    /// From now on, also hands everything told to `relay` (once; later calls change nothing).
+    pub fn relay_to(&self, relay: mpsc::Sender<Outbound>) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// Hands news to the relay, if one runs. A full relay drops it with a warning rather than
+    /// slow the caller: the store has what matters, and other nodes catch up on their next
+    /// news for that conversation.
+    fn relay(&self, news: impl FnOnce() -> Outbound) {
+        if let Some(relay) = self.relay.get()
+            && let Err(mpsc::error::TrySendError::Full(_)) = relay.try_send(news())
+        {
+            tracing::warn!("the relay to other nodes is behind; news dropped");
+        }
+    }
+
+    /// Asks the other nodes to reload their knowledge (an admin reloaded it on this one); each
+    /// reads its own copy of the files.
+    pub fn reload_elsewhere(&self) {
+        self.relay(|| Outbound::Reload);
+    }
+
+    /// Records the consoles the other nodes hold.
+    pub fn set_remote(&self, consoles: Vec<ConsoleRecord>) {
+        *lock(&self.remote) = consoles;
+    }
+
+    /// This node's consoles, for its heartbeat.
+    pub fn consoles_here(&self) -> Vec<ConsoleRecord> {
+        let mut consoles: Vec<ConsoleRecord> = lock(&self.present)
+            .iter()
+            .map(|(number, c)| ConsoleRecord {
+                console: *number,
+                agent_id: c.agent_id.clone(),
+                skills: c.skills.clone(),
+                online: c.online,
+            })
+            .collect();
+        consoles.sort_by_key(|c| c.console);
+        consoles
     }
 
     /// Listens to what agents are told (an agent session).
@@ -156,8 +247,14 @@ impl Hub {
         self.agents.subscribe()
     }
 
-    /// Tells every agent session.
+    /// Tells every agent session, on every node.
     pub fn tell_agents(&self, news: AgentNews) {
+        self.relay(|| Outbound::Agents(news.clone()));
+        self.tell_agents_here(news);
+    }
+
+    /// Tells the agent sessions on this node.
+    pub fn tell_agents_here(&self, news: AgentNews) {
         // An error only means no agent is connected.
         let _ = self.agents.send(news);
     }
@@ -174,6 +271,7 @@ impl Hub {
             online: true,
         };
         lock(&self.present).insert(id, console);
+        self.relay(|| Outbound::Presence);
         id
     }
 
@@ -182,22 +280,30 @@ impl Hub {
         if let Some(entry) = lock(&self.present).get_mut(&console) {
             entry.online = online;
         }
+        self.relay(|| Outbound::Presence);
     }
 
     /// Forgets a console that disconnected.
     pub fn leave(&self, console: u64) {
         lock(&self.present).remove(&console);
+        self.relay(|| Outbound::Presence);
     }
 
     /// Agents online (in at least one console) who take `queue`; an agent with two consoles
     /// counts once.
     pub fn online_for(&self, queue: &str) -> usize {
-        lock(&self.present)
-            .values()
-            .filter(|c| c.online && c.skills.iter().any(|s| s == queue))
-            .map(|c| c.agent_id.as_str())
-            .collect::<std::collections::HashSet<_>>()
-            .len()
+        let mut agents = std::collections::HashSet::new();
+        for c in lock(&self.present).values() {
+            if c.online && c.skills.iter().any(|s| s == queue) {
+                agents.insert(c.agent_id.clone());
+            }
+        }
+        for c in lock(&self.remote).iter() {
+            if c.online && c.skills.iter().any(|s| s == queue) {
+                agents.insert(c.agent_id.clone());
+            }
+        }
+        agents.len()
     }
 
     /// Agents with at least one online console, each once, sorted.
@@ -207,6 +313,12 @@ impl Hub {
             .filter(|c| c.online)
             .map(|c| c.agent_id.clone())
             .collect();
+        agents.extend(
+            lock(&self.remote)
+                .iter()
+                .filter(|c| c.online)
+                .map(|c| c.agent_id.clone()),
+        );
         agents.sort_unstable();
         agents.dedup();
         agents

@@ -14,6 +14,7 @@
 //! - `sla.rs`: SLA due times and breaches.
 //! - [`views`]: the queue snapshot and the conversation view a console is shown.
 //! - [`watch`]: the once-a-second watchdog: timeouts, SLA breaches, auto-assignment.
+//! - [`relay`]: the hub across nodes on one PostgreSQL (`NOTIFY`, presence heartbeats).
 //!
 //! The console is in `console/`; its protocol in `docs/agent-protocol.md`.
 
@@ -22,6 +23,7 @@ mod assign;
 pub mod hub;
 pub mod offline;
 mod publish;
+pub mod relay;
 mod service;
 mod sla;
 pub mod views;

@@ -6,8 +6,10 @@
 //!   the conversation's priority, counted from the handoff;
 //! - runs auto-assignment ([`super::assign`]), which also catches capacity freed elsewhere.
 //!
-//! Everything it writes is conditional in the store (an offer once per wait, a breach once per
-//! due time), so several servers on one database may each run a watchdog.
+//! Every node runs one, and each pass first takes the watchdog duty in the store (on
+//! PostgreSQL an advisory lock; a node that finds it taken skips that second), so with several
+//! nodes one acts at a time. Everything it writes is conditional in the store as well (an offer
+//! once per wait, a breach once per due time), so even two passes at once would act once.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use super::offline;
 use super::sla::{breaches, queues_of, store_breach};
 use crate::app::App;
-use crate::storage::StorageError;
+use crate::storage::{Duty, StorageError};
 
 /// How often the watchdog looks: SLA targets and timeouts are minutes, so a second is precise
 /// enough, and the query reads only conversations in human hands.
@@ -47,8 +49,15 @@ pub fn spawn(app: App) -> tokio::task::JoinHandle<()> {
                 _ = interval.tick() => {}
                 _ = shutdown.changed() => break,
             }
-            if let Err(e) = tick(&app, &mut recorded).await {
-                tracing::warn!(error = %e, "queue watchdog pass failed");
+            match app.store.try_exclusive(Duty::Watchdog, false).await {
+                Ok(Some(_duty)) => {
+                    if let Err(e) = tick(&app, &mut recorded).await {
+                        tracing::warn!(error = %e, "queue watchdog pass failed");
+                    }
+                }
+                // Another node's watchdog is on it this second.
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot take the watchdog duty"),
             }
             super::assign::run(&app).await;
         }

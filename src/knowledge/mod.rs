@@ -200,6 +200,23 @@ pub struct Knowledge {
 }
 
 impl Knowledge {
+    /// A short fingerprint of everything loaded: nodes serving the same files (same build) show
+    /// the same version in `/api/knowledge/status`, so an operator sees one lagging behind.
+    pub fn version(&self) -> String {
+        use sha2::{Digest, Sha256};
+        // Where the folder is differs from node to node; the files' names do not.
+        let mut portable = self.clone();
+        for entry in &mut portable.faqs {
+            entry.source = entry
+                .source
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_default();
+        }
+        let digest = Sha256::digest(format!("{portable:?}").as_bytes());
+        hex::encode(&digest[..6])
+    }
+
     /// The FAQ entry with this id.
     pub fn faq(&self, id: &str) -> Option<&FaqEntry> {
         self.faqs

@@ -174,9 +174,14 @@ impl Store {
                 source,
             })?;
         sqlx::migrate!().run(&pool).await?;
+        let postgres_url = match &location {
+            Location::Postgres(url) => Some(url.as_str().into()),
+            Location::Sqlite(_) => None,
+        };
         Ok(Store {
             pool,
             backend,
+            postgres_url,
             clock: Clock::default(),
         })
     }

@@ -105,22 +105,35 @@ impl Store {
         Ok(holder.flatten())
     }
 
-    /// Gives a waiting conversation to `agent_id`. One statement, conditional on the state, so
-    /// that of two agents claiming at once exactly one succeeds: false for the other (and for a
-    /// conversation that is not waiting).
+    /// Gives a waiting conversation to `agent_id` if they have room for one more. One
+    /// statement, conditional on the state and on the agent's load, so that of two agents
+    /// claiming at once exactly one succeeds, and an agent claiming two at once (two consoles,
+    /// two nodes) never holds more than `max_chats`: false otherwise (and for a conversation that
+    /// is not waiting).
     pub async fn claim(&self, conversation_id: &str, agent_id: &str) -> Result<bool, StorageError> {
         let now = self.clock.now_ms();
+        let mut tx = self.begin_write().await?;
+        // A no-op write on the agent's row: on PostgreSQL its lock makes a second claim by the
+        // same agent wait for this one, so the count below is not read by both at once.
+        sqlx::query("UPDATE agents SET max_chats = max_chats WHERE id = $1")
+            .bind(agent_id)
+            .execute(&mut *tx)
+            .await?;
         let claimed = sqlx::query(
             "UPDATE conversations SET state = 'agent', assigned_agent_id = $2, assigned_at = $3, \
              updated_at = $3, first_assigned_at = COALESCE(first_assigned_at, $3), \
              waited_ms = COALESCE(waited_ms, 0) + $3 - queued_at \
-             WHERE id = $1 AND state = 'queued'",
+             WHERE id = $1 AND state = 'queued' \
+             AND (SELECT COUNT(*) FROM conversations AS held \
+                  WHERE held.assigned_agent_id = $2 AND held.state = 'agent') \
+                 < (SELECT max_chats FROM agents WHERE id = $2)",
         )
         .bind(conversation_id)
         .bind(agent_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(claimed.rows_affected() == 1)
     }
 

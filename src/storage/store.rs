@@ -83,6 +83,9 @@ pub struct Store {
     pub(super) pool: AnyPool,
     /// SQLite or PostgreSQL: the few places where they differ ask.
     pub(super) backend: Backend,
+    /// The PostgreSQL URL, for the notification listener (which holds a connection of its own);
+    /// `None` on SQLite.
+    pub(super) postgres_url: Option<std::sync::Arc<str>>,
     /// Where every timestamp the store writes comes from.
     pub(super) clock: Clock,
 }

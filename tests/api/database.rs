@@ -14,22 +14,64 @@ pub fn postgres_server() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
-/// The `database_url` for a server whose data folder is `data_dir`: empty (its SQLite file), or
-/// a fresh PostgreSQL database, the same one every time for the same folder, so that a server
-/// restarted on its data folder finds what it stored.
+/// The database of each data folder that has one on PostgreSQL.
+static DATABASES: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+
+/// The `database_url` for a server whose data folder is `data_dir`: the one given to the folder
+/// by [`shared_database`], else empty (its SQLite file) or a fresh PostgreSQL database, the same
+/// one every time for the same folder, so that a server restarted on its data folder finds
+/// what it stored.
 pub fn database_for(data_dir: &Path) -> String {
-    let Some(server) = postgres_server() else {
-        return String::new();
-    };
-    static DATABASES: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
     let mut databases = DATABASES
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    databases
-        .entry(data_dir.to_owned())
-        .or_insert_with(|| create_database(&server))
-        .clone()
+    if let Some(url) = databases.get(data_dir) {
+        return url.clone();
+    }
+    let Some(server) = postgres_server() else {
+        return String::new();
+    };
+    let url = create_database(&server);
+    databases.insert(data_dir.to_owned(), url.clone());
+    url
+}
+
+/// A PostgreSQL server for the multi-node tests, which need one in both runs of the suite:
+/// the suite's own, or the throw-away cluster `scripts/postgres start` starts (or finds running;
+/// `make test` stops it at the end, `scripts/postgres stop` by hand).
+pub fn postgres_for_nodes() -> String {
+    if let Some(server) = postgres_server() {
+        return server;
+    }
+    let output =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres"))
+            .arg("start")
+            .output()
+            .expect("scripts/postgres runs");
+    assert!(
+        output.status.success(),
+        "scripts/postgres start failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .expect("scripts/postgres prints the URL last")
+        .to_owned()
+}
+
+/// A fresh database on `server` that several nodes (data folders) will share.
+pub fn shared_database(server: &str, data_dirs: &[&Path]) -> String {
+    let url = create_database(server);
+    let mut databases = DATABASES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for dir in data_dirs {
+        databases.insert(dir.to_path_buf(), url.clone());
+    }
+    url
 }
 
 /// Creates a database on its own thread and runtime: callers are synchronous code inside the

@@ -34,6 +34,20 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// A handle on a `tandem serve` process listening on `port` (a node of the multi-node
+    /// tests), so that the clients written for in-process servers work with it too. Its clock is
+    /// the process's own, which the test cannot move.
+    pub fn for_process(port: u16, data: TempDir, database_url: &str) -> TestApp {
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            data_dir: data.path().to_owned(),
+            clock: Clock::default(),
+            database_url: database_url.to_owned(),
+            _data: data,
+        }
+    }
+
     /// `POST /api/ask` with a raw body.
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
         self.client

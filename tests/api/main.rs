@@ -27,6 +27,7 @@ mod layout;
 mod lifecycle;
 mod metrics;
 mod model;
+mod multinode;
 mod operators;
 mod protocol_doc;
 mod queues;
