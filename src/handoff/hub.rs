@@ -222,9 +222,12 @@ impl Hub {
         self.relay(|| Outbound::Reload);
     }
 
-    /// Records the consoles the other nodes hold.
-    pub fn set_remote(&self, consoles: Vec<ConsoleRecord>) {
-        *lock(&self.remote) = consoles;
+    /// Records the consoles the other nodes hold; true when that changed what they were.
+    pub fn set_remote(&self, consoles: Vec<ConsoleRecord>) -> bool {
+        let mut remote = lock(&self.remote);
+        let changed = *remote != consoles;
+        *remote = consoles;
+        changed
     }
 
     /// This node's consoles, for its heartbeat.

@@ -237,7 +237,10 @@ async fn heartbeat(app: &App, node: &Node) -> Result<(), StorageError> {
 
 async fn refresh_presence(app: &App, node: &str) -> Result<(), StorageError> {
     let remote = app.store.remote_consoles(node, wall_ms()).await?;
-    app.hub.set_remote(remote);
+    if app.hub.set_remote(remote) {
+        // The agents online changed: consoles here show the counts per queue.
+        app.hub.tell_agents_here(AgentNews::QueueChanged);
+    }
     Ok(())
 }
 

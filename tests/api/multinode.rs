@@ -99,6 +99,14 @@ async fn two_nodes_on_one_postgres_serve_one_conversation_through_a_node_killed_
     // Kim signs in on A, Sam on B; a customer on A asks for a person.
     let mut kim = Console::agent(&a.app, "kim@example.com", "Kim", &["general"]).await;
     let mut sam = Console::agent(&b.app, "sam@example.com", "Sam", &["general"]).await;
+    // Each node counts the agents online on both: Kim's queue shows two in `general`.
+    kim.queue_where(|q| {
+        q["queues"].as_array().is_some_and(|qs| {
+            qs.iter()
+                .any(|q| q["name"] == "general" && q["online"] == 2)
+        })
+    })
+    .await;
     let mut customer = Customer::connect(&a.app).await;
     let welcome = customer.hello(None).await;
     let id = welcome["conversation_id"].as_str().expect("id").to_owned();
