@@ -25,6 +25,17 @@ pub enum Database {
     Url(String),
 }
 
+impl Database {
+    /// Whether each node would keep a SQLite file, which only one node may use.
+    pub fn sqlite(&self) -> bool {
+        match self {
+            Database::Sqlite => true,
+            Database::FreshPostgres => false,
+            Database::Url(url) => url.trim_start().starts_with("sqlite:"),
+        }
+    }
+}
+
 /// Which servers the load goes to.
 pub enum Plan {
     /// `nodes` processes started here on `database`, all with `data_key` (random where the
@@ -141,18 +152,22 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Servers> {
             data_key,
         } => (*nodes, database, data_key),
     };
-    let (database_url, backend) = match database {
-        Database::Sqlite => (None, "SQLite"),
-        Database::FreshPostgres => (Some(fresh_postgres().await?), "PostgreSQL"),
-        Database::Url(url) if url.starts_with("sqlite:") => (Some(url.clone()), "SQLite"),
-        Database::Url(url) => (Some(url.clone()), "PostgreSQL"),
+    let backend = if database.sqlite() {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
+    let database_url = match database {
+        Database::Sqlite => None,
+        Database::FreshPostgres => Some(fresh_postgres().await?),
+        Database::Url(url) => Some(url.clone()),
     };
     // Nodes sharing a database must seal personal data with the same key; a fresh database has
-    // none yet, so any key will do.
-    let data_key = match (data_key, &database_url) {
-        (Some(key), _) => Some(key.clone()),
-        (None, Some(_)) => Some(random_key()?),
-        (None, None) => None,
+    // none yet, so any key will do. On SQLite each node generates its own, as it does today.
+    let data_key = match data_key {
+        Some(key) => Some(key.clone()),
+        None if !database.sqlite() => Some(random_key()?),
+        None => None,
     };
     let config = format!("{} on {backend}", count(nodes));
     match &database_url {
@@ -160,8 +175,8 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Servers> {
         None => eprintln!("starting {config}"),
     }
     let ready_within = READY_PER_NODE * nodes as u32;
-    let starts = (0..nodes)
-        .map(|_| start_node(database_url.as_deref(), data_key.as_deref(), ready_within));
+    let starts =
+        (0..nodes).map(|_| start_node(database_url.as_deref(), data_key.as_deref(), ready_within));
     // The first failure drops the other starts, and with them (killed) their processes.
     let nodes = futures_util::future::try_join_all(starts).await?;
     Ok(Servers { nodes, config })

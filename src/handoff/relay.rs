@@ -359,3 +359,7 @@ async fn deliver_here(app: &App, node: &str, news: Wire) -> Result<(), StorageEr
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "relay_tests.rs"]
+mod tests;
