@@ -18,12 +18,37 @@
 //! N TCP connections that never send a byte are opened; `/health` is timed while they are, and
 //! so is the moment the server has closed them all.
 //!
-//! It prints reply latency p50/p99/max, messages per second, errors (error frames other than
-//! `busy`, dropped connections, replies later than 10 s) and the server's peak RSS. Bounded in count and time;
-//! loopback only. Without `--bench` (as `cargo test --all-targets` runs it) it only prints how
-//! to run it.
+//! Several nodes (one service on a shared PostgreSQL) instead of one on SQLite:
+//!
+//! - `--nodes N` (default 1) starts N `tandem serve` processes, each with its own data folder
+//!   and port, all on the same database and with the same data key. More than one needs
+//!   PostgreSQL: a SQLite file belongs to one node.
+//! - `--postgres` puts them on PostgreSQL: `scripts/postgres start` starts a throw-away
+//!   cluster (or finds the one running; it is left running, `scripts/postgres stop` ends it),
+//!   and a fresh database `bench_<random hex>` is created on it for this run.
+//! - `--database-url URL` puts them on an existing database instead (`postgres://...`), with
+//!   `--data-key BASE64` if its data was sealed with a key of its own (default: a random key).
+//! - `--url URL,URL,...` (with `--pid PID,PID,...` in the same order, for their RSS) runs against
+//!   nodes already running instead of starting any.
+//!
+//! Customers are dealt to the nodes round-robin (customer i to node i % N), in both phases;
+//! `--silent` and the bursts go to the first node. For example, two nodes on PostgreSQL:
+//!
+//! ```text
+//! cargo bench --bench chat_load -- --idle 0 --conversations 200 --rate 100 --duration 20 --postgres --nodes 2
+//! ```
+//!
+//! It prints the configuration (`1 node on SQLite`, `2 nodes on PostgreSQL`), reply latency
+//! p50/p99/max, messages per second, errors (error frames other than `busy`, dropped
+//! connections, replies later than 10 s) over all nodes, each node's replies, errors and
+//! latency when there are several, and the RSS of each node and of all together at rest, after
+//! the idle phase and at the peak. Bounded in count and time; loopback only. Without `--bench`
+//! (as `cargo test --all-targets` runs it) it only prints how to run it.
 
-use std::process::{Child, Command, Stdio};
+// Beside this file rather than in it, to keep the load itself readable.
+#[path = "chat_load/servers.rs"]
+mod servers;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -35,6 +60,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use servers::{Database, Plan, Servers, rss_text};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -62,8 +89,7 @@ const MIX: &[&str] = &[
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Args {
-    url: Option<String>,
-    pid: Option<u32>,
+    plan: Plan,
     conversations: usize,
     rate: f64,
     duration: Duration,
@@ -74,113 +100,112 @@ struct Args {
 }
 
 fn parse_args() -> anyhow::Result<Option<Args>> {
-    let mut args = Args {
-        url: None,
-        pid: None,
-        conversations: 1000,
-        rate: 200.0,
-        duration: Duration::from_secs(30),
-        idle: 10_000,
-        ask_burst: 0,
-        login_burst: 0,
-        silent: 0,
-    };
+    let mut conversations = 1000;
+    let mut rate = 200.0;
+    let mut duration = Duration::from_secs(30);
+    let mut idle = 10_000;
+    let (mut ask_burst, mut login_burst, mut silent) = (0, 0, 0);
+    let mut urls: Vec<String> = Vec::new();
+    let mut pids: Vec<u32> = Vec::new();
+    let mut nodes: Option<usize> = None;
+    let mut postgres = false;
+    let mut database_url: Option<String> = None;
+    let mut data_key: Option<String> = None;
     let mut bench = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--bench" => bench = true,
-            "--url" => args.url = Some(value()?),
-            "--pid" => args.pid = Some(value()?.parse()?),
-            "--conversations" => args.conversations = value()?.parse()?,
-            "--rate" => args.rate = value()?.parse()?,
-            "--duration" => args.duration = Duration::from_secs(value()?.parse()?),
-            "--idle" => args.idle = value()?.parse()?,
-            "--ask-burst" => args.ask_burst = value()?.parse()?,
-            "--login-burst" => args.login_burst = value()?.parse()?,
-            "--silent" => args.silent = value()?.parse()?,
+            "--url" => urls = list(&value()?).map(str::to_owned).collect(),
+            "--pid" => {
+                pids = list(&value()?)
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .context("--pid takes process ids, separated by commas")?;
+            }
+            "--nodes" => nodes = Some(value()?.parse()?),
+            "--postgres" => postgres = true,
+            "--database-url" => database_url = Some(value()?),
+            "--data-key" => data_key = Some(value()?),
+            "--conversations" => conversations = value()?.parse()?,
+            "--rate" => rate = value()?.parse()?,
+            "--duration" => duration = Duration::from_secs(value()?.parse()?),
+            "--idle" => idle = value()?.parse()?,
+            "--ask-burst" => ask_burst = value()?.parse()?,
+            "--login-burst" => login_burst = value()?.parse()?,
+            "--silent" => silent = value()?.parse()?,
             other => bail!("unknown option {other}"),
         }
     }
+    let plan = if urls.is_empty() {
+        if !pids.is_empty() {
+            bail!("--pid names servers already running: give their chat URLs with --url");
+        }
+        let nodes = nodes.unwrap_or(1);
+        let database = match (postgres, database_url) {
+            (true, Some(_)) => {
+                bail!("--postgres and --database-url both choose the database: give one")
+            }
+            (true, None) => Database::FreshPostgres,
+            // Checked here, so that a typo fails before any node starts.
+            (false, Some(url)) if !url.trim().is_empty() => {
+                tandem::storage::Location::parse(&url, std::path::Path::new("."))
+                    .context("--database-url")?;
+                Database::Url(url)
+            }
+            (false, _) => Database::Sqlite,
+        };
+        if nodes == 0 {
+            bail!("--nodes must be at least 1");
+        }
+        if nodes > 1 && database.sqlite() {
+            bail!(
+                "--nodes {nodes} needs a PostgreSQL database that the nodes share (a SQLite file \
+                 belongs to one node): add --postgres for a throw-away one, or --database-url \
+                 postgres://..."
+            );
+        }
+        Plan::Start {
+            nodes,
+            database,
+            data_key,
+        }
+    } else {
+        if nodes.is_some() || postgres || database_url.is_some() || data_key.is_some() {
+            bail!(
+                "--url runs against servers already running; --nodes, --postgres, \
+                 --database-url and --data-key are for servers started here"
+            );
+        }
+        if !pids.is_empty() && pids.len() != urls.len() {
+            bail!(
+                "--pid has {} ids for {} --url servers: give one per URL, in the same order",
+                pids.len(),
+                urls.len()
+            );
+        }
+        Plan::Running { urls, pids }
+    };
+    let args = Args {
+        plan,
+        conversations,
+        rate,
+        duration,
+        idle,
+        ask_burst,
+        login_burst,
+        silent,
+    };
     Ok(bench.then_some(args))
 }
 
-/// The server under test, killed when dropped.
-struct Server {
-    child: Option<Child>,
-    _data: Option<tempfile::TempDir>,
-    url: String,
-    pid: Option<u32>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-async fn start_server(args: &Args) -> anyhow::Result<Server> {
-    if let Some(url) = &args.url {
-        return Ok(Server {
-            child: None,
-            _data: None,
-            url: url.clone(),
-            pid: args.pid,
-        });
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let data = tempfile::TempDir::new()?;
-    let root = env!("CARGO_MANIFEST_DIR");
-    let child = Command::new(env!("CARGO_BIN_EXE_tandem"))
-        .args(["serve", "--port", &port.to_string(), "--knowledge-dir"])
-        .arg(format!("{root}/knowledge"))
-        .arg("--model-dir")
-        .arg(format!("{root}/models/all-MiniLM-L6-v2"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("TANDEM_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting tandem")?;
-    let pid = child.id();
-    let server = Server {
-        child: Some(child),
-        _data: Some(data),
-        url: format!("ws://127.0.0.1:{port}/ws/chat"),
-        pid: Some(pid),
-    };
-    let health = format!("http://127.0.0.1:{port}/health");
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = reqwest::get(&health).await
-            && let Ok(body) = response.json::<Value>().await
-            && body["model"] == "ready"
-        {
-            return Ok(server);
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("the server did not get ready in 120 s");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn rss_mib(pid: Option<u32>) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
+/// The items of a comma-separated option value, blanks left out.
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 /// Connects and says hello; returns the socket once welcomed.
@@ -378,50 +403,60 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let Some(args) = parse_args()? else {
         eprintln!(
-            "chat_load: run with `cargo bench --bench chat_load [-- --conversations N --rate R --duration S --idle N --ask-burst N --login-burst N --silent N]`"
+            "chat_load: run with `cargo bench --bench chat_load [-- --conversations N --rate R --duration S --idle N --ask-burst N --login-burst N --silent N --nodes N --postgres | --database-url URL --data-key BASE64 | --url URL,... --pid PID,...]`"
         );
         return Ok(());
     };
-    let server = start_server(&args).await?;
-    eprintln!(
-        "server {} (pid {:?}), RSS {:.0} MiB at rest",
-        server.url,
-        server.pid,
-        rss_mib(server.pid).unwrap_or(0.0)
-    );
+    let servers = servers::start(&args.plan).await?;
+    let nodes = servers.nodes.len();
+    let rest = servers.rss();
+    for (i, (server, mib)) in servers.nodes.iter().zip(&rest).enumerate() {
+        eprintln!(
+            "{} {} (pid {:?}), RSS {mib:.0} MiB at rest",
+            servers.name(i),
+            server.url,
+            server.pid,
+        );
+    }
+    if nodes > 1 {
+        eprintln!("RSS at rest: {}", rss_text(rest.iter().sum(), &rest));
+    }
+    // What goes to one server (silent connections, bursts) goes to the first node.
+    let first = servers.nodes.first().context("no server to run against")?;
+    let on_first = if nodes > 1 { " on node 1" } else { "" };
 
     if args.silent > 0 {
-        let base = server
-            .url
-            .replacen("ws://", "http://", 1)
-            .trim_end_matches("/ws/chat")
-            .to_owned();
-        silent_connections(&base, args.silent).await?;
+        silent_connections(&first.base(), args.silent).await?;
     }
 
-    // Phase 1: idle customers.
+    // Phase 1: idle customers, dealt round-robin to the nodes.
     let started = Instant::now();
     let mut idle = Vec::with_capacity(args.idle);
     let mut idle_errors = 0usize;
-    for _ in 0..args.idle {
-        match connect(&server.url).await {
+    for i in 0..args.idle {
+        match connect(&servers.nodes[i % nodes].url).await {
             Ok(s) => idle.push(s),
             Err(_) => idle_errors += 1,
         }
     }
+    let rss = servers.rss();
     eprintln!(
-        "idle: {} connected in {:.1} s, {} errors, server RSS {:.0} MiB",
+        "idle: {} connected in {:.1} s, {} errors, server RSS {}",
         idle.len(),
         started.elapsed().as_secs_f64(),
         idle_errors,
-        rss_mib(server.pid).unwrap_or(0.0)
+        rss_text(rss.iter().sum(), &rss)
     );
     drop(idle);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    // Phase 2: active conversations.
-    let tally = Arc::new(Tally::default());
-    let url: Arc<str> = server.url.clone().into();
+    // Phase 2: active conversations, dealt round-robin to the nodes; a tally per node.
+    let tallies: Vec<Arc<Tally>> = (0..nodes).map(|_| Arc::default()).collect();
+    let urls: Vec<Arc<str>> = servers
+        .nodes
+        .iter()
+        .map(|server| server.url.as_str().into())
+        .collect();
     let period = Duration::from_secs_f64(args.conversations as f64 / args.rate);
     let started = Instant::now();
     let until = started + args.duration;
@@ -430,19 +465,15 @@ async fn main() -> anyhow::Result<()> {
         let offset = period.mul_f64(id as f64 / args.conversations as f64);
         tasks.push(tokio::spawn(customer(
             id,
-            url.clone(),
+            urls[id % nodes].clone(),
             period,
             offset,
             until,
-            tally.clone(),
+            tallies[id % nodes].clone(),
         )));
     }
-    let base = server
-        .url
-        .replacen("ws://", "http://", 1)
-        .trim_end_matches("/ws/chat")
-        .to_owned();
-    let before = rss_mib(server.pid).unwrap_or(0.0);
+    let base = first.base();
+    let before = first.rss_mib();
     if args.ask_burst > 0 {
         // A burst every second of the active phase, from 250 addresses.
         let long = "where is my parcel, it has not arrived and I need it ".repeat(40);
@@ -460,7 +491,7 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep_until((second + Duration::from_secs(1)).into()).await;
         }
         eprintln!(
-            "ask bursts: {bursts} x {} concurrent requests of 2,000 characters from {SOURCES} addresses, by status {totals:?}",
+            "ask bursts{on_first}: {bursts} x {} concurrent requests of 2,000 characters from {SOURCES} addresses, by status {totals:?}",
             args.ask_burst
         );
     }
@@ -469,20 +500,52 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let counts = burst(&base, "/api/agent/login", args.login_burst, body, false).await;
         eprintln!(
-            "login burst: {} wrong sign-ins in {:.1} s, by status {counts:?}, RSS {before:.0} -> {:.0} MiB",
+            "login burst{on_first}: {} wrong sign-ins in {:.1} s, by status {counts:?}, RSS {before:.0} -> {:.0} MiB",
             args.login_burst,
             started.elapsed().as_secs_f64(),
-            rss_mib(server.pid).unwrap_or(0.0)
+            first.rss_mib()
         );
     }
-    let mut peak = 0.0f64;
+    // Each node's own peak, and the peak of all together (the highest sum seen at once).
+    let mut peaks = vec![0.0f64; nodes];
+    let mut peak_total = 0.0f64;
     while tasks.iter().any(|t| !t.is_finished()) {
-        peak = peak.max(rss_mib(server.pid).unwrap_or(0.0));
+        let rss = servers.rss();
+        for (peak, mib) in peaks.iter_mut().zip(&rss) {
+            *peak = peak.max(*mib);
+        }
+        peak_total = peak_total.max(rss.iter().sum());
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let mut latencies = tally.latencies_us.lock().await.clone();
+    summarize(&args, &servers, &tallies, elapsed, peak_total, &peaks).await;
+    Ok(())
+}
+
+/// Prints the active phase's results: over all nodes, then, with several, node by node.
+async fn summarize(
+    args: &Args,
+    servers: &Servers,
+    tallies: &[Arc<Tally>],
+    elapsed: f64,
+    peak_total: f64,
+    peaks: &[f64],
+) {
+    let mut by_node = Vec::with_capacity(tallies.len());
+    for tally in tallies {
+        let mut latencies = tally.latencies_us.lock().await.clone();
+        latencies.sort_unstable();
+        by_node.push(latencies);
+    }
+    let mut latencies = by_node.concat();
     latencies.sort_unstable();
+    let total = |count: fn(&Tally) -> &AtomicU64| -> u64 {
+        tallies
+            .iter()
+            .map(|tally| count(tally).load(Ordering::Relaxed))
+            .sum()
+    };
+    eprintln!("config: {}", servers.config);
     eprintln!(
         "active: {} conversations, {:.0} messages/s offered for {:.0} s",
         args.conversations,
@@ -491,18 +554,34 @@ async fn main() -> anyhow::Result<()> {
     );
     eprintln!(
         "  sent {}, replies {}, {:.0} replies/s, handoffs {}, errors {}",
-        tally.sent.load(Ordering::Relaxed),
+        total(|t| &t.sent),
         latencies.len(),
         latencies.len() as f64 / elapsed,
-        tally.handoffs.load(Ordering::Relaxed),
-        tally.errors.load(Ordering::Relaxed)
+        total(|t| &t.handoffs),
+        total(|t| &t.errors)
     );
     eprintln!(
-        "  reply latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; server peak RSS {:.0} MiB",
+        "  reply latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; server peak RSS {}",
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0),
-        peak
+        rss_text(peak_total, peaks)
     );
-    Ok(())
+    if servers.nodes.len() > 1 {
+        for (i, ((server, tally), latencies)) in
+            servers.nodes.iter().zip(tallies).zip(&by_node).enumerate()
+        {
+            eprintln!(
+                "  {} {}: sent {}, replies {}, {:.0} replies/s, errors {}, p50 {:.1} ms, p99 {:.1} ms",
+                servers.name(i),
+                server.url,
+                tally.sent.load(Ordering::Relaxed),
+                latencies.len(),
+                latencies.len() as f64 / elapsed,
+                tally.errors.load(Ordering::Relaxed),
+                percentile(latencies, 0.50),
+                percentile(latencies, 0.99),
+            );
+        }
+    }
 }
