@@ -6,15 +6,15 @@
 //! file then fills in every setting that clap took from its default, so anything set explicitly
 //! wins over the file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory};
 use serde::{Deserialize, Serialize};
 
 mod encoder;
+mod file;
 mod secret;
 
+pub use file::resolve;
 pub use secret::Secret;
 
 /// Config file read when `--config` is not given and the file exists.
@@ -273,6 +273,20 @@ pub struct Settings {
     #[serde(default)]
     pub allowed_origins: Vec<String>,
 
+    /// Addresses of the load balancers or reverse proxies in front of this node, comma
+    /// separated. A connection from one of them is not held to the per-address connection
+    /// limit (it carries many clients), and its requests' client address for rate limits is
+    /// taken from `X-Forwarded-For` (the nearest entry that is not a listed proxy). Empty: no
+    /// header is believed.
+    #[arg(
+        long,
+        global = true,
+        env = "TANDEM_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Log format: pretty for terminals, json for log shippers. Levels come from `TANDEM_LOG`
     /// (or `RUST_LOG`), e.g. `info,tandem=debug`.
     #[arg(
@@ -286,55 +300,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Fills in, from the config file at `path`, every setting whose value in `matches` came
-    /// from its built-in default.
-    pub fn merge_file(self, matches: &ArgMatches, path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        self.merge_toml(matches, path, &text)
-    }
-
-    fn merge_toml(
-        self,
-        matches: &ArgMatches,
-        path: &Path,
-        text: &str,
-    ) -> Result<Self, ConfigError> {
-        let file: toml::Table = toml::from_str(text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
-        let known: Vec<String> = DefaultsOnly::command()
-            .get_arguments()
-            .map(|a| a.get_id().to_string())
-            .collect();
-        let mut merged = toml::Table::try_from(&self).map_err(|e| ConfigError::Value {
-            path: path.to_owned(),
-            source: serde::de::Error::custom(e),
-        })?;
-        for (key, value) in file {
-            if !known.contains(&key) {
-                return Err(ConfigError::UnknownKey {
-                    path: path.to_owned(),
-                    key,
-                });
-            }
-            let explicit = matches!(
-                matches.value_source(&key),
-                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-            );
-            if !explicit {
-                merged.insert(key, value);
-            }
-        }
-        merged.try_into().map_err(|source| ConfigError::Value {
-            path: path.to_owned(),
-            source,
-        })
-    }
-
     /// Where trained intent models are cached: `cache_dir`, or `DATA_DIR/cache` by default.
     pub fn model_cache_dir(&self) -> PathBuf {
         self.cache_dir
@@ -345,29 +310,6 @@ impl Settings {
     /// `host:port`, for binding.
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
-    }
-}
-
-/// A command that holds only the settings, to read their defaults and names.
-#[derive(clap::Parser)]
-struct DefaultsOnly {
-    #[command(flatten)]
-    settings: Settings,
-}
-
-/// Resolves the settings for a parsed command line: its values, then the config file at
-/// `config` (or `tandem.toml` in the working directory when it exists).
-pub fn resolve(
-    settings: Settings,
-    matches: &ArgMatches,
-    config: Option<&Path>,
-) -> Result<Settings, ConfigError> {
-    match config {
-        Some(path) => settings.merge_file(matches, path),
-        None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
-            settings.merge_file(matches, Path::new(DEFAULT_CONFIG_FILE))
-        }
-        None => Ok(settings),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Application {
     clock: Clock,
     listener: TcpListener,
     router: axum::Router,
+    /// The load balancers in front of this node (`trusted_proxies`).
+    trusted: Arc<[std::net::IpAddr]>,
     /// Tells chat sessions the server is shutting down.
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Chat connection slots: all free again once every session has closed.
@@ -173,6 +175,7 @@ impl Application {
             port,
             clock,
             listener,
+            trusted: app.settings.trusted_proxies.clone().into(),
             router: http::router(app),
             shutdown,
             chat_slots,
@@ -208,7 +211,7 @@ impl Application {
             // does not wait for them: tell each session to close with 1001 instead.
             let _ = shutdown.send(true);
         };
-        http::serve::serve(self.listener, self.router, signal).await;
+        http::serve::serve(self.listener, self.router, self.trusted, signal).await;
         let drained = tokio::time::timeout(CHAT_DRAIN, async {
             let all = u32::try_from(self.max_chat_connections).unwrap_or(u32::MAX);
             // Every slot back means every session has ended and flushed its close frame.

@@ -1,7 +1,11 @@
 //! Settings: precedence of flags, file and defaults; validation.
 
 use super::*;
-use clap::{FromArgMatches, Parser};
+use std::path::Path;
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+
+use super::file::DefaultsOnly;
 
 fn parse(args: &[&str]) -> (Settings, ArgMatches) {
     let matches = DefaultsOnly::command().get_matches_from(args);

@@ -130,25 +130,64 @@ async fn health(axum::extract::State(app): axum::extract::State<App>) -> Json<He
     })
 }
 
-/// The client's address as the listener saw it (the connection's peer), as a string key for
-/// rate limits; `unknown` when the server runs without connection info (a router driven
-/// directly). Behind a reverse proxy every client shares the proxy's address, so the limits
-/// then apply to all of them together: size them, or rate-limit at the proxy.
+/// The client's address, as a string key for rate limits: the connection's peer, or, when the
+/// peer is one of the `trusted_proxies` (a load balancer carrying every client), the address
+/// it forwarded ([`forwarded_client`]); `unknown` when the server runs without connection info
+/// (a router driven directly).
 pub struct ClientAddr(pub String);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+impl axum::extract::FromRequestParts<App> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _state: &S,
+        app: &App,
     ) -> Result<Self, Self::Rejection> {
-        let address = parts
+        let Some(peer) = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
-        Ok(ClientAddr(address))
+            .map(|info| info.0.ip())
+        else {
+            return Ok(ClientAddr("unknown".to_owned()));
+        };
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let client = forwarded_client(peer, &forwarded.join(","), &app.settings.trusted_proxies);
+        Ok(ClientAddr(client.to_string()))
     }
+}
+
+/// Who a request comes from: `peer` itself unless it is a trusted proxy; then the nearest
+/// address in `forwarded` (`X-Forwarded-For`, the client first, each proxy appending the
+/// address it heard from) that is not a trusted proxy. Read from the right, because only the
+/// entries our own proxies appended can be believed: a client may send any header it likes,
+/// and its made-up entries sit to the left of what our proxy appended. An unreadable entry
+/// stops the walk at the last address believed.
+pub fn forwarded_client(
+    peer: std::net::IpAddr,
+    forwarded: &str,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    let mut client = peer;
+    if !trusted.contains(&client) {
+        return client;
+    }
+    for entry in forwarded.rsplit(',') {
+        match entry.trim().parse::<std::net::IpAddr>() {
+            Ok(address) => {
+                client = address;
+                if !trusted.contains(&address) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// `Json<T>` whose rejections are [`ApiError`]s, so a bad body gets the same
@@ -166,5 +205,49 @@ impl<T: DeserializeOwned + Send> FromRequest<App> for ApiJson<T> {
                 app.settings.max_body_bytes,
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::forwarded_client;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_is_believed_and_only_for_what_it_appended() {
+        let (lb, lb2) = (ip("10.0.0.2"), ip("10.0.0.3"));
+        let trusted = [lb, lb2];
+        // No proxy configured, or a peer that is not one: the header is the client's own words.
+        assert_eq!(
+            forwarded_client(ip("198.51.100.7"), "1.2.3.4", &[]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            forwarded_client(ip("198.51.100.7"), "1.2.3.4", &trusted),
+            ip("198.51.100.7")
+        );
+        // Through the balancer: the address it heard from.
+        assert_eq!(
+            forwarded_client(lb, "203.0.113.9", &trusted),
+            ip("203.0.113.9")
+        );
+        // A client that forges entries gets the one our balancer appended: its own.
+        assert_eq!(
+            forwarded_client(lb, "1.1.1.1, 8.8.8.8, 203.0.113.9", &trusted),
+            ip("203.0.113.9")
+        );
+        // Two of our proxies in a row are skipped.
+        assert_eq!(
+            forwarded_client(lb, "203.0.113.9, 10.0.0.3", &trusted),
+            ip("203.0.113.9")
+        );
+        // No header, or garbage: the proxy itself, as before.
+        assert_eq!(forwarded_client(lb, "", &trusted), lb);
+        assert_eq!(forwarded_client(lb, "not-an-ip", &trusted), lb);
     }
 }

@@ -7,8 +7,8 @@
 //!   keep-alive connection is closed after the same time (hyper starts the header timer as soon
 //!   as it waits for the next request);
 //! - at most [`MAX_PER_ADDRESS`] connections from one client address are served at once (not
-//!   counting upgraded websockets, which have their own limit); loopback is exempt, since a
-//!   reverse proxy on the same machine carries every client;
+//!   counting upgraded websockets, which have their own limit); loopback and the configured
+//!   `trusted_proxies` are exempt, since a reverse proxy or load balancer carries every client;
 //! - accept errors (out of descriptors) back off instead of spinning.
 //!
 //! Each request carries the peer address as axum's `ConnectInfo` (for rate limits).
@@ -79,9 +79,12 @@ impl Drop for Counted {
 }
 
 /// Serves `router` on `listener` until `signal` completes, then lets in-flight requests finish.
+/// Connections from `trusted` (the load balancers in front of this node) are not counted per
+/// address, like loopback: each carries many clients.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    trusted: Arc<[IpAddr]>,
     signal: impl Future<Output = ()> + Send + 'static,
 ) {
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -111,7 +114,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let counted = if peer.ip().is_loopback() {
+        let counted = if peer.ip().is_loopback() || trusted.contains(&peer.ip()) {
             None
         } else {
             match PerAddress::admit(&table, peer.ip(), MAX_PER_ADDRESS) {

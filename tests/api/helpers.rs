@@ -198,6 +198,7 @@ pub fn test_settings(knowledge_dir: &Path, data_dir: &Path) -> Settings {
         policy_max_unhelpful: policy.max_unhelpful,
         policy_repeat_similarity: policy.repeat_similarity,
         allowed_origins: Vec::new(),
+        trusted_proxies: Vec::new(),
         watch_knowledge: true,
         // Fine-tuning is a minute of both cores: only the tests about it turn it on.
         fine_tune: false,

@@ -10,6 +10,7 @@ mod exports;
 mod fields;
 mod login;
 mod origin;
+mod proxies;
 mod skills;
 mod states;
 mod two_tabs;
