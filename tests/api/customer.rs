@@ -94,6 +94,12 @@ impl Customer {
     /// Connects, says hello and asks for a person; returns the customer after the `handoff`
     /// frame, with the conversation id.
     pub async fn hand_off(app: &TestApp) -> (Customer, String) {
+        let (customer, id, _) = Customer::hand_off_resumable(app).await;
+        (customer, id)
+    }
+
+    /// [`Customer::hand_off`], with the resume token too.
+    pub async fn hand_off_resumable(app: &TestApp) -> (Customer, String, String) {
         let mut customer = Customer::connect(app).await;
         let welcome = customer.hello(None).await;
         customer
@@ -102,7 +108,8 @@ impl Customer {
         let handoff = customer.next_reply().await;
         assert_eq!(handoff["type"], "handoff", "{handoff}");
         let id = welcome["conversation_id"].as_str().expect("id").to_owned();
-        (customer, id)
+        let token = welcome["resume_token"].as_str().expect("token").to_owned();
+        (customer, id, token)
     }
 
     /// Sends a `message` frame.

@@ -272,6 +272,26 @@ pub async fn spawn_app_tweaked(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the fixture knowledge base is valid")
 }
 
+/// A copy of the fixture knowledge base with `queues` (YAML lines of the list under `queues:`,
+/// each ending in a newline) in place of its own `general` queue.
+pub fn fixture_with_queues(queues: &str) -> TempDir {
+    let dir = writable_fixture();
+    let path = dir.path().join("intents.yaml");
+    let text = std::fs::read_to_string(&path).expect("fixture intents");
+    let (start, end) = (
+        text.find("queues:").expect("a queues section"),
+        text.find("intents:").expect("an intents section"),
+    );
+    // The fixture's complaint intent hands off to `escalations`, so that queue stays.
+    let edited = format!(
+        "{}queues:\n{queues}  - name: escalations\n{}",
+        &text[..start],
+        &text[end..]
+    );
+    std::fs::write(&path, edited).expect("write intents");
+    dir
+}
+
 /// Copies the fixture knowledge base into a temp folder that a test may break.
 pub fn writable_fixture() -> TempDir {
     writable_copy(&fixture("knowledge"))

@@ -11,14 +11,7 @@ use crate::helpers::spawn_app;
 /// request, with Sam's console and the conversation's id and resume token.
 async fn resolved(app: &crate::helpers::TestApp) -> (Customer, Console, String, String) {
     let mut sam = Console::agent(app, "sam@example.com", "Sam", &["general"]).await;
-    let mut customer = Customer::connect(app).await;
-    let welcome = customer.hello(None).await;
-    let id = welcome["conversation_id"].as_str().expect("id").to_owned();
-    let token = welcome["resume_token"].as_str().expect("token").to_owned();
-    customer
-        .send(json!({"type": "request_human", "client_id": "b1"}))
-        .await;
-    assert_eq!(customer.next_reply().await["type"], "handoff");
+    let (mut customer, id, token) = Customer::hand_off_resumable(app).await;
     sam.send(json!({"type": "claim", "conversation_id": id}))
         .await;
     sam.next_of("conversation").await;

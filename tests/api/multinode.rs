@@ -15,7 +15,7 @@ use tempfile::TempDir;
 use crate::agent_client::Console;
 use crate::customer::Customer;
 use crate::database::{postgres_for_nodes, shared_database};
-use crate::helpers::{TestApp, eventually, writable_fixture};
+use crate::helpers::{TestApp, eventually, fixture_with_queues, writable_fixture};
 use crate::server_process::Server;
 
 /// The key that seals personal data, the same on every node (as a deployment must set it).
@@ -45,17 +45,9 @@ impl Node {
 
 /// The fixture knowledge base with SLA targets short enough to miss during the test.
 fn knowledge_with_short_sla() -> TempDir {
-    let dir = writable_fixture();
-    let path = dir.path().join("intents.yaml");
-    let text = std::fs::read_to_string(&path).expect("fixture intents");
-    let (start, end) = (
-        text.find("queues:").expect("a queues section"),
-        text.find("intents:").expect("an intents section"),
-    );
-    let queues = "queues:\n  - name: general\n    sla:\n      normal: {first_response: 1s, resolution: 4s}\n  - name: escalations\n";
-    std::fs::write(&path, format!("{}{queues}{}", &text[..start], &text[end..]))
-        .expect("write intents");
-    dir
+    fixture_with_queues(
+        "  - name: general\n    sla:\n      normal: {first_response: 1s, resolution: 4s}\n",
+    )
 }
 
 /// The next frame of `kind` a customer gets, skipping others (queue updates, notices).
@@ -107,14 +99,7 @@ async fn two_nodes_on_one_postgres_serve_one_conversation_through_a_node_killed_
         })
     })
     .await;
-    let mut customer = Customer::connect(&a.app).await;
-    let welcome = customer.hello(None).await;
-    let id = welcome["conversation_id"].as_str().expect("id").to_owned();
-    let token = welcome["resume_token"].as_str().expect("token").to_owned();
-    customer
-        .send(json!({"type": "request_human", "client_id": "b1"}))
-        .await;
-    assert_eq!(customer.next_reply().await["type"], "handoff");
+    let (mut customer, id, token) = Customer::hand_off_resumable(&a.app).await;
 
     // Sam, on the other node, sees the customer waiting and claims; the customer on A is told.
     let waiting = |id: String| {

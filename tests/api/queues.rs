@@ -11,25 +11,12 @@ use tempfile::TempDir;
 
 use crate::agent_client::Console;
 use crate::customer::Customer;
-use crate::helpers::{TestApp, eventually, try_spawn_app_with, writable_fixture};
+use crate::helpers::{TestApp, eventually, fixture_with_queues, try_spawn_app_with};
 
 /// Serves the fixture knowledge base with `queues` (YAML lines of the list under `queues:`, each
 /// ending in a newline) in place of its own `general` queue. The folder must outlive the server.
 async fn spawn_with_queues(queues: &str) -> (TestApp, TempDir) {
-    let dir = writable_fixture();
-    let path = dir.path().join("intents.yaml");
-    let text = std::fs::read_to_string(&path).expect("fixture intents");
-    let (start, end) = (
-        text.find("queues:").expect("a queues section"),
-        text.find("intents:").expect("an intents section"),
-    );
-    // The fixture's complaint intent hands off to `escalations`, so that queue stays.
-    let edited = format!(
-        "{}queues:\n{queues}  - name: escalations\n{}",
-        &text[..start],
-        &text[end..]
-    );
-    std::fs::write(&path, edited).expect("write intents");
+    let dir = fixture_with_queues(queues);
     let app = try_spawn_app_with(dir.path())
         .await
         .expect("the queue settings are valid");
