@@ -103,6 +103,8 @@ pub struct Bot {
     /// The encoder the brain's texts were embedded with, when it is not the shipped one (a
     /// fine-tuned copy): a message must be embedded by the same model to be compared with them.
     encoder: Option<Arc<crate::model::Encoder>>,
+    /// [`Knowledge::version`], taken once per load: nodes report it every heartbeat.
+    version: Arc<str>,
 }
 
 impl Bot {
@@ -118,11 +120,17 @@ impl Bot {
             .collect();
         Ok(Self {
             languages: Arc::new(languages),
+            version: knowledge.version().into(),
             knowledge: Arc::new(knowledge),
             index: Arc::new(index),
             brain: None,
             encoder: None,
         })
+    }
+
+    /// The fingerprint of the knowledge it serves ([`Knowledge::version`]).
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// The same bot with the model's brain (built with this bot's encoder).

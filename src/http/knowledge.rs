@@ -33,7 +33,7 @@ pub async fn status(_agent: CurrentAgent, State(app): State<App>) -> Response {
     Json(NodeStatus {
         status: app.reloader.status(),
         node: app.node.to_string(),
-        version: app.bot.load().knowledge().version(),
+        version: app.bot.load().version().to_owned(),
         nodes,
     })
     .into_response()
