@@ -32,7 +32,8 @@ const EXPIRY: Duration = Duration::from_secs(10);
 const BACKLOG: usize = 4096;
 /// PostgreSQL's limit for a notification payload is 8000 bytes.
 const MAX_PAYLOAD: usize = 7900;
-/// How long to wait before listening again after the database could not be reached.
+/// How long to wait before listening again after the database could not be reached: there is
+/// nothing to wait for but time, and retrying at once would spin while it is down.
 const RETRY: Duration = Duration::from_secs(1);
 
 /// One notification: from which node, and what.
@@ -227,7 +228,7 @@ async fn publish(app: &App, node: &Node, news: Wire) -> Result<(), StorageError>
 async fn heartbeat(app: &App, node: &Node) -> Result<(), StorageError> {
     let now = wall_ms();
     let expires = now + i64::try_from(EXPIRY.as_millis()).unwrap_or(i64::MAX);
-    let version = app.bot.load().knowledge().version();
+    let version = app.bot.load().version().to_owned();
     let consoles = app.hub.consoles_here();
     app.store
         .heartbeat(&node.id, node.started_at, now, expires, &version, &consoles)
@@ -270,8 +271,10 @@ async fn receive(app: App, node: Arc<str>) {
                 Ok(Heard::Payload(payload)) => deliver(&app, &node, &payload).await,
                 Ok(Heard::Reconnected) => caught_up(&app, &node).await,
                 Err(e) => {
+                    // Listening again at once: if the database is still out of reach, the
+                    // connect above fails and waits there (the one back-off, which shutdown
+                    // interrupts).
                     tracing::warn!(error = %e, "lost the other nodes' news; listening again");
-                    tokio::time::sleep(RETRY).await;
                     continue 'connect;
                 }
             }
