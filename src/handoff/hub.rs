@@ -106,8 +106,8 @@ pub struct Hub {
     conversations: Mutex<HashMap<String, broadcast::Sender<CustomerNews>>>,
     agents: broadcast::Sender<AgentNews>,
     /// Connected agent consoles: connection number → who, with what skills, whether online
-    /// rather than away.
-    present: Mutex<HashMap<u64, Console>>,
+    /// rather than away (as the heartbeat records them for the other nodes).
+    present: Mutex<HashMap<u64, ConsoleRecord>>,
     next_console: std::sync::atomic::AtomicU64,
     /// Held while conversations are assigned automatically, so that two passes at once (a
     /// handoff and the watchdog) do not both give an agent their last free place.
@@ -129,14 +129,6 @@ pub enum Outbound {
     Presence,
     /// An admin reloaded the knowledge here: the other nodes reload too.
     Reload,
-}
-
-/// A connected agent console.
-#[derive(Debug)]
-struct Console {
-    agent_id: String,
-    skills: Vec<String>,
-    online: bool,
 }
 
 impl Default for Hub {
@@ -232,15 +224,7 @@ impl Hub {
 
     /// This node's consoles, for its heartbeat.
     pub fn consoles_here(&self) -> Vec<ConsoleRecord> {
-        let mut consoles: Vec<ConsoleRecord> = lock(&self.present)
-            .iter()
-            .map(|(number, c)| ConsoleRecord {
-                console: *number,
-                agent_id: c.agent_id.clone(),
-                skills: c.skills.clone(),
-                online: c.online,
-            })
-            .collect();
+        let mut consoles: Vec<ConsoleRecord> = lock(&self.present).values().cloned().collect();
         consoles.sort_by_key(|c| c.console);
         consoles
     }
@@ -268,7 +252,8 @@ impl Hub {
         let id = self
             .next_console
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let console = Console {
+        let console = ConsoleRecord {
+            console: id,
             agent_id: agent_id.to_owned(),
             skills,
             online: true,
@@ -295,33 +280,25 @@ impl Hub {
     /// Agents online (in at least one console) who take `queue`; an agent with two consoles
     /// counts once.
     pub fn online_for(&self, queue: &str) -> usize {
-        let mut agents = std::collections::HashSet::new();
-        for c in lock(&self.present).values() {
-            if c.online && c.skills.iter().any(|s| s == queue) {
-                agents.insert(c.agent_id.clone());
-            }
-        }
-        for c in lock(&self.remote).iter() {
-            if c.online && c.skills.iter().any(|s| s == queue) {
-                agents.insert(c.agent_id.clone());
-            }
-        }
-        agents.len()
+        self.online_where(|c| c.skills.iter().any(|s| s == queue))
+            .len()
     }
 
     /// Agents with at least one online console, each once, sorted.
     pub fn online_agents(&self) -> Vec<String> {
-        let mut agents: Vec<String> = lock(&self.present)
+        self.online_where(|_| true)
+    }
+
+    /// The agents with an online console, on this node or another, that `keep` keeps; each
+    /// once, sorted.
+    fn online_where(&self, keep: impl Fn(&ConsoleRecord) -> bool) -> Vec<String> {
+        let (present, remote) = (lock(&self.present), lock(&self.remote));
+        let mut agents: Vec<String> = present
             .values()
-            .filter(|c| c.online)
+            .chain(remote.iter())
+            .filter(|c| c.online && keep(c))
             .map(|c| c.agent_id.clone())
             .collect();
-        agents.extend(
-            lock(&self.remote)
-                .iter()
-                .filter(|c| c.online)
-                .map(|c| c.agent_id.clone()),
-        );
         agents.sort_unstable();
         agents.dedup();
         agents
