@@ -80,10 +80,6 @@ pub struct NewAgent {
 const AGENT_COLUMNS: &str = "id, email, name, role, skills, max_chats, \
      CASE WHEN disabled THEN 1 ELSE 0 END AS disabled, created_at";
 
-/// [`AGENT_COLUMNS`] of the `agents` table joined as `a`.
-const JOINED_AGENT_COLUMNS: &str = "a.id, a.email, a.name, a.role, a.skills, a.max_chats, \
-     CASE WHEN a.disabled THEN 1 ELSE 0 END AS disabled, a.created_at";
-
 impl Store {
     /// Creates an agent; [`StorageError::Duplicate`] when the email is taken.
     pub async fn create_agent(&self, new: NewAgent) -> Result<Agent, StorageError> {
@@ -231,8 +227,8 @@ impl Store {
     /// The enabled agent a session token belongs to, if the session exists and has not expired.
     pub async fn agent_for_session(&self, token: &str) -> Result<Option<Agent>, StorageError> {
         let row = sqlx::query(&format!(
-            "SELECT {JOINED_AGENT_COLUMNS} FROM agent_sessions AS s JOIN agents AS a ON a.id = s.agent_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT a.disabled"
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE NOT disabled AND id = \
+             (SELECT agent_id FROM agent_sessions WHERE token_hash = $1 AND expires_at > $2)"
         ))
         .bind(token_hash(token))
         .bind(self.clock.now_ms())
