@@ -128,13 +128,10 @@ pub async fn create_postgres_database(
     conn.execute(format!("CREATE DATABASE {name}").as_str())
         .await?;
     conn.close().await?;
-    let (base, query) = match server_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (server_url, String::new()),
-    };
-    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
-    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
-    Ok(format!("{scheme}://{host}/{name}{query}"))
+    let mut url = url::Url::parse(server_url)
+        .map_err(|e| StorageError::BadUrl(format!("{}: {e}", redacted(server_url))))?;
+    url.set_path(name);
+    Ok(url.into())
 }
 
 impl Store {
@@ -180,7 +177,6 @@ impl Store {
         };
         Ok(Store {
             pool,
-            backend,
             postgres_url,
             clock: Clock::default(),
         })
@@ -188,7 +184,10 @@ impl Store {
 
     /// The database this store talks to.
     pub fn backend(&self) -> Backend {
-        self.backend
+        match self.postgres_url {
+            Some(_) => Backend::Postgres,
+            None => Backend::Sqlite,
+        }
     }
 
     /// A write transaction. On SQLite, `BEGIN IMMEDIATE` takes the write lock up front, so two
@@ -197,7 +196,7 @@ impl Store {
     /// statement is a conditional `UPDATE` of the row it is about, whose row lock serialises
     /// writers of that row and whose condition is re-checked after the wait.
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StorageError> {
-        Ok(match self.backend {
+        Ok(match self.backend() {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })

@@ -97,7 +97,7 @@ impl Store {
 
     /// Sends `payload` to every node listening (this one included); nothing on SQLite.
     pub async fn notify(&self, payload: &str) -> Result<(), StorageError> {
-        if self.backend == Backend::Postgres {
+        if self.backend() == Backend::Postgres {
             // Wrapped: sqlx's Any driver cannot read a `void` column.
             sqlx::query("SELECT 1 FROM (SELECT pg_notify($1, $2)) AS sent")
                 .bind(CHANNEL)
@@ -115,7 +115,7 @@ impl Store {
         duty: Duty,
         wait: bool,
     ) -> Result<Option<Exclusive>, StorageError> {
-        if self.backend != Backend::Postgres {
+        if self.backend() != Backend::Postgres {
             return Ok(Some(Exclusive { _held: None }));
         }
         let mut tx = self.pool.begin().await?;

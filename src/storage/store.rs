@@ -12,7 +12,6 @@ use sqlx::AnyPool;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::connect::Backend;
 use super::{Conversation, ConversationState, NewConversation, StorageError};
 use crate::clock::Clock;
 use crate::knowledge::Priority;
@@ -81,10 +80,8 @@ pub(super) fn private_file(path: &Path) -> std::io::Result<()> {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(super) pool: AnyPool,
-    /// SQLite or PostgreSQL: the few places where they differ ask.
-    pub(super) backend: Backend,
     /// The PostgreSQL URL, for the notification listener (which holds a connection of its own);
-    /// `None` on SQLite.
+    /// `None` on SQLite (see [`Store::backend`]).
     pub(super) postgres_url: Option<std::sync::Arc<str>>,
     /// Where every timestamp the store writes comes from.
     pub(super) clock: Clock,
