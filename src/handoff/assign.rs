@@ -34,7 +34,7 @@ async fn assign(app: &App) -> Result<(), ActionError> {
     let _turn = app.hub.assigning.lock().await;
     // And across nodes: one assigns at a time, the others wait their turn (and then see what
     // it assigned), so two nodes never hand one agent their last free place twice.
-    let _duty = app.store.try_exclusive(Duty::Assignment, true).await?;
+    let _duty = app.store.wait_exclusive(Duty::Assignment).await?;
     let waiting: Vec<_> = app
         .store
         .waiting()

@@ -49,7 +49,7 @@ pub fn spawn(app: App) -> tokio::task::JoinHandle<()> {
                 _ = interval.tick() => {}
                 _ = shutdown.changed() => break,
             }
-            match app.store.try_exclusive(Duty::Watchdog, false).await {
+            match app.store.try_exclusive(Duty::Watchdog).await {
                 Ok(Some(_duty)) => {
                     if let Err(e) = tick(&app, &mut recorded).await {
                         tracing::warn!(error = %e, "queue watchdog pass failed");

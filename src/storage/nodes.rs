@@ -43,7 +43,8 @@ pub struct NodeRecord {
     pub seen_at: i64,
 }
 
-/// Work that one node does for all of them; taken with [`Store::try_exclusive`].
+/// Work that one node does for all of them; taken with [`Store::try_exclusive`] or
+/// [`Store::wait_exclusive`].
 #[derive(Debug, Clone, Copy)]
 pub enum Duty {
     /// The once-a-second watchdog pass (timeouts, SLA breaches).
@@ -109,34 +110,41 @@ impl Store {
     }
 
     /// Takes `duty` for this node if no other node holds it now (PostgreSQL: a transaction-level
-    /// advisory lock), or, with `wait`, once the other node is done. Always granted on SQLite.
-    pub async fn try_exclusive(
-        &self,
-        duty: Duty,
-        wait: bool,
-    ) -> Result<Option<Exclusive>, StorageError> {
+    /// advisory lock); `None` when another does. Always granted on SQLite.
+    pub async fn try_exclusive(&self, duty: Duty) -> Result<Option<Exclusive>, StorageError> {
+        self.exclusive(
+            duty,
+            "SELECT CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END",
+        )
+        .await
+    }
+
+    /// Takes `duty` for this node once no other node holds it.
+    pub async fn wait_exclusive(&self, duty: Duty) -> Result<Exclusive, StorageError> {
+        // `pg_advisory_xact_lock` returns once held; the 1 is only for sqlx's Any driver, which
+        // cannot read a `void` column.
+        let held = self
+            .exclusive(
+                duty,
+                "SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS taken",
+            )
+            .await?;
+        held.ok_or_else(|| StorageError::Corrupt("a waited-for lock was not taken".to_owned()))
+    }
+
+    /// Runs `sql` (1 when the lock on `duty` is held) in a transaction that then holds it.
+    async fn exclusive(&self, duty: Duty, sql: &str) -> Result<Option<Exclusive>, StorageError> {
         if self.backend() != Backend::Postgres {
             return Ok(Some(Exclusive { _held: None }));
         }
         let mut tx = self.pool.begin().await?;
         // The key: tandem's duties live at 0x74616e64 ("tand") + n, away from other users'.
         let key = 0x7461_6e64_0000_i64 + duty as i64;
-        let held = if wait {
-            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS taken")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            true
-        } else {
-            let got: i64 = sqlx::query_scalar(
-                "SELECT CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END",
-            )
+        let held: i64 = sqlx::query_scalar(sql)
             .bind(key)
             .fetch_one(&mut *tx)
             .await?;
-            got == 1
-        };
-        Ok(held.then(|| Exclusive { _held: Some(tx) }))
+        Ok((held == 1).then(|| Exclusive { _held: Some(tx) }))
     }
 
     /// Records this node's heartbeat: it is up, serves `knowledge_version`, holds `consoles`,
