@@ -17,15 +17,20 @@ pub fn postgres_server() -> Option<String> {
 /// The database of each data folder that has one on PostgreSQL.
 static DATABASES: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
 
+/// [`DATABASES`], locked (a test that panicked holding it left the map whole: one insert).
+fn databases() -> std::sync::MutexGuard<'static, HashMap<PathBuf, String>> {
+    DATABASES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The `database_url` for a server whose data folder is `data_dir`: the one given to the folder
 /// by [`shared_database`], else empty (its SQLite file) or a fresh PostgreSQL database, the same
 /// one every time for the same folder, so that a server restarted on its data folder finds
 /// what it stored.
 pub fn database_for(data_dir: &Path) -> String {
-    let mut databases = DATABASES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut databases = databases();
     if let Some(url) = databases.get(data_dir) {
         return url.clone();
     }
@@ -64,10 +69,7 @@ pub fn postgres_for_nodes() -> String {
 /// A fresh database on `server` that several nodes (data folders) will share.
 pub fn shared_database(server: &str, data_dirs: &[&Path]) -> String {
     let url = create_database(server);
-    let mut databases = DATABASES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut databases = databases();
     for dir in data_dirs {
         databases.insert(dir.to_path_buf(), url.clone());
     }
