@@ -1,7 +1,7 @@
 //! Fine-tuning the real encoder with candle (`tandem::model::tune`): the training forward pass
 //! is the served one, a fine-tune moves the weights in the direction its labels ask, the result
 //! loads and serves like the shipped model, a stopped fine-tune leaves nothing, and the cache
-//! answers a second request without tuning again.
+//! answers a second request without tuning again; frozen layers keep their weights.
 
 use tandem::model::Encoder;
 use tandem::model::tune::{self, Recipe, TuneConfig, TuneProgress};
@@ -160,4 +160,54 @@ fn fine_tuning_needs_two_labels() {
     assert!(err.to_string().contains("at least 2"), "{err}");
     let bad: Vec<(String, usize)> = vec![("a".into(), 0), ("b".into(), 5)];
     assert!(tune::fine_tune(&model_dir(), &bad, 2, &quick(Recipe::Proxy), &mut |_| true).is_err());
+}
+
+#[test]
+fn frozen_layers_keep_their_weights_and_the_layers_above_train() {
+    // Tried: the bottom 5 of the 6 layers frozen (only the top one trains), then all 6 (an
+    // error: nothing would train).
+    let config = TuneConfig {
+        frozen_layers: 5,
+        epochs: 1,
+        ..quick(Recipe::Proxy)
+    };
+    let tuned = tune::fine_tune(&model_dir(), &texts(), 2, &config, &mut |_| true)
+        .expect("fine-tune")
+        .expect("not stopped");
+    let out = tempfile::tempdir().expect("temp dir");
+    let dir = out.path().join("tuned");
+    tuned.write_model(&model_dir(), &dir).expect("written");
+    let load = |path: std::path::PathBuf| {
+        candle_core::safetensors::load(path, &candle_core::Device::Cpu).expect("safetensors")
+    };
+    let base = load(model_dir().join("model.safetensors"));
+    let after = load(dir.join("model.safetensors"));
+    let differs = |name: &str| {
+        let key = base
+            .keys()
+            .find(|k| k.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} in the model"));
+        let a = base[key].to_dtype(candle_core::DType::F32).expect("f32");
+        let b = after[key].to_dtype(candle_core::DType::F32).expect("f32");
+        let diff: f32 = (a - b)
+            .expect("same shape")
+            .abs()
+            .expect("abs")
+            .max_all()
+            .expect("max")
+            .to_scalar()
+            .expect("scalar");
+        diff > 0.0
+    };
+    assert!(!differs("encoder.layer.0.attention.self.query.weight"));
+    assert!(!differs("encoder.layer.4.output.dense.weight"));
+    assert!(differs("encoder.layer.5.output.dense.weight"));
+
+    let all = TuneConfig {
+        frozen_layers: 6,
+        ..config
+    };
+    let err = tune::fine_tune(&model_dir(), &texts(), 2, &all, &mut |_| true)
+        .expect_err("nothing to train");
+    assert!(err.to_string().contains("none of the model's 6"), "{err}");
 }

@@ -21,7 +21,12 @@ pub(super) struct Trainee {
 }
 
 impl Trainee {
-    pub(super) fn load(dir: &Path, max_tokens: usize) -> Result<Self, ModelError> {
+    /// Loads the model in `dir`; the layers from `frozen_layers` up train.
+    pub(super) fn load(
+        dir: &Path,
+        max_tokens: usize,
+        frozen_layers: usize,
+    ) -> Result<Self, ModelError> {
         let corrupt = |file: &'static str| {
             let dir = dir.to_owned();
             move |e: &dyn std::fmt::Display| ModelError::Corrupt {
@@ -51,6 +56,12 @@ impl Trainee {
                 ..TruncationParams::default()
             }))
             .map_err(|e| corrupt("tokenizer.json")(&e))?;
+        if frozen_layers >= config.num_hidden_layers {
+            return Err(ModelError::Training(format!(
+                "{frozen_layers} frozen layers leave none of the model's {} to train",
+                config.num_hidden_layers
+            )));
+        }
         let mut tensors =
             candle_core::safetensors::load_buffer(&read("model.safetensors")?, &Device::Cpu)
                 .map_err(|e| corrupt("model.safetensors")(&e))?;
@@ -58,7 +69,7 @@ impl Trainee {
         let mut vars = Vec::new();
         for (name, tensor) in tensors.iter_mut() {
             *tensor = tensor.to_dtype(DType::F32)?;
-            if name.contains("encoder.layer.") {
+            if layer_of(name).is_some_and(|layer| layer >= frozen_layers) {
                 let var = Var::from_tensor(tensor)?;
                 *tensor = var.as_tensor().clone();
                 vars.push(var);
@@ -99,6 +110,12 @@ impl Trainee {
         let pooled = summed.broadcast_div(&mask.sum_keepdim(1)?)?;
         normalise(&pooled)
     }
+}
+
+/// The transformer layer a parameter belongs to (`encoder.layer.3.output.dense.weight` → 3).
+fn layer_of(name: &str) -> Option<usize> {
+    let (_, rest) = name.split_once("encoder.layer.")?;
+    rest.split('.').next()?.parse().ok()
 }
 
 /// Rows scaled to unit length.
