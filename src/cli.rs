@@ -127,6 +127,9 @@ pub enum EvalCommand {
     Faq {
         /// The benchmark folder.
         dir: PathBuf,
+        /// The encoder's fine-tune (on the entries' questions and answers, as serving tunes).
+        #[command(flatten)]
+        tune: crate::eval::tuned::TuneArgs,
     },
     /// Intent classification and out-of-scope detection on a folder with train.tsv and
     /// valid.tsv (CLINC150 layout): trains on train, picks the OOS threshold on valid, reports
@@ -309,12 +312,33 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             )?;
             writeln!(out, "{report}")?;
         }
-        Command::Eval(EvalCommand::Faq { dir }) => {
+        Command::Eval(EvalCommand::Faq { dir, tune }) => {
             let encoder = settings.load_encoder()?;
-            let report = crate::eval::faq::run(&dir, Some(&encoder))
-                .with_context(|| format!("evaluating {}", dir.display()))?;
+            let evaluate = |encoder: &crate::model::Encoder| {
+                crate::eval::faq::run(&dir, Some(encoder))
+                    .with_context(|| format!("evaluating {}", dir.display()))
+            };
+            let frozen = evaluate(&encoder)?.to_string();
             writeln!(out, "FAQ retrieval on {}", dir.display())?;
-            writeln!(out, "{report}")?;
+            let tuned = match tune.config() {
+                Some(tune_config) => {
+                    let (texts, labels) =
+                        crate::eval::faq::tune_texts(&dir, encoder.reads_chinese())?;
+                    crate::eval::tuned::tuned_on(&settings, &texts, labels, &tune_config)?
+                }
+                None => None,
+            };
+            match tuned {
+                Some((tuned, took)) => {
+                    let tuned = evaluate(&tuned)?.to_string();
+                    write!(
+                        out,
+                        "{}",
+                        crate::eval::tuned::side_by_side(&frozen, &tuned, took)
+                    )?;
+                }
+                None => writeln!(out, "{frozen}")?,
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

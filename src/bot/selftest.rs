@@ -142,7 +142,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "tests.yaml:{}: {:?}: expected {}{}, got {} ({:.2}, oos score {:.2}, complaint {:.2}){}{}, bot: {}",
+            "{}: {:?}: expected {}{}, got {} ({:.2}, oos score {:.2}, complaint {:.2}){}{}, bot: {}",
             self.test.line,
             self.test.text,
             self.test.intent,

@@ -75,13 +75,16 @@ pub(super) fn check(
     let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
     // What the customers of these tests would have got from the bot, first message each.
     let handled: Vec<Handled> = outcomes.iter().map(|o| o.handled()).collect();
+    // Failures are located in the file they came from: tests.yaml, or the probes of --tests.
+    let file = tests_file.map_or_else(|| dir.join("tests.yaml"), Path::to_path_buf);
+    let file = file.display();
     for (outcome, &handled) in outcomes.iter().zip(&handled) {
         // A test the model reads right can still be served wrong (and the other way round):
         // both are worth the editor's look.
         if !outcome.passed() {
-            writeln!(out, "FAIL {outcome}")?;
+            writeln!(out, "FAIL {file}:{outcome}")?;
         } else if handled != Handled::Right {
-            writeln!(out, "SERVED {handled:?}: {outcome}")?;
+            writeln!(out, "SERVED {handled:?}: {file}:{outcome}")?;
         }
     }
     let intents_ok = outcomes.iter().filter(|o| o.intent_ok()).count();

@@ -111,6 +111,17 @@ pub fn load_queries(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
     Ok(queries)
 }
 
+/// What serving's fine-tune would learn from the benchmark's knowledge base: its labelled texts
+/// and the number of labels (the queries are never among them).
+pub fn tune_texts(
+    dir: &Path,
+    reads_chinese: bool,
+) -> Result<(Vec<(String, usize)>, usize), EvalError> {
+    let knowledge = knowledge::from_entries(load_entries(&dir.join("faq.jsonl"))?);
+    let split = crate::bot::tuning::split(&knowledge, reads_chinese);
+    Ok((split.texts, split.labels))
+}
+
 /// Runs the evaluation over the benchmark folder `dir`: hybrid retrieval with `encoder`, BM25
 /// alone without.
 pub fn run(dir: &Path, encoder: Option<&Encoder>) -> Result<FaqReport, EvalError> {

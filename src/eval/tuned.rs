@@ -64,6 +64,16 @@ pub fn tuned_encoder(
     config: &TuneConfig,
 ) -> Result<Option<(Encoder, Duration)>, EvalError> {
     let (texts, labels) = labelled(rows, frozen.reads_chinese());
+    tuned_on(settings, &texts, labels, config)
+}
+
+/// The encoder fine-tuned on `texts` labelled `0..labels` (see [`tuned_encoder`]).
+pub fn tuned_on(
+    settings: &Settings,
+    texts: &[(String, usize)],
+    labels: usize,
+    config: &TuneConfig,
+) -> Result<Option<(Encoder, Duration)>, EvalError> {
     if labels < 2 {
         return Ok(None);
     }
@@ -71,7 +81,7 @@ pub fn tuned_encoder(
     let mut progress = progress_printer(Duration::from_secs(15));
     let Some(dir) = tune::tuned_model(
         &settings.model_dir,
-        &texts,
+        texts,
         labels,
         config,
         &settings.data_dir.join("tuned"),
@@ -131,6 +141,9 @@ pub struct TuneArgs {
     /// Scale of the fine-tuning loss's cosine logits.
     #[arg(long)]
     pub tune_scale: Option<f64>,
+    /// Bottom transformer layers left frozen during the fine-tune.
+    #[arg(long)]
+    pub tune_frozen_layers: Option<usize>,
 }
 
 impl TuneArgs {
@@ -143,6 +156,7 @@ impl TuneArgs {
             learning_rate: self.tune_lr.unwrap_or(d.learning_rate),
             batch: self.tune_batch.unwrap_or(d.batch),
             scale: self.tune_scale.unwrap_or(d.scale),
+            frozen_layers: self.tune_frozen_layers.unwrap_or(d.frozen_layers),
             ..d
         })
     }
