@@ -268,17 +268,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 }
                 None => None,
             };
-            match tuned {
-                Some((tuned, took)) => {
-                    let tuned = evaluate(&tuned)?.to_string();
-                    write!(
-                        out,
-                        "{}",
-                        crate::eval::tuned::side_by_side(&frozen, &tuned, took)
-                    )?;
-                }
-                None => writeln!(out, "{frozen}")?,
-            }
+            print_compared(&mut out, &frozen, tuned, |e| Ok(evaluate(e)?.to_string()))?;
         }
         Command::Bench(BenchCommand::Model {
             single,
@@ -328,20 +318,32 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 }
                 None => None,
             };
-            match tuned {
-                Some((tuned, took)) => {
-                    let tuned = evaluate(&tuned)?.to_string();
-                    write!(
-                        out,
-                        "{}",
-                        crate::eval::tuned::side_by_side(&frozen, &tuned, took)
-                    )?;
-                }
-                None => writeln!(out, "{frozen}")?,
-            }
+            print_compared(&mut out, &frozen, tuned, |e| Ok(evaluate(e)?.to_string()))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints an evaluation's `frozen` report, side by side with the same evaluation of the tuned
+/// encoder when there is one.
+fn print_compared(
+    out: &mut dyn Write,
+    frozen: &str,
+    tuned: Option<(crate::model::Encoder, std::time::Duration)>,
+    evaluate: impl Fn(&crate::model::Encoder) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    match tuned {
+        Some((tuned, took)) => {
+            let tuned = evaluate(&tuned)?;
+            write!(
+                out,
+                "{}",
+                crate::eval::tuned::side_by_side(frozen, &tuned, took)
+            )?;
+        }
+        None => writeln!(out, "{frozen}")?,
+    }
+    Ok(())
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
