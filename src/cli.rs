@@ -127,7 +127,7 @@ pub enum EvalCommand {
     Faq {
         /// The benchmark folder.
         dir: PathBuf,
-        /// The encoder's fine-tune (on the entries' questions and answers, as serving tunes).
+        /// The encoder's fine-tune (on the entries' questions and alternatives, as serving tunes).
         #[command(flatten)]
         tune: crate::eval::tuned::TuneArgs,
     },

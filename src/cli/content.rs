@@ -76,7 +76,7 @@ pub(super) fn check(
     // What the customers of these tests would have got from the bot, first message each.
     let handled: Vec<Handled> = outcomes.iter().map(|o| o.handled()).collect();
     // Failures are located in the file they came from: tests.yaml, or the probes of --tests.
-    let file = tests_file.map_or_else(|| dir.join("tests.yaml"), Path::to_path_buf);
+    let file = tests_file.map_or_else(|| dir.join(knowledge::TESTS_FILE), Path::to_path_buf);
     let file = file.display();
     for (outcome, &handled) in outcomes.iter().zip(&handled) {
         // A test the model reads right can still be served wrong (and the other way round):

@@ -36,7 +36,7 @@ fn outcomes() -> &'static [Outcome] {
         let policy = tandem::bot::policy::PolicyConfig::default();
         let outcomes = selftest::run(&bot, encoder(), &policy, &tests).expect("tests run");
         for outcome in outcomes.iter().filter(|o| !o.passed()) {
-            eprintln!("FAIL {outcome}");
+            eprintln!("FAIL {}:{outcome}", tandem::knowledge::TESTS_FILE);
         }
         outcomes
     })
