@@ -312,9 +312,8 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             writeln!(out, "FAQ retrieval on {}", dir.display())?;
             let tuned = match tune.config() {
                 Some(tune_config) => {
-                    let (texts, labels) =
-                        crate::eval::faq::tune_texts(&dir, encoder.reads_chinese())?;
-                    crate::eval::tuned::tuned_on(&settings, &texts, labels, &tune_config)?
+                    let texts = crate::eval::faq::tune_texts(&dir, encoder.reads_chinese())?;
+                    crate::eval::tuned::tuned_on(&settings, &encoder, &texts, &tune_config)?
                 }
                 None => None,
             };

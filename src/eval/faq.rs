@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::{EvalError, percentile};
 use crate::bot::brain::OOS_METHOD;
+use crate::bot::tuning::ByModel;
 use crate::bot::{Bot, Brain, OosConfig};
 use crate::knowledge::{self, FaqEntry, markdown_to_safe_html};
 use crate::model::{Encoder, TrainConfig};
@@ -111,15 +112,11 @@ pub fn load_queries(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
     Ok(queries)
 }
 
-/// What serving's fine-tune would learn from the benchmark's knowledge base: its labelled texts
-/// and the number of labels (the queries are never among them).
-pub fn tune_texts(
-    dir: &Path,
-    reads_chinese: bool,
-) -> Result<(Vec<(String, usize)>, usize), EvalError> {
+/// What serving's fine-tune would learn from the benchmark's knowledge base: its labelled texts,
+/// by model (the queries are never among them).
+pub fn tune_texts(dir: &Path, reads_chinese: bool) -> Result<ByModel, EvalError> {
     let knowledge = knowledge::from_entries(load_entries(&dir.join("faq.jsonl"))?);
-    let split = crate::bot::tuning::split(&knowledge, reads_chinese);
-    Ok((split.texts, split.labels))
+    Ok(crate::bot::tuning::split(&knowledge, reads_chinese).texts)
 }
 
 /// Runs the evaluation over the benchmark folder `dir`: hybrid retrieval with `encoder`, BM25

@@ -6,9 +6,10 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use super::EvalError;
+use crate::bot::tuning::ByModel;
 use crate::config::Settings;
+use crate::model::Encoder;
 use crate::model::tune::{self, TuneConfig, TuneProgress};
-use crate::model::{Encoder, features};
 
 /// A progress printer for a fine-tune on the command line: one line on stderr at most every
 /// `every`, and at the last step.
@@ -33,64 +34,39 @@ pub fn progress_printer(every: Duration) -> impl FnMut(&TuneProgress) -> bool {
     }
 }
 
-/// Labels `rows` (`(text, label name)`) with indices, leaving out the texts the tuned model does
-/// not read (Chinese texts go to the Chinese model when the encoder has one).
-pub fn labelled(rows: &[(String, String)], reads_chinese: bool) -> (Vec<(String, usize)>, usize) {
-    let mut names: Vec<&str> = Vec::new();
-    let mut texts = Vec::new();
-    for (text, name) in rows {
-        if reads_chinese && features::is_chinese(text) {
-            continue;
-        }
-        let label = match names.iter().position(|n| n == name) {
-            Some(i) => i,
-            None => {
-                names.push(name);
-                names.len() - 1
-            }
-        };
-        texts.push((text.clone(), label));
-    }
-    (texts, names.len())
-}
-
-/// The encoder fine-tuned on `rows`, cached under the data folder, with the Chinese model of
-/// `settings` beside it; `None` when there is nothing for it to learn (fewer than two labels
-/// among the texts it reads).
+/// The encoder fine-tuned on `rows` (`(text, label name)`), each model on the texts it reads,
+/// cached under the data folder; `None` when there is nothing to learn.
 pub fn tuned_encoder(
     settings: &Settings,
     frozen: &Encoder,
     rows: &[(String, String)],
     config: &TuneConfig,
 ) -> Result<Option<(Encoder, Duration)>, EvalError> {
-    let (texts, labels) = labelled(rows, frozen.reads_chinese());
-    tuned_on(settings, &texts, labels, config)
+    let mut texts = ByModel::new(frozen.reads_chinese());
+    for (text, name) in rows {
+        texts.push(text.clone(), name);
+    }
+    tuned_on(settings, frozen, &texts, config)
 }
 
-/// The encoder fine-tuned on `texts` labelled `0..labels` (see [`tuned_encoder`]).
+/// The encoder fine-tuned on `texts` (see [`tuned_encoder`]), and the time it took.
 pub fn tuned_on(
     settings: &Settings,
-    texts: &[(String, usize)],
-    labels: usize,
+    frozen: &Encoder,
+    texts: &ByModel,
     config: &TuneConfig,
 ) -> Result<Option<(Encoder, Duration)>, EvalError> {
-    if labels < 2 {
-        return Ok(None);
-    }
     let started = Instant::now();
     let mut progress = progress_printer(Duration::from_secs(15));
-    let Some(dir) = tune::tuned_model(
-        &settings.model_dir,
+    let tuned = crate::bot::tuning::tuned_encoder_with(
         texts,
-        labels,
+        settings,
+        frozen,
         config,
         &settings.data_dir.join("tuned"),
         &mut progress,
-    )?
-    else {
-        return Ok(None);
-    };
-    Ok(Some((settings.load_encoder_from(&dir)?, started.elapsed())))
+    )?;
+    Ok(tuned.map(|encoder| (encoder, started.elapsed())))
 }
 
 /// Two printouts of the same report, line by line: where a line differs, the tuned value is
@@ -141,6 +117,12 @@ pub struct TuneArgs {
     /// Scale of the fine-tuning loss's cosine logits.
     #[arg(long)]
     pub tune_scale: Option<f64>,
+    /// Fine-tuning peak learning rate of the Chinese model.
+    #[arg(long)]
+    pub tune_chinese_lr: Option<f64>,
+    /// Scale of the Chinese model's fine-tuning loss.
+    #[arg(long)]
+    pub tune_chinese_scale: Option<f64>,
     /// Bottom transformer layers left frozen during the fine-tune.
     #[arg(long)]
     pub tune_frozen_layers: Option<usize>,
@@ -156,6 +138,8 @@ impl TuneArgs {
             learning_rate: self.tune_lr.unwrap_or(d.learning_rate),
             batch: self.tune_batch.unwrap_or(d.batch),
             scale: self.tune_scale.unwrap_or(d.scale),
+            chinese_learning_rate: self.tune_chinese_lr.unwrap_or(d.chinese_learning_rate),
+            chinese_scale: self.tune_chinese_scale.unwrap_or(d.chinese_scale),
             frozen_layers: self.tune_frozen_layers.unwrap_or(d.frozen_layers),
             ..d
         })

@@ -136,7 +136,7 @@ impl Reloader {
         let settings = &self.settings;
         let (serving, _) = self.model();
         let split = tuning::split(bot.knowledge(), serving.reads_chinese());
-        if split.labels < 2 {
+        if !split.texts.learns() {
             self.set_tune(|t| t.stage = "kept-serving");
             return Ok(true);
         }

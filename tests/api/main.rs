@@ -36,6 +36,7 @@ mod restart;
 mod server_process;
 mod sighup;
 mod tune;
+mod tune_chinese;
 mod tune_serving;
 mod understanding;
 mod usem_reference;

@@ -125,6 +125,7 @@ pub fn fingerprint(dir: &std::path::Path) -> String {
     encoder::MODEL_FILES
         .iter()
         .chain(&usem::FILES)
+        .chain(&[usem::TUNED])
         .map(|file| {
             let meta = std::fs::metadata(dir.join(file)).ok();
             let modified = meta

@@ -45,6 +45,11 @@ impl Plan {
         }
     }
 
+    /// Labels the batches draw from (for pairs, those with a partner for each text).
+    pub(super) fn labels(&self) -> usize {
+        self.by_label.len()
+    }
+
     pub(super) fn steps_per_epoch(&self) -> usize {
         match self.recipe {
             Recipe::Proxy => self.count.div_ceil(self.batch),

@@ -1,5 +1,6 @@
 //! The model being fine-tuned (the weights, with the transformer layers as variables, and a
-//! differentiable forward pass over them) and the two losses.
+//! differentiable forward pass over them), what any model being fine-tuned offers the losses
+//! ([`Trainable`]), and the two losses.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,12 +12,25 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 use super::net::Net;
 use crate::ModelError;
 
-/// The model being trained: the weights, with the transformer layers as variables.
+/// A model being fine-tuned, as the losses see it.
+pub(super) trait Trainable {
+    /// Unit-length embeddings of `texts`, as a `[texts, dim]` tensor that carries gradients
+    /// to the variables.
+    fn embed(&self, texts: &[&str]) -> Result<Tensor, ModelError>;
+    /// Width of the embeddings.
+    fn dim(&self) -> usize;
+    /// The weights the fine-tune trains.
+    fn vars(&self) -> Vec<Var>;
+    /// The weights to write out after training, by name.
+    fn tensors(&self) -> Result<HashMap<String, Tensor>, ModelError>;
+}
+
+/// The BERT-family model being trained: the weights, with the transformer layers as variables.
 pub(super) struct Trainee {
     config: Config,
     tokenizer: Tokenizer,
-    pub(super) tensors: HashMap<String, Tensor>,
-    pub(super) vars: Vec<Var>,
+    tensors: HashMap<String, Tensor>,
+    vars: Vec<Var>,
     hidden: usize,
 }
 
@@ -87,10 +101,11 @@ impl Trainee {
             vars,
         })
     }
+}
 
-    /// Mean-pooled, unit-length embeddings of `texts`, as a `[texts, hidden]` tensor that
-    /// carries gradients to the layers.
-    pub(super) fn embed(&self, texts: &[&str]) -> Result<Tensor, ModelError> {
+impl Trainable for Trainee {
+    /// Mean-pooled, unit-length embeddings, as served.
+    fn embed(&self, texts: &[&str]) -> Result<Tensor, ModelError> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
@@ -110,6 +125,23 @@ impl Trainee {
         let pooled = summed.broadcast_div(&mask.sum_keepdim(1)?)?;
         normalise(&pooled)
     }
+
+    fn dim(&self) -> usize {
+        self.hidden
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        self.vars.clone()
+    }
+
+    /// All of the model's weights, frozen and trained: a tuned folder is a full model.
+    fn tensors(&self) -> Result<HashMap<String, Tensor>, ModelError> {
+        // The variables were updated in place; the map holds the same storage.
+        self.tensors
+            .iter()
+            .map(|(name, t)| Ok((name.clone(), t.detach().copy()?)))
+            .collect()
+    }
 }
 
 /// The transformer layer a parameter belongs to (`encoder.layer.3.output.dense.weight` → 3).
@@ -119,7 +151,7 @@ fn layer_of(name: &str) -> Option<usize> {
 }
 
 /// Rows scaled to unit length.
-fn normalise(x: &Tensor) -> Result<Tensor, ModelError> {
+pub(super) fn normalise(x: &Tensor) -> Result<Tensor, ModelError> {
     let norm = (x.sqr()?.sum_keepdim(1)? + 1e-12)?.sqrt()?;
     Ok(x.broadcast_div(&norm)?)
 }
@@ -127,7 +159,7 @@ fn normalise(x: &Tensor) -> Result<Tensor, ModelError> {
 /// Normalised mean frozen embedding of each label: the proxies' starting directions, so the
 /// first steps refine the geometry instead of undoing a random classifier's gradients.
 pub(super) fn label_means(
-    trainee: &Trainee,
+    trainee: &dyn Trainable,
     texts: &[(String, usize)],
     labels: usize,
 ) -> Result<Tensor, ModelError> {
@@ -143,7 +175,7 @@ pub(super) fn label_means(
             });
         }
     }
-    let hidden = trainee.hidden;
+    let hidden = trainee.dim();
     let rows = sums
         .into_iter()
         .map(|s| s.map_or_else(|| Tensor::zeros(hidden, DType::F32, &Device::Cpu), Ok))
@@ -151,8 +183,10 @@ pub(super) fn label_means(
     normalise(&Tensor::stack(&rows, 0)?)
 }
 
+/// [`Recipe::Proxy`](super::Recipe::Proxy)'s cross-entropy over the scaled cosines of each text
+/// of `batch` with every label's direction.
 pub(super) fn proxy_loss(
-    trainee: &Trainee,
+    trainee: &dyn Trainable,
     texts: &[(String, usize)],
     batch: &[usize],
     proxies: &Var,
@@ -166,8 +200,9 @@ pub(super) fn proxy_loss(
     Ok(candle_nn::loss::cross_entropy(&logits, &targets)?)
 }
 
+/// [`Recipe::Pairs`](super::Recipe::Pairs)' in-batch negatives loss, both ways.
 pub(super) fn pair_loss(
-    trainee: &Trainee,
+    trainee: &dyn Trainable,
     texts: &[(String, usize)],
     batch: &[usize],
     scale: f64,

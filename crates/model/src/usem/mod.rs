@@ -27,6 +27,10 @@ use pieces::Pieces;
 
 /// The files a USE folder must hold.
 pub const FILES: [&str; 2] = ["weights.npz", "sp.model"];
+/// A fine-tuned folder's weights: every weight but the piece embeddings, by the names of
+/// [`Usem::dense_mut`], replacing those of `weights.npz` (which a tuned folder shares with the
+/// shipped one; the embeddings are not tuned).
+pub const TUNED: &str = "tuned.safetensors";
 /// Width of the piece embeddings and of the output.
 const DIM: usize = 512;
 /// Width of each CNN branch.
@@ -184,7 +188,7 @@ impl Usem {
                 b2: take(&format!("b2_{width}"))?,
             });
         }
-        let model = Self {
+        let mut model = Self {
             pieces,
             table,
             rows,
@@ -205,6 +209,23 @@ impl Usem {
             d3: take("d3")?,
             eps,
         };
+        let tuned_path = dir.join(TUNED);
+        if tuned_path.is_file() {
+            let tuned = candle_core::safetensors::load(&tuned_path, &Device::Cpu)
+                .map_err(|e| corrupt(TUNED, e.to_string()))?;
+            for (name, tensor) in model.dense_mut() {
+                let new = tuned
+                    .get(&name)
+                    .ok_or_else(|| corrupt(TUNED, format!("no tensor {name}")))?;
+                if new.dims() != tensor.dims() {
+                    return Err(corrupt(
+                        TUNED,
+                        format!("{name} is {:?}, expected {:?}", new.dims(), tensor.dims()),
+                    ));
+                }
+                *tensor = new.to_dtype(DType::F32).map_err(bad)?;
+            }
+        }
         // One text through the whole network: a shape mismatch anywhere is a corrupt file,
         // reported at start-up rather than at the first customer message.
         model
@@ -216,6 +237,35 @@ impl Usem {
     /// Width of the embeddings.
     pub fn dim(&self) -> usize {
         DIM
+    }
+
+    /// Every weight but the piece embeddings, by name: what a fine-tune trains and a tuned
+    /// folder's [`TUNED`] file replaces.
+    pub(crate) fn dense_mut(&mut self) -> Vec<(String, &mut Tensor)> {
+        let mut out: Vec<(String, &mut Tensor)> = vec![
+            ("proj_w".into(), &mut self.proj_w),
+            ("proj_b".into(), &mut self.proj_b),
+            ("proj_norm_g".into(), &mut self.proj_norm.0),
+            ("proj_norm_b".into(), &mut self.proj_norm.1),
+            ("norm_g".into(), &mut self.norm.0),
+            ("norm_b".into(), &mut self.norm.1),
+            ("cnn_w".into(), &mut self.cnn_w),
+            ("cnn_b".into(), &mut self.cnn_b),
+            ("d0".into(), &mut self.d0),
+            ("d1".into(), &mut self.d1),
+            ("p1".into(), &mut self.p1),
+            ("d2".into(), &mut self.d2),
+            ("p3".into(), &mut self.p3),
+            ("d3".into(), &mut self.d3),
+        ];
+        for branch in &mut self.branches {
+            let w = branch.width;
+            out.push((format!("w1_{w}"), &mut branch.w1));
+            out.push((format!("b1_{w}"), &mut branch.b1));
+            out.push((format!("w2_{w}"), &mut branch.w2));
+            out.push((format!("b2_{w}"), &mut branch.b2));
+        }
+        out
     }
 
     /// The piece ids of `text` (with `<s>` and `</s>`, cut to [`MAX_PIECES`]).
@@ -237,11 +287,24 @@ impl Usem {
             .iter()
             .map(|t| self.piece_ids(t))
             .collect::<Result<_, _>>()?;
-        Ok(self.forward(&ids)?.to_vec2::<f32>()?)
+        Ok(self.forward(&ids, false)?.to_vec2::<f32>()?)
     }
 
-    /// The forward pass over the stacked pieces of a batch of texts.
-    fn forward(&self, texts: &[Vec<u32>]) -> Result<Tensor, ModelError> {
+    /// The forward pass over the stacked pieces of a batch of texts, as a `[texts, 512]`
+    /// tensor. `differentiable` runs the layer norms as plain tensor ops, which candle's
+    /// autograd follows (its fused layer norm has no backward pass); the result is the same.
+    pub(crate) fn forward(
+        &self,
+        texts: &[Vec<u32>],
+        differentiable: bool,
+    ) -> Result<Tensor, ModelError> {
+        let layer_norm = |x: &Tensor, norm: &(Tensor, Tensor)| {
+            if differentiable {
+                crate::tune::layer_norm(x, &norm.0, &norm.1, f64::from(self.eps))
+            } else {
+                candle_nn::ops::layer_norm(x, &norm.0, &norm.1, self.eps)
+            }
+        };
         let device = Device::Cpu;
         let total: usize = texts.iter().map(Vec::len).sum();
         // Dequantised embeddings of every piece of the batch.
@@ -256,7 +319,7 @@ impl Usem {
         let emb = Tensor::from_vec(emb, (total, DIM), &device)?;
 
         let x = emb.matmul(&self.proj_w)?.broadcast_add(&self.proj_b)?;
-        let x = candle_nn::ops::layer_norm(&x, &self.proj_norm.0, &self.proj_norm.1, self.eps)?;
+        let x = layer_norm(&x, &self.proj_norm)?;
 
         // Window index for each branch: slot `j` of row `t` is piece `t − left + j` of the same
         // text, or the zero row `total` outside it.
@@ -297,7 +360,7 @@ impl Usem {
             feats.push(c);
         }
         let feats = Tensor::cat(&feats, 1)?;
-        let feats = candle_nn::ops::layer_norm(&feats, &self.norm.0, &self.norm.1, self.eps)?;
+        let feats = layer_norm(&feats, &self.norm)?;
 
         // Sum over each text's pieces (a 0/1 matrix product), project, add the bias once per
         // piece, divide by √length: the reference's `(Σ feats)·W + len·b) / √len`.
