@@ -8,7 +8,8 @@ use tandem::model::tune::{self, Recipe, TuneConfig, TuneProgress};
 
 use crate::model::{encoder, model_dir};
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
+/// Dot product of two unit-length embeddings: their cosine.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
@@ -38,7 +39,7 @@ fn texts() -> Vec<(String, usize)> {
 }
 
 /// Mean within-label cosine minus mean across-label cosine of `texts` under `encoder`.
-fn separation(encoder: &Encoder, texts: &[(String, usize)]) -> f32 {
+pub fn separation(encoder: &Encoder, texts: &[(String, usize)]) -> f32 {
     let refs: Vec<&str> = texts.iter().map(|(t, _)| t.as_str()).collect();
     let vectors = encoder.embed(&refs).expect("embed");
     let (mut same, mut same_n, mut other, mut other_n) = (0.0, 0, 0.0, 0);

@@ -8,11 +8,8 @@ use tandem::model::Encoder;
 use tandem::model::tune::{self, Recipe, TuneConfig};
 
 use crate::model::model_dir;
+use crate::tune::{cosine, separation};
 use crate::usem_reference::usem_dir;
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
 
 /// Two labels the frozen model mixes up: the same words ("快递", "到") about a parcel's
 /// whereabouts and about the courier's conduct.
@@ -45,26 +42,6 @@ fn encoder_with(chinese: &std::path::Path) -> Encoder {
     Encoder::load(&model_dir())
         .and_then(|e| e.with_chinese(chinese))
         .expect("encoder with a Chinese model")
-}
-
-/// Mean within-label cosine minus mean across-label cosine of `texts` under `encoder`.
-fn separation(encoder: &Encoder, texts: &[(String, usize)]) -> f32 {
-    let refs: Vec<&str> = texts.iter().map(|(t, _)| t.as_str()).collect();
-    let vectors = encoder.embed(&refs).expect("embed");
-    let (mut same, mut same_n, mut other, mut other_n) = (0.0, 0, 0.0, 0);
-    for i in 0..texts.len() {
-        for j in i + 1..texts.len() {
-            let c = cosine(&vectors[i], &vectors[j]);
-            if texts[i].1 == texts[j].1 {
-                same += c;
-                same_n += 1;
-            } else {
-                other += c;
-                other_n += 1;
-            }
-        }
-    }
-    same / same_n as f32 - other / other_n as f32
 }
 
 fn quick() -> TuneConfig {
