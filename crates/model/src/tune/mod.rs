@@ -203,18 +203,19 @@ fn schedule(peak: f64, step: usize, steps: usize) -> f64 {
 /// the fine-tune starts from, for checking that pass against the served one (the two must
 /// agree, or the tune would learn a model that is not the one served).
 pub fn training_embeddings(dir: &Path, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
-    let trainee = load_trainee(dir, crate::encoder::MAX_TOKENS, 0)?;
+    let trainee = load_trainee(dir, usem::is_usem(dir), crate::encoder::MAX_TOKENS, 0)?;
     Ok(trainee.embed(texts)?.to_vec2::<f32>()?)
 }
 
-/// The model in `dir` ready to train: USE multilingual when its files are there, a
+/// The model in `dir` ready to train: USE multilingual when `usem` (its files are there), a
 /// BERT-family model otherwise.
 fn load_trainee(
     dir: &Path,
+    usem: bool,
     max_tokens: usize,
     frozen_layers: usize,
 ) -> Result<Box<dyn Trainable>, ModelError> {
-    Ok(if usem::is_usem(dir) {
+    Ok(if usem {
         Box::new(usem::UsemTrainee::load(dir)?)
     } else {
         Box::new(Trainee::load(dir, max_tokens, frozen_layers)?)
@@ -238,9 +239,11 @@ pub fn fine_tune(
             "fine-tuning needs texts labelled with at least 2 of {labels} labels"
         )));
     }
-    let trainee = load_trainee(dir, config.max_tokens, config.frozen_layers)?;
+    // Told once by the folder's files: it picks the trainee, its settings and the output.
+    let usem = usem::is_usem(dir);
+    let trainee = load_trainee(dir, usem, config.max_tokens, config.frozen_layers)?;
     let trainee = trainee.as_ref();
-    let (learning_rate, scale) = if usem::is_usem(dir) {
+    let (learning_rate, scale) = if usem {
         (config.chinese_learning_rate, config.chinese_scale)
     } else {
         (config.learning_rate, config.scale)
@@ -302,7 +305,7 @@ pub fn fine_tune(
     }
     Ok(Some(Tuned {
         tensors: trainee.tensors()?,
-        usem: usem::is_usem(dir),
+        usem,
         steps: step,
         elapsed: start.elapsed(),
     }))
