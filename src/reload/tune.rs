@@ -32,6 +32,9 @@ pub struct TuneStatus {
     /// (no held-out phrasing and no `tests.yaml`: a fine-tune that cannot be judged could only
     /// be served blind, so none runs), `failed`.
     pub stage: &'static str,
+    /// The model being fine-tuned, `english` or `chinese` (a knowledge base in both languages
+    /// tunes the Chinese one first, then the English one; the steps and ETA are that model's).
+    pub model: &'static str,
     /// Current epoch (from 1) and epochs planned.
     pub epoch: usize,
     /// Epochs planned.
@@ -154,12 +157,14 @@ impl Reloader {
                 return false;
             }
             self.set_tune(|t| {
+                t.model = if p.chinese { "chinese" } else { "english" };
                 (t.epoch, t.epochs, t.step, t.steps) = (p.epoch, p.epochs, p.step, p.steps);
                 t.eta_s = p.eta().as_secs();
             });
             if logged.elapsed() >= Duration::from_secs(15) {
                 logged = Instant::now();
                 tracing::info!(
+                    chinese = p.chinese,
                     epoch = p.epoch,
                     epochs = p.epochs,
                     step = p.step,

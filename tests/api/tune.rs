@@ -108,6 +108,13 @@ fn a_fine_tune_pulls_each_labels_texts_together_and_serves_from_the_fast_pass() 
         .expect("not stopped");
         let last = reports.last().expect("progress reported");
         assert_eq!(last.step, last.steps, "{recipe:?}: every planned step ran");
+        assert!(
+            reports.iter().all(|p| !p.chinese),
+            "the English model's steps"
+        );
+        // The ETA is paced by the steps alone, not the setup before the first (label means).
+        assert!(reports.iter().all(|p| p.stepping <= p.elapsed));
+        assert_eq!(last.eta(), std::time::Duration::ZERO);
         assert!(reports.windows(2).all(|w| w[0].step < w[1].step));
         let tuned = Encoder::load(&dir).expect("the tuned folder loads like the shipped model");
         let after = separation(&tuned, &texts);

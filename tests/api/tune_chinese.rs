@@ -79,11 +79,18 @@ fn a_chinese_fine_tune_separates_its_labels_and_loads_as_the_chinese_model() {
     let texts = texts();
     let before = separation(&encoder_with(&usem_dir()), &texts);
     let cache = tempfile::tempdir().expect("temp dir");
-    let dir = tune::tuned_model(&usem_dir(), &texts, 2, &quick(), cache.path(), &mut |_| {
+    let mut reported_chinese = Vec::new();
+    let dir = tune::tuned_model(&usem_dir(), &texts, 2, &quick(), cache.path(), &mut |p| {
+        reported_chinese.push(p.chinese);
         true
     })
     .expect("fine-tune")
     .expect("not stopped");
+    // The status says which model the steps are of.
+    assert!(
+        !reported_chinese.is_empty() && reported_chinese.iter().all(|c| *c),
+        "{reported_chinese:?}"
+    );
     // Only the trained weights are written; the embeddings are the shipped file's.
     let tuned_file = dir.join(tandem::model::usem::TUNED);
     let size = std::fs::metadata(&tuned_file).expect("tuned weights").len();

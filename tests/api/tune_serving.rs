@@ -52,6 +52,8 @@ async fn health_says_ready_only_once_the_fine_tune_is_judged_and_the_chosen_enco
         assert!(tune[judged]["tests"].as_u64() > Some(0), "{tune}");
     }
     assert_eq!(tune["step"], tune["steps"], "every step ran: {tune}");
+    // The English model tunes last (after the Chinese one where there is Chinese to learn).
+    assert_eq!(tune["model"], "english", "{tune}");
     assert_eq!(tune["serving"]["tests"], 4, "{tune}");
     let serving = if stage == "serving-tuned" {
         "tuned"

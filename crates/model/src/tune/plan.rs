@@ -1,6 +1,8 @@
 //! The order in which a fine-tune reads the texts: shuffled batches ([`Recipe::Proxy`]) or
 //! pairs of texts from distinct labels ([`Recipe::Pairs`]).
 
+use std::time::Duration;
+
 use super::Recipe;
 use crate::head::Rng;
 
@@ -96,6 +98,26 @@ impl Plan {
     }
 }
 
+/// Learning rate at `step` of `steps`, `elapsed` into the `budget`: linear warm-up over the
+/// first tenth, linear decay after, by the steps or the budget, whichever is further along (so
+/// a fine-tune the budget cuts short still ends at a small rate, not at its peak).
+pub(super) fn schedule(
+    peak: f64,
+    step: usize,
+    steps: usize,
+    elapsed: Duration,
+    budget: Duration,
+) -> f64 {
+    let by_time = elapsed.as_secs_f64() / budget.as_secs_f64().max(1e-9) * steps as f64;
+    let step = step.max(by_time as usize).min(steps.saturating_sub(1));
+    let warm = (steps / 10).max(1);
+    if step < warm {
+        peak * (step + 1) as f64 / warm as f64
+    } else {
+        peak * (steps - step) as f64 / (steps - warm).max(1) as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +177,19 @@ mod tests {
             distinct.dedup();
             assert_eq!(distinct.len(), labels.len());
         }
+    }
+
+    #[test]
+    fn the_rate_warms_up_then_decays_by_the_steps_or_the_budget_whichever_is_further() {
+        let (peak, budget) = (1.0, Duration::from_secs(100));
+        let at = |step, secs| schedule(peak, step, 100, Duration::from_secs(secs), budget);
+        // Warm-up over the first tenth, peak at its end, then linear decay towards zero.
+        assert!(at(0, 0) < at(5, 0) && at(5, 0) < at(9, 0));
+        assert!((at(9, 0) - peak).abs() < 1e-9);
+        assert!(at(50, 0) < peak && at(99, 0) < 0.02);
+        // Half the steps but 90% of the budget: the rate is the one at 90% of the steps.
+        assert!((at(50, 90) - at(90, 0)).abs() < 1e-9);
+        // Past the budget the rate stays at its last step's, never below zero.
+        assert!(at(10, 500) > 0.0 && at(10, 500) == at(99, 0));
     }
 }
