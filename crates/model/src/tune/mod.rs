@@ -84,7 +84,8 @@ pub struct TuneConfig {
     /// Transformer layers, from the bottom, that stay frozen with the word embeddings: no
     /// gradient flows through them, so a step costs their forward pass only. 0 by
     /// measurement: on CLINC150 (one epoch) 2 frozen layers fine-tune in 347 s instead of
-    /// 512 s for 95.9% in scope instead of 96.2%.
+    /// 512 s for 95.9% in scope instead of 96.2%; 3 epochs with 2 frozen, 96.3% against 96.5%
+    /// for 2 epochs of all 6.
     pub frozen_layers: usize,
     /// Stop after this long even if epochs remain (the weights trained so far are kept); the
     /// learning rate decays with the steps or this, whichever is further along.

@@ -1,5 +1,5 @@
 //! The order in which a fine-tune reads the texts: shuffled batches ([`Recipe::Proxy`]) or
-//! pairs of texts from distinct labels ([`Recipe::Pairs`]).
+//! pairs of texts from distinct labels ([`Recipe::Pairs`]); and the learning rate at each step.
 
 use std::time::Duration;
 
