@@ -3,6 +3,11 @@
 use super::*;
 use crate::knowledge::FaqEntry;
 
+/// The texts of a labelled set, in order.
+fn texts_of(set: &Labelled) -> Vec<&str> {
+    set.texts.iter().map(|(t, _)| t.as_str()).collect()
+}
+
 #[test]
 fn every_fourth_alternative_is_held_out_and_chinese_goes_to_its_model() {
     let mut knowledge = Knowledge::default();
@@ -36,13 +41,7 @@ fn every_fourth_alternative_is_held_out_and_chinese_goes_to_its_model() {
     let held: Vec<&str> = split.held_out.iter().map(|t| t.text.as_str()).collect();
     // Every fourth, in either language.
     assert_eq!(held, ["d", "运费多少"]);
-    let trained: Vec<&str> = split
-        .texts
-        .english
-        .texts
-        .iter()
-        .map(|(t, _)| t.as_str())
-        .collect();
+    let trained = texts_of(&split.texts.english);
     // The answer is not a training text (see `split`).
     assert_eq!(
         trained,
@@ -57,13 +56,7 @@ fn every_fourth_alternative_is_held_out_and_chinese_goes_to_its_model() {
             .all(|(_, label)| *label == 0)
     );
     // The Chinese texts are the Chinese model's, with a label of its own.
-    let chinese: Vec<&str> = split
-        .texts
-        .chinese
-        .texts
-        .iter()
-        .map(|(t, _)| t.as_str())
-        .collect();
+    let chinese = texts_of(&split.texts.chinese);
     assert_eq!(chinese, ["邮费怎么算", "快递费多少"]);
     assert_eq!(split.texts.chinese.names, ["faq shipping"]);
     assert_eq!(split.knowledge.faqs[0].alternatives.len(), 9);

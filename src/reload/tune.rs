@@ -32,7 +32,7 @@ pub struct TuneStatus {
     /// (no held-out phrasing and no `tests.yaml`: a fine-tune that cannot be judged could only
     /// be served blind, so none runs), `failed`.
     pub stage: &'static str,
-    /// The model being fine-tuned, `english` or `chinese` (a knowledge base in both languages
+    /// The model being fine-tuned, `english` or `chinese`, empty before the first step (a knowledge base in both languages
     /// tunes the Chinese one first, then the English one; the steps and ETA are that model's).
     pub model: &'static str,
     /// Current epoch (from 1) and epochs planned.
@@ -156,15 +156,16 @@ impl Reloader {
             if !current() {
                 return false;
             }
+            let model = if p.chinese { "chinese" } else { "english" };
             self.set_tune(|t| {
-                t.model = if p.chinese { "chinese" } else { "english" };
+                t.model = model;
                 (t.epoch, t.epochs, t.step, t.steps) = (p.epoch, p.epochs, p.step, p.steps);
                 t.eta_s = p.eta().as_secs();
             });
             if logged.elapsed() >= Duration::from_secs(15) {
                 logged = Instant::now();
                 tracing::info!(
-                    chinese = p.chinese,
+                    model,
                     epoch = p.epoch,
                     epochs = p.epochs,
                     step = p.step,
