@@ -32,8 +32,9 @@ pub struct TuneStatus {
     /// (no held-out phrasing and no `tests.yaml`: a fine-tune that cannot be judged could only
     /// be served blind, so none runs), `failed`.
     pub stage: &'static str,
-    /// The model being fine-tuned, `english` or `chinese`, empty before the first step (a knowledge base in both languages
-    /// tunes the Chinese one first, then the English one; the steps and ETA are that model's).
+    /// The model being fine-tuned, `english` or `chinese`, empty before the first step (a
+    /// knowledge base in both languages tunes the Chinese one first, then the English one; the
+    /// steps and ETA are that model's).
     pub model: &'static str,
     /// Current epoch (from 1) and epochs planned.
     pub epoch: usize,
