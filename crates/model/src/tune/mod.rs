@@ -46,7 +46,7 @@ mod usem;
 
 pub(crate) use net::layer_norm;
 use plan::{Plan, schedule};
-use trainee::{Trainable, Trainee, label_means, pair_loss, proxy_loss};
+use trainee::{Trainable, Trainee, label_means, pair_loss, proxy_grads};
 
 /// How the encoder is fine-tuned (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -266,6 +266,7 @@ pub fn fine_tune(
         }
         Recipe::Pairs => None,
     };
+    let trained = vars.clone();
     let mut optimiser = AdamW::new(
         vars,
         ParamsAdamW {
@@ -281,11 +282,15 @@ pub fn fine_tune(
         for batch in plan.batches(&mut rng) {
             let lr = schedule(learning_rate, step, steps, start.elapsed(), config.budget);
             optimiser.set_learning_rate(lr);
-            let loss = match &proxies {
-                Some(proxies) => proxy_loss(trainee, texts, &batch, proxies, scale)?,
-                None => pair_loss(trainee, texts, &batch, scale)?,
+            let loss = if let Some(proxies) = &proxies {
+                let (grads, loss) = proxy_grads(trainee, texts, &batch, proxies, scale, &trained)?;
+                optimiser.step(&grads)?;
+                loss
+            } else {
+                let loss = pair_loss(trainee, texts, &batch, scale)?;
+                optimiser.backward_step(&loss)?;
+                loss.to_scalar::<f32>()?
             };
-            optimiser.backward_step(&loss)?;
             step += 1;
             let report = TuneProgress {
                 chinese: usem,
@@ -293,7 +298,7 @@ pub fn fine_tune(
                 epochs: config.epochs.max(1),
                 step,
                 steps,
-                loss: loss.to_scalar::<f32>()?,
+                loss,
                 elapsed: start.elapsed(),
                 stepping: stepping.elapsed(),
             };
@@ -316,10 +321,16 @@ pub fn fine_tune(
 /// Fine-tuned models kept in a cache folder; older ones are removed.
 pub const KEEP_TUNED: usize = 3;
 
-/// The cache key of a fine-tune: the base model, the settings and the labelled texts.
+/// The version of the training code in [`tune_key`]: raised when a change to the recipe or the
+/// schedule makes an earlier fine-tune of the same texts stale (2: the budget-paced schedule).
+pub const TUNE_VERSION: u32 = 2;
+
+/// The cache key of a fine-tune: the training code's version, the base model, the settings and
+/// the labelled texts.
 pub fn tune_key(base: &Path, texts: &[(String, usize)], config: &TuneConfig) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
+    hasher.update(TUNE_VERSION.to_le_bytes());
     hasher.update(crate::fingerprint(base).as_bytes());
     hasher.update(serde_json::to_string(config).unwrap_or_default().as_bytes());
     for (text, label) in texts {

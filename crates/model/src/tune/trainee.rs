@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, IndexOp, Tensor, Var};
 use candle_transformers::models::bert::Config;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
@@ -17,6 +18,11 @@ pub(super) trait Trainable {
     /// Unit-length embeddings of `texts`, as a `[texts, dim]` tensor that carries gradients
     /// to the variables.
     fn embed(&self, texts: &[&str]) -> Result<Tensor, ModelError>;
+    /// [`Trainable::embed`] without recording the graph for gradients, so that every
+    /// intermediate is freed as soon as it is used (the label means' pass over all texts).
+    fn embed_untracked(&self, texts: &[&str]) -> Result<Tensor, ModelError> {
+        Ok(self.embed(texts)?.detach())
+    }
     /// Width of the embeddings.
     fn dim(&self) -> usize;
     /// The weights the fine-tune trains.
@@ -103,9 +109,14 @@ impl Trainee {
     }
 }
 
-impl Trainable for Trainee {
-    /// Mean-pooled, unit-length embeddings, as served.
-    fn embed(&self, texts: &[&str]) -> Result<Tensor, ModelError> {
+impl Trainee {
+    /// Mean-pooled, unit-length embeddings of `texts` through the weights `tensors` (this
+    /// model's, tracked or detached).
+    fn pooled(
+        &self,
+        tensors: &HashMap<String, Tensor>,
+        texts: &[&str],
+    ) -> Result<Tensor, ModelError> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
@@ -120,10 +131,27 @@ impl Trainable for Trainee {
         let shape = (texts.len(), width);
         let ids = Tensor::from_vec(ids, shape, &Device::Cpu)?;
         let mask = Tensor::from_vec(mask, shape, &Device::Cpu)?;
-        let hidden = Net::new(&self.tensors, &self.config)?.forward(&ids, &mask)?;
+        let hidden = Net::new(tensors, &self.config)?.forward(&ids, &mask)?;
         let summed = hidden.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
         let pooled = summed.broadcast_div(&mask.sum_keepdim(1)?)?;
         normalise(&pooled)
+    }
+}
+
+impl Trainable for Trainee {
+    /// Mean-pooled, unit-length embeddings, as served.
+    fn embed(&self, texts: &[&str]) -> Result<Tensor, ModelError> {
+        self.pooled(&self.tensors, texts)
+    }
+
+    /// Through detached copies of the weights (the same storage): nothing records the graph.
+    fn embed_untracked(&self, texts: &[&str]) -> Result<Tensor, ModelError> {
+        let detached = self
+            .tensors
+            .iter()
+            .map(|(name, t)| (name.clone(), t.detach()))
+            .collect();
+        self.pooled(&detached, texts)
     }
 
     fn dim(&self) -> usize {
@@ -166,7 +194,7 @@ pub(super) fn label_means(
     let mut sums: Vec<Option<Tensor>> = vec![None; labels];
     for chunk in texts.chunks(64) {
         let refs: Vec<&str> = chunk.iter().map(|(t, _)| t.as_str()).collect();
-        let rows = trainee.embed(&refs)?.detach();
+        let rows = trainee.embed_untracked(&refs)?;
         for (i, (_, label)) in chunk.iter().enumerate() {
             let row = rows.i(i)?;
             sums[*label] = Some(match sums[*label].take() {
@@ -200,6 +228,51 @@ pub(super) fn proxy_loss(
     Ok(candle_nn::loss::cross_entropy(&logits, &targets)?)
 }
 
+/// Texts per forward and backward pass of a [`Recipe::Proxy`] step. The graph a pass keeps for
+/// its backward grows with its texts (BANKING77's longer texts took a batch of 32 to 1.8 GB
+/// peak), so a step's batch runs in micro-batches whose gradients are summed, each weighted by
+/// its share of the batch: the loss is a mean over texts, so the sum is the whole batch's
+/// gradient, and only the optimiser's step sees it.
+pub(super) const MICRO_BATCH: usize = 8;
+
+/// The gradients of [`proxy_loss`] over `batch`, computed [`MICRO_BATCH`] texts at a time, and
+/// the batch's loss.
+pub(super) fn proxy_grads(
+    trainee: &dyn Trainable,
+    texts: &[(String, usize)],
+    batch: &[usize],
+    proxies: &Var,
+    scale: f64,
+    vars: &[Var],
+) -> Result<(GradStore, f32), ModelError> {
+    let mut total: Option<GradStore> = None;
+    let mut loss = 0.0;
+    for micro in batch.chunks(MICRO_BATCH) {
+        let share = micro.len() as f64 / batch.len().max(1) as f64;
+        let part = (proxy_loss(trainee, texts, micro, proxies, scale)? * share)?;
+        loss += part.to_scalar::<f32>()?;
+        let grads = part.backward()?;
+        total = Some(match total.take() {
+            None => grads,
+            Some(mut sum) => {
+                for var in vars {
+                    let Some(grad) = grads.get(var.as_tensor()) else {
+                        continue;
+                    };
+                    let added = match sum.remove(var.as_tensor()) {
+                        Some(before) => (before + grad)?,
+                        None => grad.clone(),
+                    };
+                    sum.insert(var.as_tensor(), added);
+                }
+                sum
+            }
+        });
+    }
+    let grads = total.ok_or_else(|| ModelError::Training("an empty fine-tuning step".into()))?;
+    Ok((grads, loss))
+}
+
 /// [`Recipe::Pairs`](super::Recipe::Pairs)' in-batch negatives loss, both ways.
 pub(super) fn pair_loss(
     trainee: &dyn Trainable,
@@ -219,4 +292,80 @@ pub(super) fn pair_loss(
     let forward = candle_nn::loss::cross_entropy(&logits, &targets)?;
     let backward = candle_nn::loss::cross_entropy(&logits.t()?, &targets)?;
     Ok(((forward + backward)? * 0.5)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// The shipped English model (`make test` fetches it before the tests run).
+    fn model_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2")
+    }
+
+    #[test]
+    fn micro_batches_sum_to_the_whole_batch_gradient() {
+        // Tried: 11 texts of different lengths over 3 labels, so one full micro-batch and a
+        // short one, each padded to its own longest text; a weighting by micro-batches instead
+        // of texts, or a lost micro-batch, would move the sum away from the whole batch's.
+        let texts: Vec<(String, usize)> = [
+            ("my card was declined", 0),
+            ("why was my card refused at the shop yesterday evening", 0),
+            ("card rejected", 0),
+            ("the payment with my card did not go through", 0),
+            ("where is my parcel", 1),
+            (
+                "my order has not arrived and it has been two weeks already",
+                1,
+            ),
+            ("track my order", 1),
+            ("how do i reset my password", 2),
+            ("forgot password", 2),
+            (
+                "i cannot sign in to my account because the code never comes",
+                2,
+            ),
+            ("change my password", 2),
+        ]
+        .iter()
+        .map(|(t, l)| ((*t).to_owned(), *l))
+        .collect();
+        assert!(texts.len() > MICRO_BATCH);
+        let trainee = Trainee::load(&model_dir(), 48, 4).expect("load the model");
+        let proxies =
+            Var::from_tensor(&label_means(&trainee, &texts, 3).expect("means")).expect("proxies");
+        let mut vars = trainee.vars();
+        vars.push(proxies.clone());
+        let batch: Vec<usize> = (0..texts.len()).collect();
+
+        let (micro, loss) =
+            proxy_grads(&trainee, &texts, &batch, &proxies, 20.0, &vars).expect("micro-batches");
+        let whole_loss = proxy_loss(&trainee, &texts, &batch, &proxies, 20.0).expect("loss");
+        let whole = whole_loss.backward().expect("backward");
+
+        let whole_loss = whole_loss.to_scalar::<f32>().expect("scalar");
+        assert!((loss - whole_loss).abs() < 1e-4, "{loss} vs {whole_loss}");
+        for var in &vars {
+            let a = micro
+                .get(var.as_tensor())
+                .expect("a micro-batched gradient");
+            let b = whole.get(var.as_tensor()).expect("a whole-batch gradient");
+            let largest = b
+                .abs()
+                .and_then(|t| t.max_all())
+                .and_then(|t| t.to_scalar::<f32>());
+            let diff = (a - b).and_then(|t| t.abs()).and_then(|t| t.max_all());
+            let (largest, diff) = (largest.expect("max"), diff.expect("diff"));
+            let diff = diff.to_scalar::<f32>().expect("scalar");
+            assert!(largest > 0.0, "a variable without gradient");
+            // The floor is for gradients that are zero but for rounding (the attention keys'
+            // bias: a constant added to every key does not change the softmax).
+            assert!(
+                diff <= 1e-3 * largest + 1e-6,
+                "gradients differ by {diff} (largest {largest})"
+            );
+        }
+    }
 }
