@@ -9,7 +9,7 @@ CARGO ?= cargo
 run: model
 	$(CARGO) run --release -- serve
 
-## Run every test (unit, integration, CLI), then the unit and integration suites again on a
+## Run every test (unit, integration, CLI), then the ones that reach the store again on a
 ## throw-away PostgreSQL (installed from Debian's packages when missing).
 test: model
 	scripts/install-chromium >/dev/null

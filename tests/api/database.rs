@@ -1,7 +1,7 @@
 //! Which database a test server stores into. By default the SQLite file in its data folder;
 //! with `TANDEM_TEST_POSTGRES` set to a PostgreSQL server's URL (what `scripts/postgres start`
-//! prints; `make test` runs the suite a second time so), a database of its own on that server,
-//! so every integration test runs on both.
+//! prints; `make test` runs the tests that reach the store a second time so), a database of
+//! its own on that server, so every such test runs on both (`scripts/test-on-postgres`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
