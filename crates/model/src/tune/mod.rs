@@ -266,7 +266,6 @@ pub fn fine_tune(
         }
         Recipe::Pairs => None,
     };
-    let trained = vars.clone();
     let mut optimiser = AdamW::new(
         vars,
         ParamsAdamW {
@@ -283,7 +282,7 @@ pub fn fine_tune(
             let lr = schedule(learning_rate, step, steps, start.elapsed(), config.budget);
             optimiser.set_learning_rate(lr);
             let loss = if let Some(proxies) = &proxies {
-                let (grads, loss) = proxy_grads(trainee, texts, &batch, proxies, scale, &trained)?;
+                let (grads, loss) = proxy_grads(trainee, texts, &batch, proxies, scale)?;
                 optimiser.step(&grads)?;
                 loss
             } else {

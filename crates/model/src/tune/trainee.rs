@@ -18,8 +18,9 @@ pub(super) trait Trainable {
     /// Unit-length embeddings of `texts`, as a `[texts, dim]` tensor that carries gradients
     /// to the variables.
     fn embed(&self, texts: &[&str]) -> Result<Tensor, ModelError>;
-    /// [`Trainable::embed`] without recording the graph for gradients, so that every
-    /// intermediate is freed as soon as it is used (the label means' pass over all texts).
+    /// [`Trainable::embed`] without gradients (the label means' pass over all texts): a model
+    /// whose graph is small may build it and drop it (this default); the BERT-family one
+    /// records none, so every intermediate is freed as soon as it is used.
     fn embed_untracked(&self, texts: &[&str]) -> Result<Tensor, ModelError> {
         Ok(self.embed(texts)?.detach())
     }
@@ -107,9 +108,7 @@ impl Trainee {
             vars,
         })
     }
-}
 
-impl Trainee {
     /// Mean-pooled, unit-length embeddings of `texts` through the weights `tensors` (this
     /// model's, tracked or detached).
     fn pooled(
@@ -243,7 +242,6 @@ pub(super) fn proxy_grads(
     batch: &[usize],
     proxies: &Var,
     scale: f64,
-    vars: &[Var],
 ) -> Result<(GradStore, f32), ModelError> {
     let mut total: Option<GradStore> = None;
     let mut loss = 0.0;
@@ -252,22 +250,11 @@ pub(super) fn proxy_grads(
         let part = (proxy_loss(trainee, texts, micro, proxies, scale)? * share)?;
         loss += part.to_scalar::<f32>()?;
         let grads = part.backward()?;
-        total = Some(match total.take() {
-            None => grads,
-            Some(mut sum) => {
-                for var in vars {
-                    let Some(grad) = grads.get(var.as_tensor()) else {
-                        continue;
-                    };
-                    let added = match sum.remove(var.as_tensor()) {
-                        Some(before) => (before + grad)?,
-                        None => grad.clone(),
-                    };
-                    sum.insert(var.as_tensor(), added);
-                }
-                sum
-            }
-        });
+        // `extend` adds the gradients of the variables both stores hold.
+        match &mut total {
+            None => total = Some(grads),
+            Some(sum) => sum.extend(grads)?,
+        }
     }
     let grads = total.ok_or_else(|| ModelError::Training("an empty fine-tuning step".into()))?;
     Ok((grads, loss))
@@ -341,7 +328,7 @@ mod tests {
         let batch: Vec<usize> = (0..texts.len()).collect();
 
         let (micro, loss) =
-            proxy_grads(&trainee, &texts, &batch, &proxies, 20.0, &vars).expect("micro-batches");
+            proxy_grads(&trainee, &texts, &batch, &proxies, 20.0).expect("micro-batches");
         let whole_loss = proxy_loss(&trainee, &texts, &batch, &proxies, 20.0).expect("loss");
         let whole = whole_loss.backward().expect("backward");
 
